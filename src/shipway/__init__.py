@@ -1,0 +1,1 @@
+"""shipway: git push to a running app, reading Platform.sh / Upsun configuration."""
