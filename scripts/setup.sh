@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what shipway needs on a Debian 12 machine, as root: system packages
+# (sandbox, firewall, git, Node.js for Node apps) and shipway itself in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+# Node.js apps (nodejs:N) need a node and npm on the host; keep one that is there.
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
+python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+if ((${#need[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+ln -sf "$PWD/.venv/bin/shipway" /usr/local/bin/shipway

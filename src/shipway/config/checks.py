@@ -1,0 +1,204 @@
+"""Rules that involve more than one key: within an app, and across the project.
+
+Types are already checked (schema.py); these checks see validated schema
+objects and report through Notes, so each message names file, line and key.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .keys import NOT_IMPLEMENTED
+from .model import AppConfig, RouteConfig
+from .schema import AppSchema, MountSchema, RelationshipSchema
+from .sourcemap import KeyPath, Notes
+
+DEFAULT_FLAVORS = {"nodejs": "default", "php": "composer"}
+FLAVORS = {
+    "nodejs": ("default", "none"),
+    "php": ("composer", "default", "none", "symfony", "drupal"),
+}
+DEPENDENCY_MANAGERS = ("php", "python", "python2", "python3", "nodejs", "ruby")
+
+
+def resolve_flavor(runtime: str, written: str | None) -> str:
+    """The build flavor that runs: the runtime's default unless one is named."""
+    if written is None or written == "default":
+        return DEFAULT_FLAVORS.get(runtime, "none")
+    # Legacy: symfony was composer under another name (reference §4.2).
+    return "composer" if (runtime, written) == ("php", "symfony") else written
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    config: AppConfig
+    schema: AppSchema
+    notes: Notes
+
+
+@dataclass(frozen=True)
+class LoadedRoute:
+    config: RouteConfig
+    notes: Notes
+
+
+def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
+    runtime = app.type.partition(":")[0]
+    _check_flavor(app, runtime, notes)
+    _check_source_root(app.source.root, notes, repo)
+    if app.web.commands.start is None and not app.workers and runtime != "php":
+        notes.error(("web", "commands", "start"), "web.commands.start is required (the "
+                    "command that starts the app, e.g. 'gunicorn app:app'), unless the app "
+                    "only has workers")
+    for path in app.web.locations:
+        if not path.startswith("/"):
+            notes.error(("web", "locations", path), f"a location must be a URL path starting "
+                        f"with '/'; got '{path}'")
+    for manager in app.dependencies:
+        if manager not in DEPENDENCY_MANAGERS:
+            notes.warn(("dependencies", manager), f"unknown dependency manager; ignored; "
+                       f"allowed: {', '.join(DEPENDENCY_MANAGERS)}")
+    for prefix, mounts in _mount_sets(app):
+        _check_mounts(mounts, prefix, notes)
+
+
+def _check_flavor(app: AppSchema, runtime: str, notes: Notes) -> None:
+    written = app.build.flavor
+    allowed = FLAVORS.get(runtime, ("none", "default"))
+    if written is not None and written not in allowed:
+        notes.error(("build", "flavor"), f"unknown build flavor '{written}' for {runtime}; "
+                    f"allowed: {', '.join(allowed)}")
+    elif written == "drupal":
+        notes.warn(("build", "flavor"), NOT_IMPLEMENTED)
+
+
+def _check_source_root(root: str | None, notes: Notes, repo: Path) -> None:
+    if root is None:
+        return
+    rel = posixpath.normpath(root.strip("/") or ".")
+    if rel == ".." or rel.startswith("../"):
+        notes.error(("source", "root"), f"'{root}' points outside the repository")
+    elif not (repo / rel).is_dir():
+        notes.error(("source", "root"), f"'{root}' is not a directory in the repository "
+                    "(source.root is relative to the repository root)")
+
+
+def _check_mounts(mounts: Mapping[str, MountSchema], prefix: KeyPath, notes: Notes) -> None:
+    for path, mount in mounts.items():
+        if mount.source == "service" and mount.service is None:
+            notes.error(prefix + (path, "service"), "is required when source is 'service' "
+                        "(the network-storage service to mount)")
+        for other, outer in mounts.items():
+            if path.startswith(other + "/") and outer.source != mount.source:
+                notes.error(prefix + (path,), f"cannot be nested in mount '{other}' of another "
+                            f"source ({mount.source} inside {outer.source})")
+
+
+def _mount_sets(app: AppSchema) -> Iterator[tuple[KeyPath, Mapping[str, MountSchema]]]:
+    yield ("mounts",), app.mounts
+    for name, worker in app.workers.items():
+        if worker.mounts is not None:
+            yield ("workers", name, "mounts"), worker.mounts
+
+
+def _relationship_sets(
+    app: AppSchema,
+) -> Iterator[tuple[KeyPath, Mapping[str, RelationshipSchema]]]:
+    yield ("relationships",), app.relationships
+    for name, worker in app.workers.items():
+        if worker.relationships is not None:
+            yield ("workers", name, "relationships"), worker.relationships
+
+
+def check_project(apps: Sequence[LoadedApp], routes: Sequence[LoadedRoute],
+                  app_names: set[str], service_names: set[str]) -> None:
+    """Cross-references. The name sets include entities that failed validation,
+    so that their own errors are not echoed as "no such app" elsewhere."""
+    _check_names(apps)
+    for app in apps:
+        _check_relationships(app, app_names, service_names)
+        _check_mount_services(app, app_names, service_names)
+    _check_cycles(apps)
+    _check_routes(routes, app_names)
+
+
+def _check_names(apps: Sequence[LoadedApp]) -> None:
+    first: dict[str, LoadedApp] = {}
+    for app in apps:
+        earlier = first.setdefault(app.config.name, app)
+        if earlier is not app:
+            where = earlier.notes.entity.where(("name",))
+            app.notes.error(("name", ), f"app name '{app.config.name}' is already defined in "
+                            f"{where.file}:{where.line}; app names must be unique")
+
+
+def _check_relationships(app: LoadedApp, apps: set[str], services: set[str]) -> None:
+    for prefix, relationships in _relationship_sets(app.schema):
+        for name, rel in relationships.items():
+            here = prefix + (name,)
+            if rel.service in apps and rel.endpoint is None:
+                app.notes.error(here, f"'{rel.service}' is an app, which has no default "
+                                f"endpoint; write '{rel.service}:http'")
+            elif rel.service == app.config.name:
+                app.notes.error(here, "an app cannot have a relationship to itself")
+            elif rel.service not in apps and rel.service not in services:
+                app.notes.error(here, f"'{rel.service}' is neither a service "
+                                f"({_listed(services)}) nor an app ({_listed(apps)})")
+
+
+def _check_mount_services(app: LoadedApp, apps: set[str], services: set[str]) -> None:
+    for prefix, mounts in _mount_sets(app.schema):
+        for path, mount in mounts.items():
+            target = mount.service
+            if target is not None and target not in services and target not in apps:
+                app.notes.error(prefix + (path, "service"), f"'{target}' is neither a service "
+                                f"({_listed(services)}) nor an app ({_listed(apps)})")
+
+
+def _check_cycles(apps: Sequence[LoadedApp]) -> None:
+    """Relationships between apps must not be circular (reference §1.4)."""
+    by_name = {app.config.name: app for app in apps}
+    edges = {name: [(prefix + (rel_name,), rel.service)
+                    for prefix, rels in _relationship_sets(app.schema)
+                    for rel_name, rel in rels.items()
+                    if rel.service in by_name and rel.service != name]
+             for name, app in by_name.items()}
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for path, target in edges[name]:
+            if state.get(target) == "open":
+                cycle = " → ".join(trail[trail.index(target):] + [name, target])
+                by_name[name].notes.error(path, f"relationships between apps must not be "
+                                          f"circular: {cycle}")
+            elif target not in state:
+                visit(target, trail + [name])
+        state[name] = "done"
+
+    for name in edges:
+        if name not in state:
+            visit(name, [])
+
+
+def _check_routes(routes: Sequence[LoadedRoute], apps: set[str]) -> None:
+    primary: LoadedRoute | None = None
+    for route in routes:
+        upstream = route.config.upstream
+        if route.config.type == "upstream" and upstream is not None:
+            if upstream.partition(":")[0] not in apps:
+                route.notes.error(("upstream",), f"'{upstream}' names no app; apps: "
+                                  f"{_listed(apps)}")
+        if route.config.primary:
+            if primary is not None:
+                route.notes.error(("primary",), f"only one route may be primary; "
+                                  f"'{primary.config.template}' already is")
+            primary = primary or route
+
+
+def _listed(names: Iterable[str]) -> str:
+    found = sorted(names)
+    return ", ".join(found) if found else "none defined"

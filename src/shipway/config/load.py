@@ -1,0 +1,120 @@
+"""`load_project()`: a checked-out repository → one valid ProjectConfig, or a
+ConfigError listing every problem found (each with file, line and key).
+
+Stages, per app, service and route: discover (discover.py) → translate legacy
+forms (normalize.py) → warn about keys shipway does not use (keys.py) →
+check types (schema.py) → check rules spanning keys (checks.py) → build the
+frozen model (assemble.py). Cross-references are checked last, once every
+app and service is known. A stage that fails for one entity does not stop the
+others, so one push reports everything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, cast
+
+from shipway.errors import ConfigError, ConfigIssue
+
+from .assemble import make_app, make_route, make_service
+from .checks import LoadedApp, LoadedRoute, check_app, check_project
+from .discover import Source, discover
+from .keys import APP_PENDING, NOT_IMPLEMENTED, ROUTE_PENDING, SERVICE_PENDING, report_keys
+from .model import ProjectConfig, RouteConfig, ServiceConfig
+from .normalize import normalize_app
+from .routes import parse_template
+from .schema import NAME, AppSchema, RouteSchema, ServiceSchema, validate
+from .sourcemap import Issues, Notes
+
+IMPLICIT_ROUTE = "https://{default}/"
+
+
+def load_project(root: Path) -> ProjectConfig:
+    repo = Path(root)
+    issues = Issues()
+    found = discover(repo, issues)
+    if found is None:
+        raise ConfigError(_ordered(issues.errors))
+    apps = [app for app in (_load_app(s, repo) for s in found.apps) if app is not None]
+    services = {s.name: svc for s in found.services if (svc := _load_service(s)) is not None}
+    routes = [r for r in (_load_route(s) for s in found.routes or ()) if r is not None]
+    check_project(apps, routes, _app_names(found.apps), {str(s.name) for s in found.services})
+    if issues.errors:
+        raise ConfigError(_ordered(issues.errors))
+    return ProjectConfig(
+        apps=tuple(app.config for app in apps),
+        services=MappingProxyType(cast(dict[str, ServiceConfig], services)),
+        routes=tuple(r.config for r in routes) or _implicit_routes(found.routes, apps),
+        warnings=tuple(_ordered(issues.warnings)),
+        flavour=cast(Literal["platform", "upsun"], found.flavour),
+    )
+
+
+def _app_names(sources: list[Source]) -> set[str]:
+    datas = [s.data for s in sources if isinstance(s.data, dict)]
+    return {d["name"] for d in datas if isinstance(d.get("name"), str)}
+
+
+def _load_app(source: Source, repo: Path) -> LoadedApp | None:
+    notes = source.notes
+    if not isinstance(source.data, dict):
+        notes.error((), "an app must be a mapping of keys such as name, type and web")
+        return None
+    if source.name is not None and source.data.get("name") not in (None, source.name):
+        notes.error(("name",), f"'{source.data['name']}' differs from the app's key "
+                    f"'{source.name}'; in this form the key is the app's name")
+    data = normalize_app(source.data, notes)
+    report_keys(data, AppSchema, APP_PENDING, notes)
+    schema = validate(AppSchema, data, notes)
+    if schema is None:
+        return None
+    check_app(schema, notes, repo)
+    config_file = notes.entity.where().file
+    return LoadedApp(make_app(schema, data, config_file, source.default_root), schema, notes)
+
+
+def _load_service(source: Source) -> ServiceConfig | None:
+    name, notes = str(source.name), source.notes
+    if not NAME.fullmatch(name):
+        notes.error((), f"invalid service name '{name}'; allowed: lowercase letters, digits, "
+                    "'-' and '_'")
+    report_keys(source.data, ServiceSchema, SERVICE_PENDING, notes)
+    schema = validate(ServiceSchema, source.data, notes)
+    return None if schema is None else make_service(name, schema)
+
+
+def _load_route(source: Source) -> LoadedRoute | None:
+    template, notes = str(source.name), source.notes
+    try:
+        parse_template(template)
+    except ValueError as exc:
+        notes.error((), f"invalid route: {exc}")
+        return None
+    report_keys(source.data, RouteSchema, ROUTE_PENDING, notes)
+    schema = validate(RouteSchema, source.data, notes)
+    if schema is None:
+        return None
+    _require_target(schema, notes)
+    return LoadedRoute(make_route(template, schema), notes)
+
+
+def _require_target(route: RouteSchema, notes: Notes) -> None:
+    needed = "upstream" if route.type == "upstream" else "to"
+    if getattr(route, needed) is None:
+        example = "'app:http'" if needed == "upstream" else "'https://www.{default}/'"
+        notes.error((needed,), f"is required for a route of type {route.type}, e.g. {example}")
+    if route.type == "proxy":
+        notes.warn(("type",), f"proxy routes are {NOT_IMPLEMENTED}")
+
+
+def _implicit_routes(written: list[Source] | None,
+                     apps: list[LoadedApp]) -> tuple[RouteConfig, ...]:
+    """No routes written and one app: that app serves `https://{default}/` (reference §2.2)."""
+    if written is not None or len(apps) != 1:
+        return ()
+    return (RouteConfig(IMPLICIT_ROUTE, "upstream", upstream=f"{apps[0].config.name}:http"),)
+
+
+def _ordered(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    return sorted(issues, key=lambda issue: (issue.file, issue.line or 0))

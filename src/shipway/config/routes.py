@@ -1,0 +1,170 @@
+"""Route templates and their resolution to the URLs of one environment (pure).
+
+A template is `<scheme>://<host>[/<path>]` where the host may end in
+`{default}` or `{all}` (reference §2.2). Resolving for an environment whose
+host is `default_host`: `{default}` and `{all}` become that host (shipway has
+no custom domains, so `{all}` has exactly one expansion), and an absolute host
+is prefixed to it, as on a Platform.sh preview environment. Every https route
+gets an http twin that redirects to it, unless http is routed explicitly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .frozen import thaw
+from .model import RouteConfig, no_entries
+
+PLACEHOLDERS = ("{default}", "{all}")
+_TEMPLATE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[^/?#]*)(?P<path>[^?#]*)")
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?|\*|\{default\}|\{all\}")
+
+
+@dataclass(frozen=True)
+class Template:
+    scheme: str
+    host: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}{self.path}"
+
+
+def parse_template(text: str) -> Template:
+    """The parts of a route template, path-less ones ending in `/`; ValueError if invalid."""
+    found = _TEMPLATE.fullmatch(text)
+    if not found:
+        raise ValueError("must be a URL template such as 'https://{default}/' or "
+                         "'https://www.{default}/blog'")
+    scheme, host = found["scheme"].lower(), found["host"].lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"scheme must be http or https; got '{scheme}'")
+    if ":" in host:
+        raise ValueError("ports are not allowed in routes")
+    _check_host(host)
+    return Template(scheme, host, found["path"] or "/")
+
+
+def _check_host(host: str) -> None:
+    labels = host.split(".")
+    placeholder = [i for i, label in enumerate(labels) if label in PLACEHOLDERS]
+    valid = all(_LABEL.fullmatch(label) for label in labels)
+    if not valid or "*" in labels[1:] or placeholder not in ([], [len(labels) - 1]):
+        raise ValueError(f"invalid host '{host}'; write '{{default}}', a sub-domain such as "
+                         "'www.{default}', '*.{default}', or a host name")
+
+
+def normalize_template(text: str) -> str:
+    return str(parse_template(text))
+
+
+def expand_host(host: str, default_host: str) -> str:
+    labels = host.split(".")
+    if labels[-1] in PLACEHOLDERS:
+        return ".".join(labels[:-1] + [default_host])
+    return f"{host}.{default_host}"
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    url: str
+    scheme: str
+    host: str
+    path: str
+    type: str
+    upstream_app: str | None
+    to: str | None
+    primary: bool
+    id: str | None
+    original_url: str
+    attributes: Mapping[str, Any] = no_entries()
+
+
+def resolve_routes(routes: Sequence[RouteConfig], default_host: str) -> tuple[ResolvedRoute, ...]:
+    """Every route of one environment with final URLs, http twins included."""
+    by_template = {route.template: route for route in routes}
+    explicit: dict[str, ResolvedRoute] = {}
+    for route in routes:
+        resolved = _resolve(route, default_host, by_template)
+        earlier = explicit.get(resolved.url)
+        # On a clash the {default} route wins over the {all} one (reference §2.2).
+        if earlier is None or ("{all}" in earlier.original_url
+                               and "{all}" not in resolved.original_url):
+            explicit[resolved.url] = resolved
+    out: list[ResolvedRoute] = []
+    for route in explicit.values():
+        out.append(route)
+        twin = _http_twin(route)
+        if twin is not None and twin.url not in explicit:
+            out.append(twin)
+    return _with_primary(out)
+
+
+def _resolve(route: RouteConfig, default_host: str,
+             by_template: Mapping[str, RouteConfig]) -> ResolvedRoute:
+    template = parse_template(route.template)
+    host = expand_host(template.host, default_host)
+    path = template.path if template.path.endswith("/") else template.path + "/"
+    upstream = route.upstream.partition(":")[0] if route.type == "upstream" and route.upstream \
+        else None
+    return ResolvedRoute(
+        url=f"{template.scheme}://{host}{path}", scheme=template.scheme, host=host, path=path,
+        type=route.type, upstream_app=upstream,
+        to=_target(route.to, default_host, by_template), primary=bool(route.primary),
+        id=route.id, original_url=route.template, attributes=route.attributes,
+    )
+
+
+def _target(to: str | None, default_host: str,
+            by_template: Mapping[str, RouteConfig]) -> str | None:
+    """A redirect target: another route's template, or a URL (with placeholders) as is."""
+    if to is None:
+        return None
+    try:
+        template = parse_template(to)
+    except ValueError:
+        return to
+    if str(template) in by_template or any(p in template.host for p in PLACEHOLDERS):
+        return f"{template.scheme}://{expand_host(template.host, default_host)}{template.path}"
+    return to
+
+
+def _http_twin(route: ResolvedRoute) -> ResolvedRoute | None:
+    if route.scheme != "https":
+        return None
+    rest = route.url.removeprefix("https://")
+    return ResolvedRoute(
+        url=f"http://{rest}", scheme="http", host=route.host, path=route.path, type="redirect",
+        upstream_app=None, to=route.url, primary=False, id=None,
+        original_url="http://" + route.original_url.removeprefix("https://"),
+    )
+
+
+def _with_primary(routes: list[ResolvedRoute]) -> tuple[ResolvedRoute, ...]:
+    """Exactly one primary: the one marked so, else the first upstream route."""
+    marked = [r for r in routes if r.primary]
+    upstreams = [r for r in routes if r.type == "upstream"]
+    chosen = marked[0] if marked else (upstreams[0] if upstreams else None)
+    return tuple(replace(r, primary=r is chosen) for r in routes)
+
+
+def platform_routes(resolved: Sequence[ResolvedRoute]) -> dict[str, dict[str, Any]]:
+    """PLATFORM_ROUTES: final URL → route, as apps read it (reference §2.2, §10.4)."""
+    table: dict[str, dict[str, Any]] = {}
+    for route in resolved:
+        entry: dict[str, Any] = {
+            "primary": route.primary, "id": route.id, "attributes": thaw(route.attributes),
+            "type": route.type, "original_url": route.original_url,
+        }
+        if route.type == "upstream":
+            entry["upstream"] = route.upstream_app
+        else:
+            entry["to"] = route.to
+        # shipway's router neither caches nor runs SSI; say so rather than imply it does.
+        entry["cache"] = {"enabled": False}
+        entry["ssi"] = {"enabled": False}
+        table[route.url] = entry
+    return table

@@ -1,0 +1,281 @@
+"""What each configuration key may hold, checked by pydantic.
+
+The input is the normalized plain dict (legacy forms already translated by
+normalize.py), so these schemas know only the current forms. Strict mode:
+YAML already gives real types, and a number where a string belongs is a
+mistake to report, not to convert. Keys not declared here are accepted but
+not implemented, or unknown: `extra="allow"` leaves them to keys.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from .sourcemap import Notes
+
+RUNTIMES = ("python", "nodejs", "php", "ruby", "golang", "java", "dotnet", "elixir", "rust",
+            "lisp")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_VERSION = re.compile(r"[0-9][0-9A-Za-z.+_-]*")
+_KIND = re.compile(r"[a-z][a-z0-9-]*")
+_EXPIRES = re.compile(r"-?[0-9]+(ms|s|m|h|d|w|M|y)?")
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?H-]+")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def _app_name(value: str) -> str:
+    if not NAME.fullmatch(value):
+        raise ValueError(f"invalid app name '{value}'; allowed: lowercase letters, digits, "
+                         "'-' and '_', starting with a letter or digit")
+    return value
+
+
+def _app_type(value: str) -> str:
+    runtime, colon, version = value.partition(":")
+    if runtime == "composable":
+        raise ValueError("composable images are accepted by Platform.sh but not supported by "
+                         "shipway yet; use '<runtime>:<version>', e.g. 'python:3.12'")
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime type '{value}'; allowed: {', '.join(RUNTIMES)} "
+                         "(written '<runtime>:<version>', e.g. 'python:3.12')")
+    if not colon or not _VERSION.fullmatch(version):
+        raise ValueError(f"type must be '<runtime>:<version>', e.g. '{runtime}:<version>'; "
+                         f"got '{value}'")
+    return value
+
+
+def _service_type(value: str) -> str:
+    kind, colon, version = value.partition(":")
+    if not colon or not _KIND.fullmatch(kind) or not _VERSION.fullmatch(version):
+        raise ValueError(f"type must be '<service>:<version>', e.g. 'postgresql:15'; "
+                         f"got '{value}'")
+    return value
+
+
+def _passthru(value: Any) -> bool | str:
+    if isinstance(value, bool) or (isinstance(value, str) and value.startswith("/")):
+        return value
+    raise ValueError("must be true, false, or the URL path of a front controller such as "
+                     f"'/index.php'; got {shown(value)}")
+
+
+def _expires(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value}s"
+    if isinstance(value, str) and _EXPIRES.fullmatch(value):
+        return value
+    raise ValueError("must be a duration such as '1h', '30m', '7d' or -1 (no caching); units: "
+                     f"ms, s, m, h, d, w, M, y; got {shown(value)}")
+
+
+def _cron_spec(value: str) -> str:
+    fields = value.split()
+    if value.strip() in _CRON_MACROS or (
+        len(fields) == 5 and all(_CRON_FIELD.fullmatch(f) for f in fields)
+    ):
+        return value
+    raise ValueError(f"must be a 5-field cron schedule such as '*/10 * * * *'; got '{value}'")
+
+
+def _prefix_group(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise ValueError("every variable must be grouped under a prefix, e.g. "
+                     f"variables: {{env: {{NAME: value}}}}; got {shown(value)}")
+
+
+def _cache(value: Any) -> Any:
+    if value is None or isinstance(value, bool | dict):
+        return value
+    raise ValueError(f"must be a mapping or true/false; got {shown(value)}")
+
+
+def _empty_if_null(value: Any) -> Any:
+    # A key written with nothing under it (`hooks:`) means "none", not an error.
+    return {} if value is None else value
+
+
+T = TypeVar("T")
+Section = Annotated[T, BeforeValidator(_empty_if_null)]
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Passthru = Annotated[Any, AfterValidator(_passthru)]
+Expires = Annotated[Any, AfterValidator(_expires)]
+Variables = dict[str, Annotated[Any, AfterValidator(_prefix_group)]]
+MountSource = Literal["local", "storage", "instance", "tmp", "service"]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
+
+
+class HooksSchema(_Schema):
+    build: str | None = None
+    deploy: str | None = None
+    post_deploy: str | None = None
+
+
+class BuildSchema(_Schema):
+    flavor: str | None = None
+
+
+class SourceSchema(_Schema):
+    root: str | None = None
+
+
+class MountSchema(_Schema):
+    source: MountSource
+    source_path: str | None = None
+    service: str | None = None
+
+
+class RelationshipSchema(_Schema):
+    service: str
+    endpoint: str | None = None
+
+
+Mounts = dict[str, MountSchema]
+Relationships = dict[str, RelationshipSchema]
+
+
+class WebCommandsSchema(_Schema):
+    start: str | None = None
+
+
+class UpstreamSchema(_Schema):
+    socket_family: Literal["tcp", "unix"] | None = None
+    protocol: Literal["http", "fastcgi"] | None = None
+
+
+class RuleSchema(_Schema):
+    passthru: Passthru | None = None
+    expires: Expires | None = None
+    allow: bool | None = None
+    headers: dict[str, str] | None = None
+
+
+class LocationSchema(_Schema):
+    root: str | None = None
+    passthru: Passthru = False
+    expires: Expires | None = None
+    allow: bool = True
+    index: list[str] | None = None
+    headers: Section[dict[str, str]] = {}
+    rules: Section[dict[str, Section[RuleSchema]]] = {}
+
+
+class WebSchema(_Schema):
+    commands: Section[WebCommandsSchema] = WebCommandsSchema()
+    upstream: Section[UpstreamSchema] = UpstreamSchema()
+    locations: Section[dict[str, Section[LocationSchema]]] = {}
+
+
+class WorkerCommandsSchema(_Schema):
+    start: str
+
+
+class WorkerSchema(_Schema):
+    """None means "inherit the app's"; a worker overrides a whole key or nothing."""
+
+    commands: WorkerCommandsSchema
+    mounts: Mounts | None = None
+    relationships: Relationships | None = None
+    variables: Variables | None = None
+    disk: PositiveInt | None = None
+
+
+class CronCommandsSchema(_Schema):
+    start: str
+
+
+class CronSchema(_Schema):
+    spec: Annotated[str, AfterValidator(_cron_spec)]
+    commands: CronCommandsSchema
+    shutdown_timeout: NonNegativeInt | None = None
+
+
+class AppSchema(_Schema):
+    name: Annotated[str, AfterValidator(_app_name)]
+    type: Annotated[str, AfterValidator(_app_type)]
+    source: Section[SourceSchema] = SourceSchema()
+    build: Section[BuildSchema] = BuildSchema()
+    dependencies: Section[dict[str, Section[dict[str, str]]]] = {}
+    hooks: Section[HooksSchema] = HooksSchema()
+    mounts: Section[Mounts] = {}
+    relationships: Section[Relationships] = {}
+    web: Section[WebSchema] = WebSchema()
+    workers: Section[dict[str, WorkerSchema]] = {}
+    variables: Section[Variables] = {}
+    disk: PositiveInt | None = None
+    crons: Section[dict[str, CronSchema]] = {}
+
+
+class ServiceSchema(_Schema):
+    type: Annotated[str, AfterValidator(_service_type)]
+    disk: PositiveInt | None = None
+    configuration: Section[dict[str, Any]] = {}
+
+
+class RouteSchema(_Schema):
+    type: Literal["upstream", "redirect", "proxy"]
+    upstream: str | None = None
+    to: str | None = None
+    id: str | None = None
+    primary: bool | None = None
+    attributes: Section[dict[str, Any]] = {}
+    redirects: Section[dict[str, Any]] = {}
+    cache: Annotated[Any, AfterValidator(_cache)] = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(schema: type[M], data: Any, notes: Notes) -> M | None:
+    """`data` as a `schema` instance, or None after reporting every problem in it."""
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            notes.error(tuple(error["loc"]), describe(error))
+        return None
+
+
+_MESSAGES = {
+    "string_type": "must be a string",
+    "int_type": "must be an integer",
+    "bool_type": "must be true or false",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "list_type": "must be a list",
+}
+
+
+def describe(error: Any) -> str:
+    """A pydantic error in the YAML user's words: what is wrong, what is allowed."""
+    kind = error["type"]
+    if kind == "missing":
+        return "is required"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "literal_error":
+        text = f"must be {error['ctx']['expected']}"
+    else:
+        text = _MESSAGES.get(kind, error["msg"])
+    return f"{text}; got {shown(error['input'])}"
+
+
+def shown(value: Any) -> str:
+    """A short YAML-flavoured description of a value, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,60 @@
+"""`shipway serve`: wire the platform together and serve the API on a unix socket."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import uvicorn
+
+from shipway.api.server import create_app
+from shipway.errors import PlatformError
+from shipway.platform import Platform
+from shipway.router.caddy import Caddy
+from shipway.router.control import RouterControl
+from shipway.settings import Settings
+
+REQUIRED_TOOLS = {"bwrap": "bubblewrap", "nft": "nftables", "git": "git", "setpriv": "util-linux"}
+
+
+def check_host() -> None:
+    if os.geteuid() != 0:
+        raise PlatformError(
+            "shipway serve must run as root: it creates sandboxes and drops each build "
+            "and app to its own unprivileged uid"
+        )
+    missing = [pkg for tool, pkg in REQUIRED_TOOLS.items() if shutil.which(tool) is None]
+    if missing:
+        raise PlatformError(f"missing host tools; install them with: apt-get install {' '.join(missing)}")
+
+
+def build_platform(settings: Settings) -> Platform:
+    router_home = settings.home / "router"
+    caddy = Caddy(router_home, run_as=settings.router_uid)
+    caddy.ensure_running()
+    control = RouterControl(
+        caddy.load, caddy.current_config,
+        http_port=settings.http_port, https_port=settings.https_port,
+        listen_host=settings.listen_host, admin_socket=caddy.admin_socket,
+        storage_dir=caddy.storage_dir, hold_seconds=settings.hold_seconds,
+        access_log=router_home / "access.log",
+    )
+    return Platform(settings, control)
+
+
+def serve(settings: Settings) -> None:
+    check_host()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    platform = build_platform(settings)
+    platform.start()
+    sock = settings.api_socket
+    # Only root reaches the API on this machine: the socket's directory is 0700.
+    sock.parent.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(sock.parent, 0o700)
+    sock.unlink(missing_ok=True)
+    config = uvicorn.Config(create_app(platform), uds=str(sock), log_level="warning",
+                            timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    print(f"shipway: control plane ready (API on {sock}, "
+          f"router on :{settings.http_port}/:{settings.https_port})", flush=True)
+    server.run()

@@ -1,0 +1,109 @@
+"""Runs the deploy flow's actions against this host, and times each phase."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from shipway.deploy.flow import (
+    Action, DeployOutcome, DeployPlanInput, ExposeServices, Hold, MountFileSystems, RunHook,
+    Serve, StartProcesses, StopProcesses, deploy_flow,
+)
+from shipway.deploy.instances import Instance, Launch, mount_binds, prepare_dirs, run_hook, start_web, stop_web
+
+Log = Callable[[str], None]
+
+PHASE_TITLES = {
+    Hold: "Holding requests",
+    StopProcesses: "Stopping the previous release",
+    MountFileSystems: "Mounting file systems",
+    ExposeServices: "Exposing services",
+    StartProcesses: "Starting processes",
+    RunHook: "Running hook",
+    Serve: "Serving requests",
+}
+
+
+class Driver:
+    def __init__(
+        self,
+        launches: dict[str, Launch],
+        previous: list[Instance],
+        log: Log,
+        *,
+        hold: Callable[[Instance], None],
+        serve: Callable[[Launch, Log], None],
+        holding: Callable[[], AbstractContextManager[None]],
+    ) -> None:
+        self.launches = launches
+        self.previous = previous
+        self.log = log
+        self._hold, self._serve, self._holding = hold, serve, holding
+        self.timeline: list[tuple[str, float]] = []
+        self.held_seconds = 0.0
+
+    def run(self, plan: DeployPlanInput, on_serve: Callable[[], object]) -> DeployOutcome:
+        flow = deploy_flow(plan)
+        hold_ctx = self._holding()
+        held_at = None
+        result: object = None
+        try:
+            while True:
+                action = flow.send(result)
+                if isinstance(action, Hold):
+                    hold_ctx.__enter__()
+                    held_at = time.monotonic()
+                result = self._timed(action)
+                if isinstance(action, Serve):
+                    on_serve()
+                    self.held_seconds = time.monotonic() - (held_at or time.monotonic())
+                    hold_ctx.__exit__(None, None, None)
+                    held_at = None
+                    self.log(f"  Requests were held for {self.held_seconds:.3f} s")
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            if held_at is not None:
+                hold_ctx.__exit__(None, None, None)
+
+    def _timed(self, action: Action) -> object:
+        title = PHASE_TITLES[type(action)]
+        name = f"{title} ({action.app}: {action.hook})" if isinstance(action, RunHook) else title
+        self.log(f"{_stamp()} {name}")
+        started = time.monotonic()
+        result = self._do(action)
+        phase = f"{action.hook} hook" if isinstance(action, RunHook) else type(action).__name__
+        self.timeline.append((phase, time.monotonic() - started))
+        return result
+
+    def _do(self, action: Action) -> object:  # noqa: C901 - one branch per action kind
+        if isinstance(action, Hold):
+            for inst in {*self.previous, *(lx.instance for lx in self.launches.values())}:
+                self._hold(inst)
+        elif isinstance(action, StopProcesses):
+            for inst in {*self.previous, *(lx.instance for lx in self.launches.values())}:
+                stop_web(inst)
+        elif isinstance(action, MountFileSystems):
+            for launch in self.launches.values():
+                prepare_dirs(launch)
+                for bind in mount_binds(launch):
+                    self.log(f"    {bind.dest} (persistent)")
+        elif isinstance(action, ExposeServices):
+            self.log("    no services to expose")
+        elif isinstance(action, StartProcesses):
+            for launch in self.launches.values():
+                start_web(launch)
+        elif isinstance(action, RunHook):
+            code = run_hook(self.launches[action.app], action.hook, self.log)
+            if code != 0:
+                self.log(f"W: the {action.hook} hook of '{action.app}' failed with status {code}")
+            return code
+        elif isinstance(action, Serve):
+            for launch in self.launches.values():
+                self._serve(launch, self.log)
+        return None
+
+
+def _stamp() -> str:
+    return time.strftime("[%H:%M:%S]", time.gmtime())

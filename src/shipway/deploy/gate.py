@@ -1,0 +1,67 @@
+"""The request gate: hold and release an app's traffic without touching Caddy.
+
+Any Caddy config change fails the requests it holds at that moment
+(NOTES.md), so the switch from "hold" to "serve" must happen outside Caddy.
+Caddy keeps retrying a dial that fails, for up to the hold limit; the gate
+makes the dial fail while the deploy runs and succeed once the new release
+may serve:
+
+- unix-socket apps: Caddy dials a fixed upstream path. Holding unlinks it;
+  serving renames the new release's socket onto it (one atomic rename).
+- TCP apps: Caddy runs as its own uid; an nftables set of held ports makes
+  its *new* connections to those ports fail at once (`ct state new`, so a
+  response already in flight is not cut), while a deploy hook or health check
+  from another uid reaches the new app directly. Serving removes the port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+
+from shipway.errors import PlatformError
+
+HELD_SET = "held_ports"
+
+
+def _nft(*args: str) -> None:
+    proc = subprocess.run(["nft", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise PlatformError(f"nft {' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+def ensure_tcp_gate(table: str, router_uid: int) -> None:
+    """Create the set and rule once; both survive a control-plane restart."""
+    _nft("add", "table", "inet", table)
+    _nft("add", "set", "inet", table, HELD_SET, "{ type inet_service; }")
+    _nft("add", "chain", "inet", table, "gate", "{ type filter hook output priority 0; }")
+    proc = subprocess.run(["nft", "list", "chain", "inet", table, "gate"],
+                          capture_output=True, text=True, check=False)
+    if f"@{HELD_SET}" not in proc.stdout:
+        _nft("add", "rule", "inet", table, "gate", "meta", "skuid", str(router_uid),
+             "tcp", "dport", f"@{HELD_SET}", "ct", "state", "new", "reject", "with", "tcp", "reset")
+
+
+def hold_port(table: str, port: int) -> None:
+    _nft("add", "element", "inet", table, HELD_SET, f"{{ {port} }}")
+
+
+def release_port(table: str, port: int) -> None:
+    proc = subprocess.run(["nft", "delete", "element", "inet", table, HELD_SET, f"{{ {port} }}"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0 and "No such file" not in proc.stderr:
+        raise PlatformError(f"cannot release port {port}: {proc.stderr.strip()}")
+
+
+def hold_socket(upstream: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        upstream.unlink()
+
+
+def release_socket(new_socket: Path, upstream: Path) -> None:
+    # The router's uid must be able to connect; apps create sockets with
+    # their own umask.
+    os.chmod(new_socket, 0o666)
+    os.rename(new_socket, upstream)

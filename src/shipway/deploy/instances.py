@@ -1,0 +1,177 @@
+"""One app of one environment on this host: its directories, processes and hooks.
+
+Each app process runs under its own small supervisor (so a `kill -9` of the
+control plane leaves it serving), in a sandbox where the artifact is bound
+read-only at /app, declared mounts are bound writable over it, and /tmp is
+the instance's own directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shipway.config.model import AppConfig
+from shipway.deploy.runenv import with_dot_environment
+from shipway.errors import AppError
+from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
+from shipway.sandbox.run import run_oneshot
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
+
+SOCK_DIR = "/run/shipway/sock"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Paths of one app in one environment; derived from names, never stored."""
+
+    home: Path
+    project: str
+    environment: str
+    app: str
+
+    @property
+    def _rel(self) -> Path:
+        return Path(self.project) / self.environment / self.app
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run" / self._rel
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs" / self._rel
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data" / self._rel
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.run_dir / "sock"
+
+    @property
+    def new_socket(self) -> Path:
+        return self.socket_dir / "app.sock"
+
+    @property
+    def upstream_socket(self) -> Path:
+        # Kept short: a unix socket path must fit in 108 bytes.
+        digest = hashlib.sha256(str(self._rel).encode()).hexdigest()[:16]
+        return self.home / "u" / f"{digest}.sock"
+
+    def log(self, name: str) -> Path:
+        return self.log_dir / name
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to run code of one release of one app."""
+
+    instance: Instance
+    app: AppConfig
+    artifact: Path
+    uid: int
+    env: dict[str, str]
+    runtime_binds: tuple[Bind, ...]
+
+
+def prepare_dirs(launch: Launch) -> None:
+    inst = launch.instance
+    for path in (inst.run_dir, inst.log_dir, inst.socket_dir, inst.upstream_socket.parent):
+        path.mkdir(parents=True, exist_ok=True)
+    for path in (inst.socket_dir, inst.run_dir / "tmp"):
+        path.mkdir(parents=True, exist_ok=True)
+        shutil.chown(path, launch.uid, launch.uid)
+
+
+def mount_binds(launch: Launch) -> tuple[Bind, ...]:
+    """Persistent (and tmp) directories for the app's declared mounts (D3)."""
+    binds = []
+    for rel, mount in sorted(launch.app.mounts.items()):
+        base = launch.instance.run_dir / "tmp-mounts" if mount.source == "tmp" else (
+            launch.instance.data_dir / "mounts")
+        host = base / (mount.source_path or rel)
+        host.mkdir(parents=True, exist_ok=True)
+        shutil.chown(host, launch.uid, launch.uid)
+        binds.append(Bind(host, f"/app/{rel}", writable=True))
+    return tuple(binds)
+
+
+def sandbox_spec(launch: Launch, command: tuple[str, ...]) -> SandboxSpec:
+    return SandboxSpec(
+        command=command, app_dir=launch.artifact, app_writable=False,
+        uid=launch.uid, gid=launch.uid, env=launch.env,
+        tmp_dir=launch.instance.run_dir / "tmp",
+        binds=(*launch.runtime_binds, Bind(launch.instance.socket_dir, SOCK_DIR, writable=True),
+               *mount_binds(launch)),
+    )
+
+
+def start_web(launch: Launch) -> None:
+    if not launch.app.web.start:
+        return
+    inst = launch.instance
+    if inst.new_socket.exists():
+        inst.new_socket.unlink()
+    argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(launch.app.web.start)))
+    start_supervised(inst.run_dir / "web", argv, log=inst.log("app.log"))
+
+
+def stop_web(inst: Instance) -> None:
+    stop_supervised(inst.run_dir / "web")
+
+
+def web_running(inst: Instance) -> bool:
+    return supervised_pid(inst.run_dir / "web") is not None
+
+
+def run_hook(launch: Launch, hook: str, log: Callable[[str], None]) -> int:
+    """Run the deploy or post_deploy hook; output to the activity and its log file."""
+    script = getattr(launch.app.hooks, hook)
+    log_file = launch.instance.log("deploy.log" if hook == "deploy" else "post-deploy.log")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with log_file.open("a", encoding="utf-8") as out:
+        out.write(f"[{stamp}] Launching hook '{script.strip()}'.\n\n")
+
+        def on_line(line: str, is_stderr: bool) -> None:
+            out.write(line + "\n")
+            out.flush()
+            log(f"    W: {line}" if is_stderr else f"    {line}")
+
+        spec = sandbox_spec(launch, with_dot_environment(script))
+        return run_oneshot(spec, on_line=on_line, timeout=None, cancel=None)
+
+
+def wait_listening(launch: Launch, port: int | None, timeout: float) -> None:
+    """Wait until the new process accepts connections on its socket or port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _accepts(launch, port):
+            return
+        time.sleep(0.05)
+    where = "$SOCKET" if launch.app.web.socket_family == "unix" else f"$PORT ({port})"
+    raise AppError(
+        f"app '{launch.app.name}' did not listen on {where} within {timeout:.0f} s; "
+        f"see `shipway log app` ({launch.instance.log('app.log')})"
+    )
+
+
+def _accepts(launch: Launch, port: int | None) -> bool:
+    if launch.app.web.socket_family == "unix":
+        family, address = socket.AF_UNIX, str(launch.instance.new_socket)
+    else:
+        family, address = socket.AF_INET, ("127.0.0.1", port or 0)
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect(address)
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,128 @@
+"""Projects and environments as records (E1): one environment per branch."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from shipway.errors import NotFound, UsageError
+from shipway.state.store import Store, now
+
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+PRODUCTION_BRANCH = "main"
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    id: str
+    created_at: float
+
+    @property
+    def entropy(self) -> str:
+        # Stable for the life of the project, as Platform.sh's.
+        return (self.id * 5)[:56]
+
+
+@dataclass(frozen=True)
+class Environment:
+    project: str
+    name: str
+    machine_name: str
+    type: str
+    status: str
+    parent: str | None
+    head_commit: str | None
+    slot: int
+    current_release: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.name, "name": self.name, "machine_name": self.machine_name,
+            "type": self.type, "status": self.status, "parent": self.parent,
+            "head_commit": self.head_commit, "current_release":
+                f"v{self.current_release}" if self.current_release else None,
+        }
+
+
+def machine_name(branch: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", branch.lower()).strip("-")[:32] or "env"
+    suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(7))
+    return f"{slug}-{suffix}"
+
+
+class Registry:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def create_project(self, name: str) -> Project:
+        if not PROJECT_NAME.match(name):
+            raise UsageError(
+                f"invalid project name {name!r}: use lowercase letters, digits and '-', "
+                "starting with a letter or digit, at most 40 characters"
+            )
+        if self._store.one("SELECT name FROM projects WHERE name = ?", name):
+            raise UsageError(f"project {name!r} already exists")
+        project_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(13))
+        self._store.execute("INSERT INTO projects VALUES (?, ?, ?)", name, project_id, now())
+        return self.project(name)
+
+    def project(self, name: str) -> Project:
+        row = self._store.one("SELECT * FROM projects WHERE name = ?", name)
+        if row is None:
+            raise NotFound(f"no project {name!r}; `shipway project:list` shows them")
+        return Project(**row)
+
+    def projects(self) -> list[Project]:
+        return [Project(**r) for r in self._store.all("SELECT * FROM projects ORDER BY name")]
+
+    def environment(self, project: str, name: str) -> Environment:
+        row = self._store.one(
+            "SELECT * FROM environments WHERE project = ? AND name = ?", project, name
+        )
+        if row is None:
+            raise NotFound(
+                f"no environment {name!r} in project {project!r}; push the branch first "
+                "(`shipway environment:list` shows them)"
+            )
+        return Environment(**row)
+
+    def environments(self, project: str | None = None) -> list[Environment]:
+        if project is None:
+            rows = self._store.all("SELECT * FROM environments ORDER BY project, name")
+        else:
+            rows = self._store.all(
+                "SELECT * FROM environments WHERE project = ? ORDER BY name", project
+            )
+        return [Environment(**r) for r in rows]
+
+    def ensure_environment(self, project: str, branch: str, *, active: bool, type_: str | None,
+                           parent: str | None) -> Environment:
+        with self._store.transaction() as db:
+            row = db.execute(
+                "SELECT name FROM environments WHERE project = ? AND name = ?", (project, branch)
+            ).fetchone()
+            if row is None:
+                production = branch == PRODUCTION_BRANCH
+                slot = db.execute("SELECT COALESCE(MAX(slot), -1) + 1 FROM environments").fetchone()[0]
+                db.execute(
+                    "INSERT INTO environments (project, name, machine_name, type, status, parent,"
+                    " slot) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (project, branch, machine_name(branch),
+                     "production" if production else (type_ or "development"),
+                     "active" if production or active else "inactive",
+                     None if production else (parent or PRODUCTION_BRANCH), slot),
+                )
+            elif active:
+                db.execute("UPDATE environments SET status = 'active' WHERE project = ? AND name = ?",
+                           (project, branch))
+        return self.environment(project, branch)
+
+    def set_head(self, project: str, branch: str, commit: str) -> None:
+        self._store.execute(
+            "UPDATE environments SET head_commit = ? WHERE project = ? AND name = ?",
+            commit, project, branch,
+        )

@@ -1,0 +1,88 @@
+"""Bare repositories, one per project, and reading commits out of them.
+
+A push is built and deployed inside the repository's pre-receive hook, so
+that a failed build rejects the push. At that moment the pushed objects sit
+in git's quarantine directory; the hook hands its object-directory variables
+to the control plane, which passes them to every git command it runs for
+that push (`GitObjects.env`).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shipway.errors import PlatformError, UserError
+
+QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
+ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True)
+class GitObjects:
+    """Where to read a project's objects: its bare repo plus, during a push, the quarantine."""
+
+    repo: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def git(self, *args: str, input_: bytes | None = None) -> bytes:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(self.env)
+        proc = subprocess.run(
+            ["git", f"--git-dir={self.repo}", *args],
+            input=input_, capture_output=True, env=env, check=False,
+        )
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            raise PlatformError(f"git {' '.join(args)} failed: {err}")
+        return proc.stdout
+
+    def tree_id(self, commit: str, path: str = "") -> str:
+        """The tree id of `path` (repo-relative; "" = root) at `commit`."""
+        spec = f"{commit}^{{tree}}" if not path else f"{commit}:{path}"
+        try:
+            return self.git("rev-parse", "--verify", spec).decode().strip()
+        except PlatformError:
+            raise UserError(f"source.root {path!r} does not exist in commit {commit[:7]}") from None
+
+    def export(self, treeish: str, dest: Path) -> None:
+        """Write the files of `treeish` into `dest` (which must exist)."""
+        archive = dest.parent / f".{dest.name}.tar"
+        archive.write_bytes(self.git("archive", "--format=tar", treeish))
+        try:
+            with tarfile.open(archive) as tar:
+                tar.extractall(dest, filter="tar")
+        finally:
+            archive.unlink()
+
+    def resolve(self, ref: str) -> str | None:
+        try:
+            return self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+        except PlatformError:
+            return None
+
+
+def hook_script(python: str, home: Path) -> str:
+    """The pre-receive hook: hand the push to the control plane over its API."""
+    return (
+        "#!/bin/sh\n"
+        "# Installed by shipway: builds and deploys the pushed branches.\n"
+        f"export SHIPWAY_HOME={shlex.quote(str(home))}\n"
+        f"exec {shlex.quote(python)} -m shipway.git.hook\n"
+    )
+
+
+def create_bare_repo(path: Path, home: Path) -> None:
+    if path.exists():
+        raise PlatformError(f"{path} already exists")
+    subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(path)], check=True)
+    config = ["git", f"--git-dir={path}", "config"]
+    subprocess.run([*config, "receive.advertisePushOptions", "true"], check=True)
+    hook = path / "hooks" / "pre-receive"
+    hook.write_text(hook_script(sys.executable, home))
+    hook.chmod(0o755)

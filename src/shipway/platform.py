@@ -1,0 +1,390 @@
+"""The control plane's core: projects, pushes, builds, deploys, and coming back after a restart.
+
+Theory of operation: every unit of work is an activity, run in a worker
+thread, one at a time per environment (a lock per environment). A push is
+handled inside the repository's pre-receive hook: the hook streams the
+activity log back to `git push`, and a failed validation or build rejects the
+push. Processes (apps, Caddy) are detached from this process, so it can die
+and come back (X1): on start it marks interrupted activities failed, starts
+whatever of the active environments is not running, and releases any gate an
+interrupted deploy left closed — without running any deploy hook.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shipway.artifacts.store import ArtifactStore
+from shipway.build.pipeline import BuildHost, BuildRequest, build_app
+from shipway.build.runtime import runtime_binds
+from shipway.config.load import load_project
+from shipway.config.model import AppConfig, ProjectConfig
+from shipway.config.routes import platform_routes, resolve_routes
+from shipway.deploy import gate
+from shipway.deploy.driver import Driver
+from shipway.deploy.flow import DeployPlanInput
+from shipway.deploy.instances import Instance, Launch, prepare_dirs, start_web, wait_listening, web_running
+from shipway.deploy.ports import allocate_port
+from shipway.deploy.runenv import RunContext, runtime_environment
+from shipway.environments.registry import Environment, Registry
+from shipway.errors import ConfigError, NotSupportedYet, ShipwayError, UserError
+from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
+from shipway.releases.history import Release, Releases
+from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
+from shipway.sandbox.firewall import ensure_isolation
+from shipway.settings import Settings
+from shipway.state.activities import Activities, ActivityLog
+from shipway.state.store import Store
+
+Log = Callable[[str], None]
+
+
+class Platform:
+    def __init__(self, settings: Settings, router: Any) -> None:
+        self.settings = settings
+        home = settings.home
+        self.store = Store(settings.db_path)
+        self.registry = Registry(self.store)
+        self.activities = Activities(self.store, home / "activities")
+        self.releases = Releases(self.store)
+        self.artifacts = ArtifactStore(home / "artifacts")
+        self.router = router
+        self._env_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- start-up ----------------------------------------------------------------
+
+    def start(self) -> None:
+        s = self.settings
+        for sub in ("git", "builds", "cache", "u", "current", "tmp"):
+            (s.home / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(s.home, 0o711)
+        os.chmod(s.home / "u", 0o755)
+        for activity_id in self.activities.recover_interrupted():
+            print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
+        ensure_isolation(s.firewall_table, (s.uid_base, s.uid_base + 99))
+        gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
+        for env in self.registry.environments():
+            if env.status == "active" and env.current_release:
+                self._restore(env)
+        self.sync_router()
+
+    def _restore(self, env: Environment) -> None:
+        """Bring an environment's processes back after a restart or a reboot (X1)."""
+        release = self.releases.get(env.project, env.name, env.current_release or 0)
+        config = self._config_at(env.project, release.commit)
+        for app in config.apps:
+            launch = self._launch(env, app, release.builds, config)
+            if not web_running(launch.instance):
+                prepare_dirs(launch)
+                start_web(launch)
+            self._serve(launch, log=print)
+
+    # -- projects ----------------------------------------------------------------
+
+    def create_project(self, name: str) -> dict[str, str]:
+        project = self.registry.create_project(name)
+        repo = self.repo_path(name)
+        create_bare_repo(repo, self.settings.home)
+        return {"name": project.name, "id": project.id, "git_remote": str(repo)}
+
+    def repo_path(self, project: str) -> Path:
+        return self.settings.home / "git" / f"{project}.git"
+
+    # -- pushes ------------------------------------------------------------------
+
+    def accept_push(self, project_name: str, updates: list[dict[str, str]],
+                    git_env: dict[str, str], options: list[str]) -> list[str]:
+        """Record a push; start an activity for each branch to deploy; return their ids."""
+        self.registry.project(project_name)
+        opts = dict(o.split("=", 1) for o in options if "=" in o)
+        objects = GitObjects(self.repo_path(project_name), git_env)
+        ids = []
+        for update in updates:
+            if not update["ref"].startswith("refs/heads/") or update["new"] == ZERO_SHA:
+                continue
+            branch = update["ref"].removeprefix("refs/heads/")
+            env = self.registry.ensure_environment(
+                project_name, branch, active=opts.get("environment.status") == "active",
+                type_=opts.get("environment.type"), parent=opts.get("environment.parent"),
+            )
+            self.registry.set_head(project_name, branch, update["new"])
+            activity = self.activities.create(
+                project_name, branch, "environment.push", f"push to {branch}"
+            )
+            ids.append(activity.id)
+            work = self._push_work(env, update["new"], objects, activity.id)
+            self._spawn(activity.id, env, work)
+        return ids
+
+    def _push_work(self, env: Environment, commit: str, objects: GitObjects,
+                   activity_id: str) -> Callable[[Log], bool]:
+        def work(log: Log) -> bool:
+            if env.status != "active":
+                log(f"Environment '{env.name}' is inactive: the code is stored, nothing is deployed.")
+                log(f"Activate it with `shipway environment:activate -p {env.project} {env.name}`"
+                    " or push with `-o environment.status=active`.")
+                return True
+            config = self._read_config(objects, commit, log)
+            builds = self._build_all(env, config, commit, objects, log)
+            return self._deploy(env, config, commit, builds, log, trigger="push",
+                                activity_id=activity_id)
+        return work
+
+    def _spawn(self, activity_id: str, env: Environment, work: Callable[[Log], bool]) -> None:
+        thread = threading.Thread(
+            target=self._run_activity, args=(activity_id, env, work), daemon=True,
+            name=f"activity-{activity_id}",
+        )
+        thread.start()
+
+    def _run_activity(self, activity_id: str, env: Environment, work: Callable[[Log], bool]) -> None:
+        log = ActivityLog(self.activities.log_path(activity_id)).line
+        with self._env_lock(env.project, env.name):
+            self.activities.fire(activity_id, "start")
+            ok = False
+            try:
+                ok = work(log)
+            except ConfigError as exc:
+                log("E: Error parsing configuration files:")
+                for issue in exc.issues:
+                    log(f"    - {issue}")
+                log("E: Error: Invalid configuration files, aborting build")
+            except ShipwayError as exc:
+                log(f"E: {exc}")
+            except Exception:  # an unexpected platform bug: keep the trace on the activity
+                log("E: internal error in shipway:")
+                for line in traceback.format_exc().splitlines():
+                    log(f"    {line}")
+            self.activities.fire(activity_id, "finish", "success" if ok else "failure")
+
+    def _env_lock(self, project: str, env: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._env_locks.setdefault((project, env), threading.Lock())
+
+    # -- config and builds -------------------------------------------------------
+
+    def _read_config(self, objects: GitObjects, commit: str, log: Log) -> ProjectConfig:
+        log("Validating configuration files")
+        src = self.settings.home / "tmp" / f"config-{commit}-{threading.get_ident()}"
+        shutil.rmtree(src, ignore_errors=True)
+        src.mkdir(parents=True)
+        try:
+            objects.export(commit, src)
+            config = load_project(src)
+        finally:
+            shutil.rmtree(src, ignore_errors=True)
+        for warning in config.warnings:
+            log(f"W: {warning}")
+        return config
+
+    def _config_at(self, project: str, commit: str) -> ProjectConfig:
+        return self._read_config(GitObjects(self.repo_path(project)), commit, log=lambda _: None)
+
+    def _build_all(self, env: Environment, config: ProjectConfig, commit: str,
+                   objects: GitObjects, log: Log) -> dict[str, str]:
+        project = self.registry.project(env.project)
+        host = BuildHost(
+            store=self.artifacts, work_root=self.settings.home / "builds",
+            cache_root=self.settings.home / "cache", uid=self.settings.build_uid,
+            timeout=self.settings.build_timeout,
+            extra_passthrough=self.settings.passthrough_env,
+            home=self.settings.home,
+        )
+        builds = {}
+        for app in config.apps:
+            tree = objects.tree_id(commit, app.source_root)
+            req = BuildRequest(project.id, project.entropy, app, commit, tree, {})
+            previous = self._latest_build(env.project, app.name)
+            result = build_app(req, objects, host, log, previous)
+            if not result.reused:
+                self.store.execute(
+                    "INSERT OR REPLACE INTO builds VALUES (?, ?, ?, ?, ?)",
+                    result.key, env.project, app.name, tree, time.time(),
+                )
+            builds[app.name] = result.key
+        return builds
+
+    def _latest_build(self, project: str, app: str) -> str | None:
+        row = self.store.one(
+            "SELECT key FROM builds WHERE project = ? AND app = ? ORDER BY created_at DESC LIMIT 1",
+            project, app,
+        )
+        return row["key"] if row else None
+
+    # -- deploys -----------------------------------------------------------------
+
+    def _deploy(self, env: Environment, config: ProjectConfig, commit: str,
+                builds: dict[str, str], log: Log, *, trigger: str, activity_id: str) -> bool:
+        if config.services:
+            raise NotSupportedYet(
+                "services (.platform/services.yaml) are not supported yet by shipway; "
+                "remove them or wait for the services release"
+            )
+        launches = {app.name: self._launch(env, app, builds, config) for app in config.apps}
+        previous = self._previous_instances(env)
+        self.sync_router(extra=(env, config, launches))
+        plan = DeployPlanInput(
+            apps=tuple(launches),
+            deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.deploy),
+            post_deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.post_deploy),
+            rerun_deploy_hook=True,
+        )
+        driver = Driver(launches, previous, log, hold=self._hold, serve=self._serve,
+                        holding=self.router.holding)
+        outcome = driver.run(plan, on_serve=lambda: self.releases.record(
+            env.project, env.name, commit, builds, _snapshot(config),
+            activity=activity_id, trigger=trigger,
+        ))
+        for phase, seconds in driver.timeline:
+            log(f"  {phase:<16} {seconds:8.3f} s")
+        if outcome.failed_hooks:
+            log(f"E: deployed, but these hooks failed: {', '.join(outcome.failed_hooks)}")
+        return outcome.ok
+
+    def _previous_instances(self, env: Environment) -> list[Instance]:
+        run = self.settings.home / "run" / env.project / env.name
+        if not run.is_dir():
+            return []
+        return [Instance(self.settings.home, env.project, env.name, p.name)
+                for p in sorted(run.iterdir()) if p.is_dir()]
+
+    def _launch(self, env: Environment, app: AppConfig, builds: dict[str, str],
+                config: ProjectConfig) -> Launch:
+        project = self.registry.project(env.project)
+        instance = Instance(self.settings.home, env.project, env.name, app.name)
+        port = None
+        if app.web.socket_family == "tcp":
+            port = allocate_port(self.store, env.project, env.name, app.name)
+        runtime = runtime_binds(app.type, self.settings.home)
+        key = builds[app.name]
+        ctx = RunContext(
+            project_id=project.id, project_entropy=project.entropy, branch=env.name,
+            machine_name=env.machine_name, environment_type=env.type,
+            tree_id=(self.artifacts.inputs(key) or {}).get("tree", ""),
+            routes=platform_routes(self._routes(env, config)), relationships={},
+            user_variables={}, port=port,
+        )
+        return Launch(
+            instance=instance, app=app, artifact=self.artifacts.path(key),
+            uid=self.settings.app_uid(env.slot),
+            env=runtime_environment(app, ctx, runtime.path_dirs),
+            runtime_binds=runtime.binds,
+        )
+
+    def _routes(self, env: Environment, config: ProjectConfig) -> tuple[Any, ...]:
+        return resolve_routes(config.routes, self.default_host(env))
+
+    def default_host(self, env: Environment) -> str:
+        return f"{env.machine_name}.{env.project}.{self.settings.domain}"
+
+    def _serve(self, launch: Launch, log: Log) -> None:
+        """Make `launch` the one the router reaches: switch static files, open the gate."""
+        link = self.current_link(launch.instance)
+        tmp = link.with_name(link.name + ".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(launch.artifact)
+        os.replace(tmp, link)
+        if not launch.app.web.start:
+            return
+        port = self._port_of(launch)
+        wait_listening(launch, port, timeout=min(self.settings.hold_seconds, 120))
+        if launch.app.web.socket_family == "unix":
+            if launch.instance.new_socket.exists():
+                gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
+        elif port is not None:
+            gate.release_port(self.settings.firewall_table, port)
+
+    def _hold(self, inst: Instance) -> None:
+        gate.hold_socket(inst.upstream_socket)
+        row = self.store.one(
+            "SELECT port FROM ports WHERE project = ? AND environment = ? AND app = ?",
+            inst.project, inst.environment, inst.app,
+        )
+        if row:
+            gate.hold_port(self.settings.firewall_table, row["port"])
+
+    def _port_of(self, launch: Launch) -> int | None:
+        port = launch.env.get("PORT")
+        return int(port) if port else None
+
+    def current_link(self, inst: Instance) -> Path:
+        path = self.settings.home / "current" / inst.project / inst.environment / inst.app
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- router ------------------------------------------------------------------
+
+    def sync_router(self, extra: tuple[Environment, ProjectConfig, dict[str, Launch]] | None = None
+                    ) -> None:
+        routed = []
+        for env in self.registry.environments():
+            if extra and (env.project, env.name) == (extra[0].project, extra[0].name):
+                continue
+            if env.status != "active" or not env.current_release:
+                continue
+            release = self.releases.get(env.project, env.name, env.current_release)
+            config = self._config_at(env.project, release.commit)
+            launches = {a.name: self._launch(env, a, release.builds, config) for a in config.apps}
+            routed.append(self._routed(env, config, launches))
+        if extra:
+            routed.append(self._routed(*extra))
+        self.router.apply(sites(routed))
+
+    def _routed(self, env: Environment, config: ProjectConfig,
+                launches: dict[str, Launch]) -> RoutedEnvironment:
+        apps = {}
+        for name, launch in launches.items():
+            port = self._port_of(launch)
+            dial = f"127.0.0.1:{port}" if port else f"unix/{launch.instance.upstream_socket}"
+            apps[name] = RoutedApp(launch.app, dial, str(self.current_link(launch.instance)))
+        return RoutedEnvironment(self._routes(env, config), apps)
+
+    # -- queries -----------------------------------------------------------------
+
+    def url(self, project: str, env_name: str) -> list[dict[str, Any]]:
+        env = self.registry.environment(project, env_name)
+        if not env.current_release:
+            raise UserError(f"environment {env_name!r} has not been deployed yet")
+        release = self.releases.get(project, env_name, env.current_release)
+        config = self._config_at(project, release.commit)
+        routes = self._routes(env, config)
+        out = []
+        for route in routes:
+            if route.type != "upstream":
+                continue
+            port = self.settings.https_port if route.scheme == "https" else self.settings.http_port
+            default = 443 if route.scheme == "https" else 80
+            url = route.url if port == default else route.url.replace(
+                f"{route.scheme}://{route.host}", f"{route.scheme}://{route.host}:{port}", 1)
+            out.append({"url": url, "primary": route.primary, "original_url": route.original_url})
+        out.sort(key=lambda r: not r["primary"])
+        return out
+
+    def environment(self, project: str, name: str) -> Environment:
+        return self.registry.environment(project, name)
+
+    def release_list(self, project: str, env: str) -> list[Release]:
+        self.registry.environment(project, env)
+        return self.releases.list(project, env)
+
+    def activity(self, activity_id: str) -> Any:
+        return self.activities.get(activity_id)
+
+
+
+def _snapshot(config: ProjectConfig) -> dict[str, Any]:
+    """The config part of a release, as it was read from the commit."""
+    return {
+        "applications": {a.name: dict(a.raw) for a in config.apps},
+        "routes": [r.template for r in config.routes],
+        "services": sorted(config.services),
+    }

