@@ -18,20 +18,27 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
 from shipway.build.runtime import runtime_binds
+from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import platform_routes, resolve_routes
 from shipway.deploy import gate
 from shipway.deploy.driver import Driver
 from shipway.deploy.flow import DeployPlanInput
-from shipway.deploy.instances import Instance, Launch, prepare_dirs, start_web, wait_listening, web_running
+from shipway.deploy.instances import (
+    Instance,
+    Launch,
+    prepare_dirs,
+    start_web,
+    wait_listening,
+    web_running,
+)
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.environments.registry import Environment, Registry
@@ -55,7 +62,7 @@ class Platform:
         self.registry = Registry(self.store)
         self.activities = Activities(self.store, home / "activities")
         self.releases = Releases(self.store)
-        self.artifacts = ArtifactStore(home / "artifacts")
+        self.artifacts = ArtifactStore(home / "store" / "artifacts", home / "artifacts")
         self.router = router
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -68,9 +75,10 @@ class Platform:
             (s.home / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(s.home, 0o711)
         os.chmod(s.home / "u", 0o755)
+        self.artifacts.ensure_view()
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
-        ensure_isolation(s.firewall_table, (s.uid_base, s.uid_base + 99))
+        ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
         for env in self.registry.environments():
             if env.status == "active" and env.current_release:
@@ -372,6 +380,14 @@ class Platform:
     def environment(self, project: str, name: str) -> Environment:
         return self.registry.environment(project, name)
 
+    def environments(self, project: str) -> list[Environment]:
+        self.registry.project(project)
+        return self.registry.environments(project)
+
+    def activity_list(self, project: str, env: str | None) -> list[Any]:
+        self.registry.project(project)
+        return self.activities.list(project, env)
+
     def release_list(self, project: str, env: str) -> list[Release]:
         self.registry.environment(project, env)
         return self.releases.list(project, env)
@@ -384,7 +400,7 @@ class Platform:
 def _snapshot(config: ProjectConfig) -> dict[str, Any]:
     """The config part of a release, as it was read from the commit."""
     return {
-        "applications": {a.name: dict(a.raw) for a in config.apps},
+        "applications": {a.name: thaw(a.raw) for a in config.apps},
         "routes": [r.template for r in config.routes],
         "services": sorted(config.services),
     }

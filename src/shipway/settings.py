@@ -61,8 +61,14 @@ class Settings:
         return self.uid_base + 1
 
     @property
+    def build_uids(self) -> tuple[int, int]:
+        """The uids the firewall keeps away from every local address."""
+        return (self.uid_base, self.uid_base + 99)
+
+    @property
     def router_uid(self) -> int:
-        return self.uid_base + 2
+        # Outside build_uids: the firewall would also drop the router's replies.
+        return self.uid_base + 999
 
     def app_uid(self, slot: int) -> int:
         return self.uid_base + 100 + slot

@@ -156,6 +156,7 @@ def teardown(sw: Shipway) -> None:
             os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
         except (ValueError, ProcessLookupError):
             pass
+    subprocess.run(["umount", "-l", str(sw.home / "artifacts")], check=False, capture_output=True)
     from shipway.settings import load_settings
 
     table = load_settings(sw.env).firewall_table

@@ -142,9 +142,7 @@ def test_pip_installs_into_app_local(tmp_path: Path, inventory: list[Install], t
     assert out.split() == [f"/app/.local/lib/python{minor}/site-packages/shipway_probe.py", "42"]
 
 
-def test_debian_pip_needs_the_break_system_packages_switch(
-    tmp_path: Path, inventory: list[Install]
-) -> None:
+def test_debian_pip_needs_the_break_system_packages_switch(tmp_path: Path, inventory: list[Install]) -> None:
     """Why the binding sets PIP_BREAK_SYSTEM_PACKAGES for Debian's python."""
     bound = binding(resolve(inventory, "python:3.11"), "3.11")
     wheel = make_wheel(tmp_path / "wheels")

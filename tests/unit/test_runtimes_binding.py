@@ -58,9 +58,7 @@ STORE_NODE = Install(
     {"node": Path(f"{STORE}/bin/node"), "npm": Path("/usr/bin/npm"), "npx": Path("/usr/bin/npx")},
     Origin.STORE,
 )
-PHP = Install(
-    "php", "8.2.7", Path("/usr/bin"), Path("/usr"), {"php": Path("/usr/bin/php8.2")}, Origin.SYSTEM
-)
+PHP = Install("php", "8.2.7", Path("/usr/bin"), Path("/usr"), {"php": Path("/usr/bin/php8.2")}, Origin.SYSTEM)
 
 
 @pytest.mark.parametrize(
@@ -158,9 +156,7 @@ def test_script_quotes_odd_paths() -> None:
         Path("/srv/my python"),
         {"python": Path("/srv/my python/bin/python3.12")},
     )
-    assert binding(odd).scripts["pip"] == (
-        "#!/bin/sh\nexec '/srv/my python/bin/python3.12' -m pip \"$@\"\n"
-    )
+    assert binding(odd).scripts["pip"] == ("#!/bin/sh\nexec '/srv/my python/bin/python3.12' -m pip \"$@\"\n")
 
 
 def test_bwrap_args_and_path() -> None:
@@ -173,9 +169,7 @@ def test_bwrap_args_and_path() -> None:
         "/host/shims",
         "/run/x/bin",
     ]
-    assert (
-        bound.path("/usr/bin:/bin") == "/run/x/bin:/root/.pyenv/versions/3.10.13/bin:/usr/bin:/bin"
-    )
+    assert bound.path("/usr/bin:/bin") == "/run/x/bin:/root/.pyenv/versions/3.10.13/bin:/usr/bin:/bin"
     assert bound.path("") == "/run/x/bin:/root/.pyenv/versions/3.10.13/bin"
 
 

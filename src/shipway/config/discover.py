@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -32,7 +32,6 @@ UPSUN_SECTIONS = ("applications", "services", "routes")
 MAX_DEPTH = 4
 SKIPPED_DIRS = frozenset({"node_modules", "vendor", "builds", ".idea", ".git", ".svn", ".hg",
                           ".bzr", "CVS"})
-_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Source:
 
 @dataclass
 class Found:
-    flavour: str
+    flavour: Literal["platform", "upsun"]
     apps: list[Source] = field(default_factory=list)
     services: list[Source] = field(default_factory=list)
     routes: list[Source] | None = None  # None: no routes written at all
@@ -63,7 +62,10 @@ def discover(repo: Path, issues: Issues) -> Found | None:
         return None
     reader = _Reader(repo, issues)
     found = reader.upsun() if upsun else reader.platform()
-    return found if not issues.errors or found.apps else None
+    if not found.apps and not issues.errors:
+        issues.errors.append(ConfigIssue(".", None, "", "no app is defined in the configuration "
+                                         "files"))
+    return found if found.apps else None
 
 
 def find_app_files(repo: Path) -> list[str]:
@@ -101,9 +103,9 @@ class _Reader:
                                                   "found anywhere in the repo (nor "
                                                   f"{APPLICATIONS})"))
         if (self.repo / SERVICES).is_file():
-            found.services = list(self._members(SERVICES, (), "services"))
+            found.services = self._section(SERVICES, "services")
         if (self.repo / ROUTES).is_file():
-            found.routes = list(self._members(ROUTES, (), "routes"))
+            found.routes = self._section(ROUTES, "routes")
         return found
 
     def upsun(self) -> Found:
@@ -134,8 +136,10 @@ class _Reader:
                 notes.warn((key,), "unknown key; ignored; allowed: " + ", ".join(UPSUN_SECTIONS))
         for section in UPSUN_SECTIONS:
             if section in tree:
+                smap = SourceMap(rel)
+                smap.record((section,), Where(rel, line_of(tree, section)))
                 # A later file's definition replaces an earlier one whole.
-                for source in self._members(rel, (section,), section, tree):
+                for source in self._members(rel, tree[section], smap, (section,), section):
                     sections[section][str(source.name)] = source
         return {s for s in UPSUN_SECTIONS if s in tree}
 
@@ -154,7 +158,7 @@ class _Reader:
         tree = self._document(rel, "a list of apps, or a mapping of app names to apps",
                               allow_list=True)
         if isinstance(tree, CommentedMap):
-            yield from self._members(rel, (), "applications", tree)
+            yield from self._members(rel, tree, SourceMap(rel), (), "applications")
         elif isinstance(tree, CommentedSeq):
             smap = SourceMap(rel)
             for index, node in enumerate(tree):
@@ -167,36 +171,33 @@ class _Reader:
                 if data is not None:
                     yield Source(None, data, notes)
 
-    def _members(self, rel: str, section: tuple[str, ...], what: str,
-                 tree: Any = _ABSENT) -> Iterator[Source]:
-        """Each `name: {...}` entry of a mapping section; apps get no label in keys."""
-        if tree is _ABSENT:
-            tree = self._document(rel, f"a mapping of {what}")
-        node = tree
-        for key in section:
-            node = node[key] if node is not None else None
+    def _section(self, rel: str, what: str) -> list[Source]:
+        """A whole file that maps names to services or routes."""
+        tree = self._document(rel, f"a mapping of {what}")
+        return [] if tree is None else list(self._members(rel, tree, SourceMap(rel), (), what))
+
+    def _members(self, rel: str, node: Any, smap: SourceMap, section: tuple[str, ...],
+                 what: str) -> Iterator[Source]:
+        """Each `name: {...}` entry of a mapping; an app's keys are named without its name."""
         if node is None:
             return
-        smap = SourceMap(rel)
-        if section:
-            smap.record(section, Where(rel, line_of(tree, section[0])))
         if not isinstance(node, CommentedMap):
             where = smap.where(section)
             self.issues.errors.append(ConfigIssue(rel, where.line, ".".join(section),
                                                   f"must be a mapping of {what}"))
             return
-        for name, entry in node.items():
-            name = str(name)
+        apps = what == "applications"
+        for key, entry in node.items():
+            name = str(key)
             prefix = section + (name,)
-            smap.record(prefix, Where(rel, line_of(node, name)))
-            label = () if what == "applications" else (name,)
-            notes = Notes(Entity(smap, prefix, label), self.issues)
-            base = (peek_root(entry) or "") if what == "applications" else posixpath.dirname(rel)
+            smap.record(prefix, Where(rel, line_of(node, key)))
+            notes = Notes(Entity(smap, prefix, () if apps else (name,)), self.issues)
+            base = (peek_root(entry) or "") if apps else posixpath.dirname(rel)
             data = self.convert.plain(entry, notes, rel, base)
-            yield Source(name, _named(data, name) if what == "applications" else data, notes)
+            yield Source(name, _named(data, name) if apps else data, notes)
 
     def _document(self, rel: str, expected: str, allow_list: bool = False) -> Any:
-        """The parsed file if it holds a mapping (or a list); None if empty or broken."""
+        """The parsed file if it holds a mapping (or a list); None if it is broken."""
         try:
             tree = parse(self.repo, rel)
         except BadFile as exc:
@@ -206,7 +207,8 @@ class _Reader:
         if tree is not None and not isinstance(tree, kinds):
             self.issues.errors.append(ConfigIssue(rel, 1, "", f"must hold {expected}"))
             return None
-        return tree
+        # An empty file is an empty mapping: an app in it then lacks name and type.
+        return CommentedMap() if tree is None else tree
 
     def _notes(self, smap: SourceMap, prefix: tuple[str | int, ...]) -> Notes:
         return Notes(Entity(smap, prefix), self.issues)

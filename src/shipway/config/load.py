@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, cast
 
 from shipway.errors import ConfigError, ConfigIssue
 
@@ -37,17 +36,18 @@ def load_project(root: Path) -> ProjectConfig:
     if found is None:
         raise ConfigError(_ordered(issues.errors))
     apps = [app for app in (_load_app(s, repo) for s in found.apps) if app is not None]
-    services = {s.name: svc for s in found.services if (svc := _load_service(s)) is not None}
+    services = {str(s.name): svc for s in found.services
+                if (svc := _load_service(s)) is not None}
     routes = [r for r in (_load_route(s) for s in found.routes or ()) if r is not None]
     check_project(apps, routes, _app_names(found.apps), {str(s.name) for s in found.services})
     if issues.errors:
         raise ConfigError(_ordered(issues.errors))
     return ProjectConfig(
         apps=tuple(app.config for app in apps),
-        services=MappingProxyType(cast(dict[str, ServiceConfig], services)),
+        services=MappingProxyType(services),
         routes=tuple(r.config for r in routes) or _implicit_routes(found.routes, apps),
         warnings=tuple(_ordered(issues.warnings)),
-        flavour=cast(Literal["platform", "upsun"], found.flavour),
+        flavour=found.flavour,
     )
 
 

@@ -148,6 +148,7 @@ def _cron(cron: Any, path: KeyPath, notes: Notes) -> Any:
         return cron
     cron["commands"] = {"start": command}
     notes.moved(path + ("commands",), path + ("cmd",))
+    notes.moved(path + ("commands", "start"), path + ("cmd",))
     return cron
 
 

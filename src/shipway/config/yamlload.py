@@ -77,6 +77,9 @@ _Constructor.add_constructor("!archive", _construct_archive)
 
 def parse(repo: Path, rel: str) -> Any:
     """The round-trip tree of one repo-relative YAML file; BadFile if unreadable."""
+    if not (repo / rel).resolve().is_relative_to(repo.resolve()):
+        # A pushed symlink must not make us read (and quote in errors) a host file.
+        raise BadFile(ConfigIssue(rel, None, "", "is a symlink to a file outside the repository"))
     try:
         text = (repo / rel).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -131,11 +134,13 @@ class Converter:
             notes.warn(path, "!archive is accepted by Platform.sh but not implemented by "
                        "shipway yet; its path is kept as a string")
             return node.path
+        if isinstance(node, CommentedMap | CommentedSeq | TaggedScalar) and node.tag.value:
+            notes.warn(path, f"unknown YAML tag {node.tag.value}; the value is used as written")
         if isinstance(node, CommentedMap):
             return self._mapping(node, notes, file, base, path)
         if isinstance(node, CommentedSeq):
             return self._sequence(node, notes, file, base, path)
-        return self._scalar(node, notes, path)
+        return self._scalar(node)
 
     def include_app(self, tag: IncludeTag, notes: Notes, file: str) -> Any:
         """A whole app included from an applications file (`- !include pip.app.yaml`).
@@ -168,9 +173,9 @@ class Converter:
             out.append(self.plain(value, notes, file, base, path + (index,)))
         return out
 
-    def _scalar(self, node: Any, notes: Notes, path: KeyPath) -> Any:
+    @staticmethod
+    def _scalar(node: Any) -> Any:
         if isinstance(node, TaggedScalar):
-            notes.warn(path, f"unknown YAML tag {node.tag.value}; the value is used as written")
             return node.value
         # ruamel's scalar subclasses (ScalarBoolean is an int) become plain types.
         if isinstance(node, bool | ScalarBoolean):

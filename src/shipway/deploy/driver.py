@@ -7,10 +7,27 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from shipway.deploy.flow import (
-    Action, DeployOutcome, DeployPlanInput, ExposeServices, Hold, MountFileSystems, RunHook,
-    Serve, StartProcesses, StopProcesses, deploy_flow,
+    Action,
+    DeployOutcome,
+    DeployPlanInput,
+    ExposeServices,
+    Hold,
+    MountFileSystems,
+    RunHook,
+    Serve,
+    StartProcesses,
+    StopProcesses,
+    deploy_flow,
 )
-from shipway.deploy.instances import Instance, Launch, mount_binds, prepare_dirs, run_hook, start_web, stop_web
+from shipway.deploy.instances import (
+    Instance,
+    Launch,
+    mount_binds,
+    prepare_dirs,
+    run_hook,
+    start_web,
+    stop_web,
+)
 
 Log = Callable[[str], None]
 

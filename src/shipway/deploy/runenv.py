@@ -7,13 +7,12 @@ sourced by dash after all of them (see `with_dot_environment`).
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shipway.config.model import AppConfig
+from shipway.encoding import b64json, env_value
 
 SOCKET_PATH = "/run/shipway/sock/app.sock"
 
@@ -44,14 +43,14 @@ def runtime_environment(app: AppConfig, ctx: RunContext, path_dirs: tuple[str, .
             env_vars[name.removeprefix("env:")] = value
         else:
             platform_vars[name] = value
-    env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in env_vars.items()}
+    env = {k: env_value(v) for k, v in env_vars.items()}
     env.update({
         "HOME": "/app",
         "PATH": ":".join(["/app/.global/bin", *path_dirs, "/app/.local/bin",
                           "/usr/local/bin", "/usr/bin", "/bin"]),
         "PLATFORM_APP_DIR": "/app",
         "PLATFORM_APPLICATION_NAME": app.name,
-        "PLATFORM_APPLICATION": _b64(app.platform_application(build_time=False)),
+        "PLATFORM_APPLICATION": b64json(app.platform_application(build_time=False)),
         "PLATFORM_PROJECT": ctx.project_id,
         "PLATFORM_PROJECT_ENTROPY": ctx.project_entropy,
         "PLATFORM_TREE_ID": ctx.tree_id,
@@ -59,9 +58,9 @@ def runtime_environment(app: AppConfig, ctx: RunContext, path_dirs: tuple[str, .
         "PLATFORM_ENVIRONMENT": ctx.machine_name,
         "PLATFORM_ENVIRONMENT_TYPE": ctx.environment_type,
         "PLATFORM_DOCUMENT_ROOT": document_root(app),
-        "PLATFORM_ROUTES": _b64(ctx.routes),
-        "PLATFORM_RELATIONSHIPS": _b64(ctx.relationships),
-        "PLATFORM_VARIABLES": _b64(platform_vars),
+        "PLATFORM_ROUTES": b64json(ctx.routes),
+        "PLATFORM_RELATIONSHIPS": b64json(ctx.relationships),
+        "PLATFORM_VARIABLES": b64json(platform_vars),
         "PLATFORM_APP_COMMAND": app.web.start or "",
     })
     if app.web.socket_family == "unix":
@@ -83,6 +82,3 @@ def with_dot_environment(script: str) -> tuple[str, ...]:
     prelude = "if [ -f /app/.environment ]; then . /app/.environment; fi\n"
     return ("/bin/sh", "-c", prelude + script)
 
-
-def _b64(value: object) -> str:
-    return base64.b64encode(json.dumps(value).encode()).decode()

@@ -42,9 +42,16 @@ def find_caddy() -> Path:
 
 class Caddy:
     def __init__(
-        self, home: Path, caddy_bin: Path | None = None, gomaxprocs: int | None = None
+        self,
+        home: Path,
+        caddy_bin: Path | None = None,
+        gomaxprocs: int | None = None,
+        run_as: int | None = None,
     ) -> None:
         self.home = home
+        # Caddy runs as its own uid so the deploy gate can match its connections
+        # (nftables `meta skuid`) and an exploited router is not root.
+        self.run_as = run_as
         self.bin = caddy_bin or find_caddy()
         if not self.bin.is_file():
             raise PlatformError(f"Caddy binary {self.bin} does not exist; {_INSTALL_HINT}")
@@ -110,6 +117,9 @@ class Caddy:
         if setsid is None:
             raise PlatformError("`setsid` (util-linux) is needed to start the router")
         argv = [str(self.bin), "run", "--config", str(initial), "--pidfile", str(self.pid_file)]
+        if self.run_as is not None:
+            self._hand_over_home(self.run_as)
+            argv = [*_drop_to(self.run_as), *argv]
         # `setsid --fork` double-forks: Caddy gets its own session (no signal
         # from our terminal or process group reaches it) and is never our
         # child, so its exit leaves no zombie in a long-lived control plane.
@@ -119,6 +129,10 @@ class Caddy:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 env=self._environment(), cwd=self.home, check=True,
             )
+
+    def _hand_over_home(self, uid: int) -> None:
+        for path in (self.home, self.storage_dir, *self.home.rglob("*")):
+            os.lchown(path, uid, uid)
 
     def _environment(self) -> dict[str, str]:
         # A small, explicit environment: the control plane's secrets and proxy
@@ -171,6 +185,15 @@ class Caddy:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _drop_to(uid: int) -> list[str]:
+    # Keep only the right to bind ports below 1024 (80 and 443).
+    return [
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
+        "--bounding-set=-all,+net_bind_service", "--",
+    ]
 
 
 def _read_pid(pid_file: Path) -> int | None:

@@ -6,13 +6,20 @@ Every install keeps its host path inside the sandbox (a pyenv install under
 /root/.pyenv/versions/3.10.13 is bound read-only at that same path), because
 virtualenvs, shebangs and pyenv's own rpath refer to it by absolute path and
 those files end up in the frozen artifact.
+
+The interpreter names are symlinks, so `python3 -m venv` run in a build
+records the shim directory as the venv's home: the run sandbox must carry
+the same binding (it does: build and run share it), and in exchange the
+artifact keeps working if the host's 3.11 install is replaced by another
+3.11. pip names are small scripts instead (see `_python`).
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterable
+from pathlib import Path, PurePath, PurePosixPath
 
 from shipway.runtimes.model import Install, RuntimeBinding, version_key
 
@@ -64,8 +71,8 @@ def ro_binds(install: Install) -> tuple[tuple[Path, str], ...]:
     return tuple((path, str(path)) for path in needed)
 
 
-def _covered(path: Path, roots: list[PurePosixPath] | list[Path]) -> bool:
-    return any(PurePosixPath(path).is_relative_to(root) for root in roots)
+def _covered(path: PurePath, roots: Iterable[PurePath]) -> bool:
+    return any(path.is_relative_to(root) for root in roots)
 
 
 def _extra_path(install: Install) -> tuple[str, ...]:

@@ -83,9 +83,7 @@ def search_places(
     )
 
 
-def discover(
-    environ: Mapping[str, str] | None = None, *, shipway_home: Path | None = None
-) -> list[Install]:
+def discover(environ: Mapping[str, str] | None = None, *, shipway_home: Path | None = None) -> list[Install]:
     """Every install found on this host, by language, best first."""
     places = search_places(
         os.environ if environ is None else environ,
@@ -108,11 +106,7 @@ def find_pythons(places: SearchPlaces) -> list[Install]:
             for d in _subdirs(places.pyenv_roots, "versions")
             for exe in _named(d / "bin", _PYTHON_NAME)
         ),
-        *(
-            (exe, Origin.UV)
-            for d in _subdirs(places.uv_dirs, "")
-            for exe in _named(d / "bin", _PYTHON_NAME)
-        ),
+        *((exe, Origin.UV) for d in _subdirs(places.uv_dirs, "") for exe in _named(d / "bin", _PYTHON_NAME)),
     ]
     # Each probe starts an interpreter (~50 ms); a host with a dozen pays once.
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -190,9 +184,7 @@ def _install(
     externally_managed: bool = False,
 ) -> Install | None:
     try:
-        return Install(
-            language, version, exe.parent, prefix, executables, origin, externally_managed
-        )
+        return Install(language, version, exe.parent, prefix, executables, origin, externally_managed)
     except ValueError as exc:
         log.debug("skipping %s: %s", exe, exc)
         return None

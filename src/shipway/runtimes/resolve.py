@@ -42,9 +42,7 @@ def parse_type(type_: str) -> RuntimeType:
     """`"python:3.11"` -> RuntimeType("python", "3.11")."""
     found = _TYPE.match(type_.strip())
     if found is None:
-        raise UserError(
-            f"runtime type {type_!r} is not of the form <language>:<version>, e.g. python:3.11"
-        )
+        raise UserError(f"runtime type {type_!r} is not of the form <language>:<version>, e.g. python:3.11")
     return RuntimeType(found["language"], found["version"] or "")
 
 
