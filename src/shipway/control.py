@@ -30,7 +30,7 @@ def check_host() -> None:
 
 def build_platform(settings: Settings) -> Platform:
     router_home = settings.home / "router"
-    caddy = Caddy(router_home, run_as=settings.router_uid)
+    caddy = Caddy(router_home, run_as=settings.router_uid, groups=(settings.apps_gid,))
     caddy.ensure_running()
     control = RouterControl(
         caddy.load, caddy.current_config,

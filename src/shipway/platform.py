@@ -283,7 +283,7 @@ class Platform:
         )
         return Launch(
             instance=instance, app=app, artifact=self.artifacts.path(key),
-            uid=self.settings.app_uid(env.slot),
+            uid=self.settings.app_uid(env.slot), gid=self.settings.apps_gid,
             env=runtime_environment(app, ctx, runtime.path_dirs),
             runtime_binds=runtime.binds,
         )
@@ -306,8 +306,7 @@ class Platform:
         port = self._port_of(launch)
         wait_listening(launch, port, timeout=min(self.settings.hold_seconds, 120))
         if launch.app.web.socket_family == "unix":
-            if launch.instance.new_socket.exists():
-                gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
+            gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
         elif port is not None:
             gate.release_port(self.settings.firewall_table, port)
 

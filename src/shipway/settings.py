@@ -66,6 +66,11 @@ class Settings:
         return (self.uid_base, self.uid_base + 99)
 
     @property
+    def apps_gid(self) -> int:
+        """The group of every app process; the router is a member (see deploy/gate.py)."""
+        return self.uid_base + 998
+
+    @property
     def router_uid(self) -> int:
         # Outside build_uids: the firewall would also drop the router's replies.
         return self.uid_base + 999

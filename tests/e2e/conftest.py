@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,11 +40,11 @@ class Shipway:
     projects: list[str] = field(default_factory=list)
 
     def start(self) -> None:
-        out = self.serve_log.open("ab")
-        self.proc = subprocess.Popen(
-            [*SHIPWAY, "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with self.serve_log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [*SHIPWAY, "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.cli("project:list", check=False).returncode == 0:
@@ -125,7 +126,11 @@ def commit(repo: Path, message: str, *args: str) -> None:
 def shipway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipway]:
     if os.geteuid() != 0:
         pytest.skip("end-to-end tests need root (sandboxes, uids, nftables)")
-    home = tmp_path_factory.mktemp("sw") / "home"
+    # Not under pytest's tmp dir: that is 0700 root, and the router runs as
+    # its own uid, which must reach its home and the app sockets.
+    base = Path(tempfile.mkdtemp(prefix="shipway-e2e-"))
+    base.chmod(0o755)
+    home = base / "home"
     env = {
         **os.environ,
         "SHIPWAY_HOME": str(home),
@@ -142,6 +147,7 @@ def shipway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipway]:
         yield sw
     finally:
         teardown(sw)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def teardown(sw: Shipway) -> None:

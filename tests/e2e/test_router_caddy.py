@@ -123,7 +123,21 @@ def serve(caddy: Caddy, ports: tuple[int, int]):  # type: ignore[no-untyped-def]
             admin_socket=caddy.admin_socket, storage_dir=caddy.storage_dir,
             hold_seconds=hold_seconds, access_log=kwargs.get("access_log"),
         ))
+        _settle(ports[0])
     return load
+
+
+def _settle(port: int) -> None:
+    # Measured: just after a config change, Caddy's old server may still take
+    # a new connection and drop it unanswered (rare when idle). Wait until a
+    # probe is answered, so each test sees only the config it loaded.
+    for _ in range(5):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": "probe.invalid"},
+                      trust_env=False)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
 
 
 @pytest.fixture

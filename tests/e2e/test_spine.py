@@ -41,9 +41,9 @@ def test_b4_packages_from_registry_importable_at_run_time(shipway: Shipway, shop
     code, body = shipway.fetch(shipway.url("shop") + "env")
     assert code == 200, body
     env = json.loads(body)
-    assert env["flask_from_app"] is True
-    assert env["PLATFORM_BRANCH"] == "main"
-    assert env["PLATFORM_ENVIRONMENT"].startswith("main-")
+    assert env["flask_from_app_local"] is True
+    assert env["variables"]["PLATFORM_BRANCH"] == "main", env
+    assert env["variables"]["PLATFORM_ENVIRONMENT"].startswith("main-")
 
 
 def test_d3_code_read_only_mount_writable_and_kept(shipway: Shipway, shop: dict) -> None:
@@ -54,7 +54,7 @@ def test_d3_code_read_only_mount_writable_and_kept(shipway: Shipway, shop: dict)
     assert writes["code_write"] == "EROFS"
     assert writes["mount_write"] == "ok"
     code, _ = shipway.fetch(url + "notes", "-X", "POST", "--data-binary", "kept-note")
-    assert code == 200
+    assert code == 201
     repo: Path = shop["repo"]  # type: ignore[assignment]
     (repo / "app.py").write_text((repo / "app.py").read_text().replace(
         "python-flask example:", "python-flask example v2:"))
@@ -91,7 +91,7 @@ def test_b3_failing_build_hook_rejects_push_and_keeps_release(
     repo: Path = shop["repo"]  # type: ignore[assignment]
     cfg = repo / ".platform.app.yaml"
     original = cfg.read_text()
-    cfg.write_text(original.replace("set -e", "set -e\necho about-to-fail\nfalse"))
+    cfg.write_text(original.replace("    set -e\n", "    set -e\n    echo about-to-fail\n    false\n"))
     commit(repo, "broken build")
     out = push(repo, str(shop["remote"]))
     log = out.stdout + out.stderr
@@ -100,7 +100,7 @@ def test_b3_failing_build_hook_rejects_push_and_keeps_release(
     code, body = shipway.fetch(shipway.url("shop"))
     assert code == 200 and body.startswith("python-flask example v2:")
     # Without `set -e` only the last command decides.
-    cfg.write_text(original.replace("set -e", "false\necho recovered"))
+    cfg.write_text(original.replace("    set -e\n", "    false\n    echo recovered\n"))
     commit(repo, "non-last failure")
     out = push(repo, str(shop["remote"]))
     assert out.returncode == 0, out.stdout + out.stderr

@@ -163,3 +163,7 @@ def activity_log(activity_id: str, follow: bool) -> None:
     for event in client.stream("GET", f"/activities/{activity_id}/log{suffix}"):
         if "log" in event:
             click.echo(event["log"])
+
+
+if __name__ == "__main__":
+    main()

@@ -89,9 +89,14 @@ def parse(repo: Path, rel: str) -> Any:
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # When the parser ran into the end of the file, the construct left
+        # open (the context) is where the user must look.
+        at_end = "<stream end>" in (exc.problem or "")
+        mark = (exc.context_mark if at_end else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        if at_end and exc.context_mark and exc.problem_mark:
+            problem += f" (at line {exc.problem_mark.line + 1})"
         raise BadFile(ConfigIssue(rel, line, "", f"invalid YAML: {problem}")) from exc
     except YAMLError as exc:
         raise BadFile(ConfigIssue(rel, None, "", f"invalid YAML: {exc}")) from exc

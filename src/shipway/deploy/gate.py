@@ -6,8 +6,12 @@ Caddy keeps retrying a dial that fails, for up to the hold limit; the gate
 makes the dial fail while the deploy runs and succeed once the new release
 may serve:
 
-- unix-socket apps: Caddy dials a fixed upstream path. Holding unlinks it;
-  serving renames the new release's socket onto it (one atomic rename).
+- unix-socket apps: Caddy dials a fixed upstream path, a symlink to the
+  socket the app binds. Holding removes the link; serving puts it back (one
+  atomic rename), so a crashed app that its supervisor restarts is reached
+  again with no help. Apps run in a group the router belongs to, with umask
+  007, so whatever umask-respecting server binds the socket, Caddy may
+  connect to it and nobody else may.
 - TCP apps: Caddy runs as its own uid; an nftables set of held ports makes
   its *new* connections to those ports fail at once (`ct state new`, so a
   response already in flight is not cut), while a deploy hook or health check
@@ -60,8 +64,8 @@ def hold_socket(upstream: Path) -> None:
         upstream.unlink()
 
 
-def release_socket(new_socket: Path, upstream: Path) -> None:
-    # The router's uid must be able to connect; apps create sockets with
-    # their own umask.
-    os.chmod(new_socket, 0o666)
-    os.rename(new_socket, upstream)
+def release_socket(app_socket: Path, upstream: Path) -> None:
+    link = upstream.with_name(upstream.name + ".new")
+    link.unlink(missing_ok=True)
+    link.symlink_to(app_socket)
+    os.replace(link, upstream)

@@ -78,6 +78,7 @@ class Launch:
     app: AppConfig
     artifact: Path
     uid: int
+    gid: int
     env: dict[str, str]
     runtime_binds: tuple[Bind, ...]
 
@@ -88,7 +89,7 @@ def prepare_dirs(launch: Launch) -> None:
         path.mkdir(parents=True, exist_ok=True)
     for path in (inst.socket_dir, inst.run_dir / "tmp"):
         path.mkdir(parents=True, exist_ok=True)
-        shutil.chown(path, launch.uid, launch.uid)
+        shutil.chown(path, launch.uid, launch.gid)
 
 
 def mount_binds(launch: Launch) -> tuple[Bind, ...]:
@@ -99,7 +100,7 @@ def mount_binds(launch: Launch) -> tuple[Bind, ...]:
             launch.instance.data_dir / "mounts")
         host = base / (mount.source_path or rel)
         host.mkdir(parents=True, exist_ok=True)
-        shutil.chown(host, launch.uid, launch.uid)
+        shutil.chown(host, launch.uid, launch.gid)
         binds.append(Bind(host, f"/app/{rel}", writable=True))
     return tuple(binds)
 
@@ -107,7 +108,7 @@ def mount_binds(launch: Launch) -> tuple[Bind, ...]:
 def sandbox_spec(launch: Launch, command: tuple[str, ...]) -> SandboxSpec:
     return SandboxSpec(
         command=command, app_dir=launch.artifact, app_writable=False,
-        uid=launch.uid, gid=launch.uid, env=launch.env,
+        uid=launch.uid, gid=launch.gid, env=launch.env,
         tmp_dir=launch.instance.run_dir / "tmp",
         binds=(*launch.runtime_binds, Bind(launch.instance.socket_dir, SOCK_DIR, writable=True),
                *mount_binds(launch)),

@@ -78,7 +78,11 @@ def document_root(app: AppConfig) -> str:
 
 
 def with_dot_environment(script: str) -> tuple[str, ...]:
-    """A dash command that sources /app/.environment first, as Platform.sh does."""
-    prelude = "if [ -f /app/.environment ]; then . /app/.environment; fi\n"
+    """A dash command that sources /app/.environment first, as Platform.sh does.
+
+    umask 007: files and sockets stay within the app's group, which the
+    router belongs to (deploy/gate.py).
+    """
+    prelude = "umask 007\nif [ -f /app/.environment ]; then . /app/.environment; fi\n"
     return ("/bin/sh", "-c", prelude + script)
 

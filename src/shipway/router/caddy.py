@@ -47,11 +47,13 @@ class Caddy:
         caddy_bin: Path | None = None,
         gomaxprocs: int | None = None,
         run_as: int | None = None,
+        groups: tuple[int, ...] = (),
     ) -> None:
         self.home = home
         # Caddy runs as its own uid so the deploy gate can match its connections
         # (nftables `meta skuid`) and an exploited router is not root.
         self.run_as = run_as
+        self.groups = groups
         self.bin = caddy_bin or find_caddy()
         if not self.bin.is_file():
             raise PlatformError(f"Caddy binary {self.bin} does not exist; {_INSTALL_HINT}")
@@ -119,7 +121,7 @@ class Caddy:
         argv = [str(self.bin), "run", "--config", str(initial), "--pidfile", str(self.pid_file)]
         if self.run_as is not None:
             self._hand_over_home(self.run_as)
-            argv = [*_drop_to(self.run_as), *argv]
+            argv = [*_drop_to(self.run_as, self.groups), *argv]
         # `setsid --fork` double-forks: Caddy gets its own session (no signal
         # from our terminal or process group reaches it) and is never our
         # child, so its exit leaves no zombie in a long-lived control plane.
@@ -187,10 +189,11 @@ class Caddy:
             return "(no log)"
 
 
-def _drop_to(uid: int) -> list[str]:
+def _drop_to(uid: int, groups: tuple[int, ...]) -> list[str]:
     # Keep only the right to bind ports below 1024 (80 and 443).
+    group_args = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
     return [
-        "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        "setpriv", f"--reuid={uid}", f"--regid={uid}", *group_args,
         "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
         "--bounding-set=-all,+net_bind_service", "--",
     ]
