@@ -42,7 +42,15 @@ from shipway.deploy.instances import (
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.environments.registry import Environment, Registry
-from shipway.errors import ConfigError, NotSupportedYet, ShipwayError, UserError
+from shipway.environments.variables import (
+    FLAG_NAMES,
+    Variable,
+    Variables,
+    build_visible,
+    runtime_visible,
+    updated,
+)
+from shipway.errors import ConfigError, NotSupportedYet, ShipwayError, UsageError, UserError
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
@@ -62,6 +70,7 @@ class Platform:
         self.registry = Registry(self.store)
         self.activities = Activities(self.store, home / "activities")
         self.releases = Releases(self.store)
+        self.variables = Variables(self.store)
         self.artifacts = ArtifactStore(home / "store" / "artifacts", home / "artifacts")
         self.router = router
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -90,7 +99,7 @@ class Platform:
         release = self.releases.get(env.project, env.name, env.current_release or 0)
         config = self._config_at(env.project, release.commit)
         for app in config.apps:
-            launch = self._launch(env, app, release.builds, config)
+            launch = self._launch(env, app, release.builds, config, release.config.get("variables", {}))
             if not web_running(launch.instance):
                 prepare_dirs(launch)
                 start_web(launch)
@@ -125,27 +134,153 @@ class Platform:
                 type_=opts.get("environment.type"), parent=opts.get("environment.parent"),
             )
             self.registry.set_head(project_name, branch, update["new"])
-            activity = self.activities.create(
-                project_name, branch, "environment.push", f"push to {branch}"
-            )
-            ids.append(activity.id)
-            work = self._push_work(env, update["new"], objects, activity.id)
-            self._spawn(activity.id, env, work)
+            commit = update["new"]
+
+            def work(log: Log, activity_id: str, env: Environment = env, commit: str = commit) -> bool:
+                if env.status != "active":
+                    log(f"Environment '{env.name}' is inactive: the code is stored, nothing is deployed.")
+                    log(f"Activate it with `shipway environment:activate -p {env.project} {env.name}`"
+                        " or push with `-o environment.status=active`.")
+                    return True
+                return self._deploy_commit(env, commit, objects, log, activity_id,
+                                           trigger="push", new_code=True)
+
+            ids.append(self._start_activity(env, "environment.push", f"push to {branch}", work))
         return ids
 
-    def _push_work(self, env: Environment, commit: str, objects: GitObjects,
-                   activity_id: str) -> Callable[[Log], bool]:
-        def work(log: Log) -> bool:
-            if env.status != "active":
-                log(f"Environment '{env.name}' is inactive: the code is stored, nothing is deployed.")
-                log(f"Activate it with `shipway environment:activate -p {env.project} {env.name}`"
-                    " or push with `-o environment.status=active`.")
-                return True
-            config = self._read_config(objects, commit, log)
-            builds = self._build_all(env, config, commit, objects, log)
-            return self._deploy(env, config, commit, builds, log, trigger="push",
-                                activity_id=activity_id)
-        return work
+    def _deploy_commit(self, env: Environment, commit: str, objects: GitObjects, log: Log,
+                       activity_id: str, *, trigger: str, new_code: bool) -> bool:
+        """Validate, build (or reuse) and deploy `commit` with the current variables."""
+        variables = self.variables.effective(env.project, env.name)
+        config = self._read_config(objects, commit, log)
+        builds = self._build_all(env, config, commit, objects, log, build_visible(variables))
+        sensitive = sorted(v.name for v in variables if v.is_sensitive)
+        return self._deploy(env, config, commit, builds, runtime_visible(variables), log,
+                            trigger=trigger, activity_id=activity_id, rerun_deploy_hook=new_code,
+                            sensitive=sensitive)
+
+    # -- redeploy, rollback, variables ---------------------------------------------
+
+    def redeploy(self, project: str, env_name: str) -> str:
+        """D8: same commit, builds reused unless build-visible variables changed; only
+        post_deploy runs again."""
+        env = self._deployed(project, env_name)
+        release = self.releases.get(project, env_name, env.current_release or 0)
+
+        def work(log: Log, activity_id: str) -> bool:
+            return self._deploy_commit(env, release.commit, GitObjects(self.repo_path(project)), log,
+                                       activity_id, trigger="redeploy", new_code=False)
+
+        return self._start_activity(env, "environment.redeploy", f"redeploy {env_name}", work)
+
+    def rollback(self, project: str, env_name: str, target: str | None) -> str:
+        """R2: make an earlier release current again, without building; data untouched."""
+        env = self._deployed(project, env_name)
+        release = self._rollback_target(env, target)
+
+        def work(log: Log, activity_id: str) -> bool:
+            log(f"Rolling back to release {release.id} (commit {release.commit[:7]})")
+            for app, key in release.builds.items():
+                if not self.artifacts.has(key):
+                    raise UserError(f"the build of '{app}' for {release.id} is no longer stored; "
+                                    "push that commit again to rebuild it")
+            config = self._config_at(project, release.commit)
+            return self._deploy(env, config, release.commit, dict(release.builds),
+                                dict(release.config.get("variables", {})), log,
+                                trigger=f"rollback to {release.id}", activity_id=activity_id,
+                                rerun_deploy_hook=False,
+                                sensitive=list(release.config.get("sensitive_variables", [])))
+
+        return self._start_activity(env, "environment.rollback", f"rollback {env_name} to {release.id}",
+                                    work)
+
+    def _rollback_target(self, env: Environment, target: str | None) -> Release:
+        history = self.releases.list(env.project, env.name)
+        if target is None:
+            older = [r for r in history if r.number < (env.current_release or 0)]
+            if not older:
+                raise UserError(f"environment {env.name!r} has no earlier release to roll back to")
+            return older[0]
+        number = target.removeprefix("v")
+        if not number.isdigit():
+            raise UsageError(f"release ids look like v3, not {target!r}; `shipway release:list` shows them")
+        return self.releases.get(env.project, env.name, int(number))
+
+    def _deployed(self, project: str, env_name: str) -> Environment:
+        env = self.registry.environment(project, env_name)
+        if env.status != "active" or not env.current_release:
+            raise UserError(f"environment {env_name!r} is not deployed; push to it or activate it first")
+        return env
+
+    def variable_list(self, project: str, environment: str | None) -> list[Variable]:
+        self.registry.project(project)
+        if environment:
+            self.registry.environment(project, environment)
+        return self.variables.list(project, environment)
+
+    def put_variable(self, project: str, request: dict[str, Any]) -> dict[str, Any]:
+        """variable:create (`create`: true) or variable:update, as the API receives them."""
+        env = request.get("environment") or ""
+        level = request.get("level") or ("environment" if env else "project")
+        if level == "project":
+            env = ""
+        elif not env:
+            raise UsageError("an environment-level variable needs -e ENVIRONMENT")
+        flags = {k: request.get(k) for k in FLAG_NAMES}
+        name = request["name"]
+        if request.get("create"):
+            defaults = {"visible_build": level == "project", "visible_runtime": True,
+                        "is_json": False, "is_sensitive": False, "is_inheritable": True,
+                        "is_enabled": True}
+            fields = {k: defaults[k] if v is None else v for k, v in flags.items()}
+            var = Variable(project, env, name, str(request.get("value", "")), **fields)
+            return self.set_variable(var, create=True)
+        old = (self.variables.get(project, env, name) if request.get("level")
+               else self.variables.find(project, env or None, name))
+        value = request.get("value")
+        return self.set_variable(updated(old, value=None if value is None else str(value), **flags),
+                                 create=False)
+
+    def set_variable(self, var: Variable, *, create: bool) -> dict[str, Any]:
+        """E3: store it; an environment-level change redeploys that environment."""
+        self.registry.project(var.project)
+        if var.environment:
+            self.registry.environment(var.project, var.environment)
+        self.variables.put(var, create=create)
+        return self._after_variable_change(var)
+
+    def delete_variable(self, project: str, environment: str | None, name: str) -> dict[str, Any]:
+        var = self.variables.find(project, environment, name)
+        self.variables.delete(var)
+        return self._after_variable_change(var)
+
+    def _after_variable_change(self, var: Variable) -> dict[str, Any]:
+        out: dict[str, Any] = {"variable": var.as_json(), "activity": None, "message": ""}
+        if not var.environment:
+            out["message"] = ("The remote environment(s) must be redeployed for the change to take "
+                              "effect (`shipway redeploy`).")
+            return out
+        env = self.registry.environment(var.project, var.environment)
+        if env.status != "active" or not env.current_release:
+            out["message"] = (f"Environment {env.name!r} is not deployed; "
+                              "the variable applies at its next deploy.")
+            return out
+        release = self.releases.get(env.project, env.name, env.current_release)
+
+        def work(log: Log, activity_id: str) -> bool:
+            log(f"Variable {var.name!r} changed on {env.name!r}: redeploying")
+            return self._deploy_commit(env, release.commit, GitObjects(self.repo_path(env.project)),
+                                       log, activity_id, trigger=f"variable {var.name}", new_code=False)
+
+        out["activity"] = self._start_activity(env, "environment.variable.update",
+                                               f"variable {var.name} on {env.name}", work)
+        return out
+
+    def _start_activity(self, env: Environment, type_: str, description: str,
+                        work: Callable[[Log, str], bool]) -> str:
+        activity = self.activities.create(env.project, env.name, type_, description)
+        self._spawn(activity.id, env, lambda log: work(log, activity.id))
+        return activity.id
 
     def _spawn(self, activity_id: str, env: Environment, work: Callable[[Log], bool]) -> None:
         thread = threading.Thread(
@@ -198,7 +333,7 @@ class Platform:
         return self._read_config(GitObjects(self.repo_path(project)), commit, log=lambda _: None)
 
     def _build_all(self, env: Environment, config: ProjectConfig, commit: str,
-                   objects: GitObjects, log: Log) -> dict[str, str]:
+                   objects: GitObjects, log: Log, build_variables: dict[str, str]) -> dict[str, str]:
         project = self.registry.project(env.project)
         host = BuildHost(
             store=self.artifacts, work_root=self.settings.home / "builds",
@@ -210,7 +345,7 @@ class Platform:
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)
-            req = BuildRequest(project.id, project.entropy, app, commit, tree, {})
+            req = BuildRequest(project.id, project.entropy, app, commit, tree, build_variables)
             previous = self._latest_build(env.project, app.name)
             result = build_app(req, objects, host, log, previous)
             if not result.reused:
@@ -230,26 +365,27 @@ class Platform:
 
     # -- deploys -----------------------------------------------------------------
 
-    def _deploy(self, env: Environment, config: ProjectConfig, commit: str,
-                builds: dict[str, str], log: Log, *, trigger: str, activity_id: str) -> bool:
+    def _deploy(self, env: Environment, config: ProjectConfig, commit: str, builds: dict[str, str],
+                variables: dict[str, Any], log: Log, *, trigger: str, activity_id: str,
+                rerun_deploy_hook: bool, sensitive: list[str]) -> bool:
         if config.services:
             raise NotSupportedYet(
                 "services (.platform/services.yaml) are not supported yet by shipway; "
                 "remove them or wait for the services release"
             )
-        launches = {app.name: self._launch(env, app, builds, config) for app in config.apps}
+        launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
         previous = self._previous_instances(env)
         self.sync_router(extra=(env, config, launches))
         plan = DeployPlanInput(
             apps=tuple(launches),
             deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.deploy),
             post_deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.post_deploy),
-            rerun_deploy_hook=True,
+            rerun_deploy_hook=rerun_deploy_hook,
         )
         driver = Driver(launches, previous, log, hold=self._hold, serve=self._serve,
                         holding=self.router.holding)
         outcome = driver.run(plan, on_serve=lambda: self.releases.record(
-            env.project, env.name, commit, builds, _snapshot(config),
+            env.project, env.name, commit, builds, _snapshot(config, variables, sensitive),
             activity=activity_id, trigger=trigger,
         ))
         for phase, seconds in driver.timeline:
@@ -266,7 +402,7 @@ class Platform:
                 for p in sorted(run.iterdir()) if p.is_dir()]
 
     def _launch(self, env: Environment, app: AppConfig, builds: dict[str, str],
-                config: ProjectConfig) -> Launch:
+                config: ProjectConfig, variables: dict[str, Any]) -> Launch:
         project = self.registry.project(env.project)
         instance = Instance(self.settings.home, env.project, env.name, app.name)
         port = None
@@ -279,7 +415,7 @@ class Platform:
             machine_name=env.machine_name, environment_type=env.type,
             tree_id=(self.artifacts.inputs(key) or {}).get("tree", ""),
             routes=platform_routes(self._routes(env, config)), relationships={},
-            user_variables={}, port=port,
+            user_variables=variables, port=port,
         )
         return Launch(
             instance=instance, app=app, artifact=self.artifacts.path(key),
@@ -340,7 +476,8 @@ class Platform:
                 continue
             release = self.releases.get(env.project, env.name, env.current_release)
             config = self._config_at(env.project, release.commit)
-            launches = {a.name: self._launch(env, a, release.builds, config) for a in config.apps}
+            variables = release.config.get("variables", {})
+            launches = {a.name: self._launch(env, a, release.builds, config, variables) for a in config.apps}
             routed.append(self._routed(env, config, launches))
         if extra:
             routed.append(self._routed(*extra))
@@ -396,10 +533,13 @@ class Platform:
 
 
 
-def _snapshot(config: ProjectConfig) -> dict[str, Any]:
-    """The config part of a release, as it was read from the commit."""
+def _snapshot(config: ProjectConfig, variables: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:
+    """The config part of a release: the files as read from the commit, and the
+    runtime variables it ran with (a rollback restores them, as Heroku's does)."""
     return {
         "applications": {a.name: thaw(a.raw) for a in config.apps},
         "routes": [r.template for r in config.routes],
         "services": sorted(config.services),
+        "variables": variables,
+        "sensitive_variables": sensitive,
     }

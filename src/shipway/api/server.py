@@ -137,6 +137,39 @@ async def activity_log(request: Request) -> Response:
                              media_type="application/x-ndjson")
 
 
+async def redeploy(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    return JSONResponse({"activity": await _call(request, _platform(request).redeploy, p, e)})
+
+
+async def rollback(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    body = await request.json()
+    activity = await _call(request, _platform(request).rollback, p, e, body.get("release"))
+    return JSONResponse({"activity": activity})
+
+
+async def variable_list(request: Request) -> Response:
+    p = request.path_params["project"]
+    env = request.query_params.get("environment")
+    found = await _call(request, _platform(request).variable_list, p, env)
+    return JSONResponse([v.as_json() for v in found])
+
+
+async def variable_put(request: Request) -> Response:
+    body = await request.json()
+    platform = _platform(request)
+    out = await _call(request, platform.put_variable, request.path_params["project"], body)
+    return JSONResponse(out)
+
+
+async def variable_delete(request: Request) -> Response:
+    body = await request.json()
+    out = await _call(request, _platform(request).delete_variable, request.path_params["project"],
+                      body.get("environment"), body["name"])
+    return JSONResponse(out)
+
+
 ROUTES = [
     Route("/projects", project_create, methods=["POST"]),
     Route("/projects", project_list, methods=["GET"]),
@@ -145,6 +178,11 @@ ROUTES = [
     Route("/projects/{project}/environments/{env}", environment_info),
     Route("/projects/{project}/environments/{env}/url", url),
     Route("/projects/{project}/environments/{env}/releases", releases),
+    Route("/projects/{project}/environments/{env}/redeploy", redeploy, methods=["POST"]),
+    Route("/projects/{project}/environments/{env}/rollback", rollback, methods=["POST"]),
+    Route("/projects/{project}/variables", variable_list, methods=["GET"]),
+    Route("/projects/{project}/variables", variable_put, methods=["PUT"]),
+    Route("/projects/{project}/variables", variable_delete, methods=["DELETE"]),
     Route("/projects/{project}/activities", activity_list),
     Route("/activities/{id}", activity_get),
     Route("/activities/{id}/log", activity_log),

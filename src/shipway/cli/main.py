@@ -8,8 +8,11 @@ scripts carry over.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,7 +23,27 @@ from shipway.settings import load_settings
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                       help="table for people, json for scripts")
-PROJECT = click.option("-p", "--project", required=True, help="the project name")
+def _project_from_git(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Like the platform CLI: without -p, the project whose remote the current repo pushes to."""
+    if value:
+        return value
+    value = os.environ.get("SHIPWAY_PROJECT")
+    if value:
+        return value
+    git_dir = load_settings().home / "git"
+    proc = subprocess.run(["git", "remote", "-v"], capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].rstrip("/").endswith(".git"):
+            remote = Path(parts[1].rstrip("/"))
+            if remote.parent == git_dir:
+                return remote.name.removesuffix(".git")
+    raise click.UsageError("no project given: use -p PROJECT (or run inside a repo that "
+                           "has a shipway remote, or set SHIPWAY_PROJECT)")
+
+
+PROJECT = click.option("-p", "--project", default=None, callback=_project_from_git,
+                       help="the project name (default: from this repo's shipway remote)")
 ENVIRONMENT = click.option("-e", "--environment", default="main", show_default=True,
                            help="the environment (branch)")
 
@@ -163,6 +186,160 @@ def activity_log(activity_id: str, follow: bool) -> None:
     for event in client.stream("GET", f"/activities/{activity_id}/log{suffix}"):
         if "log" in event:
             click.echo(event["log"])
+
+
+def _wait(client_activity: str | None, wait: bool) -> None:
+    """Follow an activity's log to its end, like the platform CLI; fail if it failed."""
+    if not client_activity:
+        return
+    if not wait:
+        click.echo(f"Started activity {client_activity}")
+        return
+    result = None
+    for event in ApiClient(load_settings(), timeout=None).stream(
+            "GET", f"/activities/{client_activity}/log?follow=1"):
+        if "log" in event:
+            click.echo(event["log"])
+        result = event.get("result", result)
+    if result != "success":
+        raise click.exceptions.Exit(1)
+
+
+NO_WAIT = click.option("-W", "--no-wait", "no_wait", is_flag=True,
+                       help="do not wait for the activity to complete")
+
+
+@main.command("redeploy")
+@PROJECT
+@ENVIRONMENT
+@NO_WAIT
+def redeploy(project: str, environment: str, no_wait: bool) -> None:
+    """Deploy the current release again: builds reused, only post_deploy runs (D8)."""
+    data = _client().call("POST", f"/projects/{project}/environments/{environment}/redeploy", {})
+    _wait(data["activity"], not no_wait)
+
+
+@main.command("rollback")
+@click.argument("release", required=False)
+@PROJECT
+@ENVIRONMENT
+@NO_WAIT
+def rollback(release: str | None, project: str, environment: str, no_wait: bool) -> None:
+    """Make an earlier release (default: the one before the current) current again (R2)."""
+    data = _client().call("POST", f"/projects/{project}/environments/{environment}/rollback",
+                          {"release": release})
+    _wait(data["activity"], not no_wait)
+
+
+BOOL = click.Choice(["true", "false"])
+
+
+def _variable_options(fn: Any) -> Any:
+    for flag, key in reversed([
+        ("--json", "is_json"), ("--sensitive", "is_sensitive"), ("--visible-build", "visible_build"),
+        ("--visible-runtime", "visible_runtime"), ("--inheritable", "is_inheritable"),
+        ("--enabled", "is_enabled"),
+    ]):
+        fn = click.option(flag, key, type=BOOL, default=None, help="true or false")(fn)
+    fn = click.option("-l", "--level", type=click.Choice(["project", "environment", "p", "e"]),
+                      default=None, help="project or environment")(fn)
+    fn = click.option("-e", "--environment", default=None, help="the environment (branch)")(fn)
+    return PROJECT(fn)
+
+
+def _flags(options: dict[str, Any]) -> dict[str, Any]:
+    level = {"p": "project", "e": "environment"}.get(options["level"], options["level"])
+    body = {"environment": options["environment"], "level": level}
+    for key in ("is_json", "is_sensitive", "visible_build", "visible_runtime", "is_inheritable",
+                "is_enabled"):
+        body[key] = None if options[key] is None else options[key] == "true"
+    return body
+
+
+def _report_variable(data: dict[str, Any], wait: bool) -> None:
+    var = data["variable"]
+    click.echo(f"Variable {var['name']} saved at {var['level']} level.")
+    if data.get("message"):
+        click.echo(data["message"])
+    _wait(data.get("activity"), wait)
+
+
+@main.command("variable:create")
+@click.argument("name", required=False)
+@click.option("--name", "name_option", default=None, help="the variable name")
+@click.option("--value", required=True, help="the value")
+@click.option("--prefix", type=click.Choice(["none", "env:"]), default="none",
+              help="env: exports it as an environment variable")
+@_variable_options
+@NO_WAIT
+def variable_create(name: str | None, name_option: str | None, value: str, prefix: str,
+                    no_wait: bool, **options: Any) -> None:
+    """Create a variable (E3); an environment-level one redeploys that environment."""
+    full = name_option or name
+    if not full:
+        raise click.UsageError("give the variable's name (as an argument or --name)")
+    if prefix == "env:" and not full.startswith("env:"):
+        full = f"env:{full}"
+    body = {**_flags(options), "name": full, "value": value, "create": True}
+    _report_variable(_client().call("PUT", f"/projects/{options['project']}/variables", body),
+                     not no_wait)
+
+
+@main.command("variable:update")
+@click.argument("name")
+@click.option("--value", default=None, help="the new value")
+@_variable_options
+@NO_WAIT
+def variable_update(name: str, value: str | None, no_wait: bool, **options: Any) -> None:
+    """Change a variable's value or flags."""
+    body = {**_flags(options), "name": name, "value": value, "create": False}
+    _report_variable(_client().call("PUT", f"/projects/{options['project']}/variables", body),
+                     not no_wait)
+
+
+@main.command("variable:delete")
+@click.argument("name")
+@PROJECT
+@click.option("-e", "--environment", default=None, help="the environment (branch)")
+@NO_WAIT
+def variable_delete(name: str, project: str, environment: str | None, no_wait: bool) -> None:
+    """Delete a variable."""
+    data = _client().call("DELETE", f"/projects/{project}/variables",
+                          {"name": name, "environment": environment})
+    click.echo(f"Deleted variable {name}.")
+    if data.get("message"):
+        click.echo(data["message"])
+    _wait(data.get("activity"), not no_wait)
+
+
+@main.command("variable:list")
+@PROJECT
+@click.option("-e", "--environment", default=None, help="the environment (branch)")
+@FORMAT
+def variable_list(project: str, environment: str | None, fmt: str) -> None:
+    """List the variables a project (and environment) has; sensitive values are hidden."""
+    query = f"?environment={environment}" if environment else ""
+    data = _client().call("GET", f"/projects/{project}/variables{query}")
+    if fmt == "table":
+        for row in data:
+            row["value"] = "(sensitive)" if row["is_sensitive"] else row["value"]
+    _emit(data, fmt, ["name", "level", "value", "visible_build", "visible_runtime", "is_sensitive"])
+
+
+@main.command("variable:get")
+@click.argument("name")
+@PROJECT
+@click.option("-e", "--environment", default=None, help="the environment (branch)")
+@FORMAT
+def variable_get(name: str, project: str, environment: str | None, fmt: str) -> None:
+    """Show one variable."""
+    query = f"?environment={environment}" if environment else ""
+    data = _client().call("GET", f"/projects/{project}/variables{query}")
+    found = [v for v in data if v["name"] == name]
+    if not found:
+        raise click.ClickException(f"no variable {name!r}")
+    var = sorted(found, key=lambda v: v["level"] != "environment")[0]
+    _emit(var, fmt, list(var))
 
 
 if __name__ == "__main__":

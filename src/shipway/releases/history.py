@@ -34,7 +34,7 @@ class Release:
             "activity": self.activity,
             "trigger": self.trigger,
             "created_at": datetime.fromtimestamp(self.created_at, UTC).isoformat(timespec="seconds"),
-            "config": self.config,
+            "config": _masked(self.config),
         }
 
 
@@ -76,6 +76,14 @@ class Releases:
             project, environment,
         )
         return [_release(r) for r in rows]
+
+
+def _masked(config: dict[str, Any]) -> dict[str, Any]:
+    """Sensitive variable values never leave the control plane (E3)."""
+    hidden = set(config.get("sensitive_variables", []))
+    variables = {k: "(sensitive)" if k in hidden else v
+                 for k, v in config.get("variables", {}).items()}
+    return {**config, "variables": variables}
 
 
 def _release(row: dict[str, Any]) -> Release:

@@ -64,6 +64,20 @@ CREATE TABLE IF NOT EXISTS releases (
     created_at REAL NOT NULL,
     PRIMARY KEY (project, environment, number)
 );
+CREATE TABLE IF NOT EXISTS variables (
+    project TEXT NOT NULL,
+    environment TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    is_json INTEGER NOT NULL,
+    is_sensitive INTEGER NOT NULL,
+    visible_build INTEGER NOT NULL,
+    visible_runtime INTEGER NOT NULL,
+    is_inheritable INTEGER NOT NULL,
+    is_enabled INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (project, environment, name)
+);
 CREATE TABLE IF NOT EXISTS ports (
     port INTEGER PRIMARY KEY,
     project TEXT NOT NULL,
