@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shipway.errors import NotFound
 from shipway.state.store import Store, dumps, now
 
 
@@ -67,7 +68,8 @@ class Releases:
             project, environment, number,
         )
         if row is None:
-            raise LookupError(f"release v{number} of {project}/{environment}")
+            raise NotFound(f"no release v{number} in {project}/{environment}; "
+                           "`shipway release:list` shows them")
         return _release(row)
 
     def list(self, project: str, environment: str) -> list[Release]:
