@@ -35,9 +35,10 @@ from shipway.deploy.instances import (
     Instance,
     Launch,
     prepare_dirs,
-    start_web,
+    running,
+    start_process,
     wait_listening,
-    web_running,
+    worker_view,
 )
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.runenv import RunContext, runtime_environment
@@ -98,11 +99,13 @@ class Platform:
         """Bring an environment's processes back after a restart or a reboot (X1)."""
         release = self.releases.get(env.project, env.name, env.current_release or 0)
         config = self._config_at(env.project, release.commit)
+        variables = release.config.get("variables", {})
         for app in config.apps:
-            launch = self._launch(env, app, release.builds, config, release.config.get("variables", {}))
-            if not web_running(launch.instance):
-                prepare_dirs(launch)
-                start_web(launch)
+            launch = self._launch(env, app, release.builds, config, variables)
+            for process in (launch, *self._worker_launches(launch, env, config, variables)):
+                if not running(process):
+                    prepare_dirs(process)
+                    start_process(process)
             self._serve(launch, log=print)
 
     # -- projects ----------------------------------------------------------------
@@ -382,12 +385,25 @@ class Platform:
             post_deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.post_deploy),
             rerun_deploy_hook=rerun_deploy_hook,
         )
-        driver = Driver(launches, previous, log, hold=self._hold, serve=self._serve,
+        workers = [w for web in launches.values()
+                   for w in self._worker_launches(web, env, config, variables)]
+        driver = Driver(launches, workers, previous, log, hold=self._hold, serve=self._serve,
                         holding=self.router.holding)
-        outcome = driver.run(plan, on_serve=lambda: self.releases.record(
-            env.project, env.name, commit, builds, _snapshot(config, variables, sensitive),
-            activity=activity_id, trigger=trigger,
-        ))
+
+        def on_serve() -> None:
+            release = self.releases.record(
+                env.project, env.name, commit, builds, _snapshot(config, variables, sensitive),
+                activity=activity_id, trigger=trigger,
+            )
+            # Deployed, whatever the hooks do next: a push must not be rejected now.
+            self.activities.set_details(activity_id, deployed=True, release=release.id)
+
+        outcome = driver.run(plan, on_serve=on_serve)
+        self.activities.set_details(
+            activity_id, held_seconds=round(driver.held_seconds, 3),
+            timeline=[{"phase": p, "seconds": round(t, 3)} for p, t in driver.timeline],
+        )
+        log("Deploy timeline:")
         for phase, seconds in driver.timeline:
             log(f"  {phase:<16} {seconds:8.3f} s")
         if outcome.failed_hooks:
@@ -403,13 +419,17 @@ class Platform:
 
     def _launch(self, env: Environment, app: AppConfig, builds: dict[str, str],
                 config: ProjectConfig, variables: dict[str, Any]) -> Launch:
-        project = self.registry.project(env.project)
-        instance = Instance(self.settings.home, env.project, env.name, app.name)
+        """How to run the web process of `app` in `env` (workers: `_worker_launches`)."""
         port = None
         if app.web.socket_family == "tcp":
             port = allocate_port(self.store, env.project, env.name, app.name)
+        return self._process(env, app, builds[app.name], config, variables, port)
+
+    def _process(self, env: Environment, app: AppConfig, key: str, config: ProjectConfig,
+                 variables: dict[str, Any], port: int | None, process: str = "web",
+                 command: str | None = None) -> Launch:
+        project = self.registry.project(env.project)
         runtime = runtime_binds(app.type, self.settings.home)
-        key = builds[app.name]
         ctx = RunContext(
             project_id=project.id, project_entropy=project.entropy, branch=env.name,
             machine_name=env.machine_name, environment_type=env.type,
@@ -418,11 +438,21 @@ class Platform:
             user_variables=variables, port=port,
         )
         return Launch(
-            instance=instance, app=app, artifact=self.artifacts.path(key),
-            uid=self.settings.app_uid(env.slot), gid=self.settings.apps_gid,
-            env=runtime_environment(app, ctx, runtime.path_dirs),
-            runtime_binds=runtime.binds,
+            instance=Instance(self.settings.home, env.project, env.name, app.name), app=app,
+            artifact=self.artifacts.path(key), uid=self.settings.app_uid(env.slot),
+            gid=self.settings.apps_gid, env=runtime_environment(app, ctx, runtime.path_dirs),
+            runtime_binds=runtime.binds, process=process, command=command,
         )
+
+    def _worker_launches(self, web: Launch, env: Environment, config: ProjectConfig,
+                         variables: dict[str, Any]) -> list[Launch]:
+        """D9: each worker runs the same artifact, with its own overrides and no inbound traffic."""
+        key = web.artifact.name
+        return [
+            self._process(env, worker_view(web.app, name), key, config, variables, None,
+                          process=f"worker-{name}", command=worker.start)
+            for name, worker in sorted(web.app.workers.items())
+        ]
 
     def _routes(self, env: Environment, config: ProjectConfig) -> tuple[Any, ...]:
         return resolve_routes(config.routes, self.default_host(env))
@@ -512,6 +542,24 @@ class Platform:
             out.append({"url": url, "primary": route.primary, "original_url": route.original_url})
         out.sort(key=lambda r: not r["primary"])
         return out
+
+    LOG_FILES = {"deploy": "deploy.log", "post-deploy": "post-deploy.log", "app": "app.log"}
+
+    def log_text(self, project: str, env_name: str, kind: str, app: str | None, lines: int) -> str:
+        """E4 `log`: the tail of one of an app's log files."""
+        env = self.registry.environment(project, env_name)
+        name = self.LOG_FILES.get(kind) or (f"{kind}.log" if kind.startswith("worker-") else None)
+        if name is None:
+            raise UsageError(f"unknown log {kind!r}; choose one of: {', '.join(self.LOG_FILES)}, "
+                             "worker-NAME")
+        apps = sorted(p.name for p in (self.settings.home / "logs" / project / env.name).glob("*"))
+        if app is None and len(apps) > 1:
+            raise UsageError(f"this environment has several apps ({', '.join(apps)}); pick one with --app")
+        app = app or (apps[0] if apps else "app")
+        path = Instance(self.settings.home, project, env.name, app).log(name)
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
 
     def environment(self, project: str, name: str) -> Environment:
         return self.registry.environment(project, name)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from shipway.router.caddyconfig import NO_ROUTE_BODY, NOT_ANSWERING_BODY, render
+from shipway.router.caddyconfig import DOWN_RETRY, NO_ROUTE_BODY, NOT_ANSWERING_BODY, render
 from shipway.router.table import Redirect, Site, StaticLocation, Upstream
 
 
@@ -258,3 +258,40 @@ def test_missing_file_goes_where_passthru_says(passthru: bool | str, fallback: l
 def test_disallowed_location_never_serves_files() -> None:
     (route,) = _location_routes(StaticLocation("/", root="/srv", allow=False, passthru=True))
     assert _inner(route) == [{"handle": [PROXY]}]
+
+
+# --- hold marker: hold during deploys only (D2) ------------------------------
+
+
+def _held_proxy(**overrides: Any) -> dict[str, Any]:
+    upstream = Upstream("unix//srv/u/abc.sock", hold_marker="/srv/holds/abc")
+    config = _render([Site("http", "a.test", "/", upstream)], **overrides)
+    (handler,) = config["apps"]["http"]["servers"]["http"]["routes"][0]["handle"]
+    return handler
+
+
+def test_marker_present_holds_up_to_the_limit_absent_retries_under_a_second() -> None:
+    handler = _held_proxy(hold_seconds=120)
+    assert handler["handler"] == "subroute"
+    deploying, otherwise = handler["routes"]
+    assert deploying["match"] == [{"file": {"root": "/srv/holds", "try_files": ["/abc"]}}]
+    assert deploying["terminal"] is True
+    assert deploying["handle"][0]["load_balancing"]["try_duration"] == "120000ms"
+    assert "match" not in otherwise
+    (down,) = otherwise["handle"]
+    assert down["upstreams"] == [{"dial": "unix//srv/u/abc.sock"}]
+    assert down["load_balancing"]["try_duration"] == DOWN_RETRY
+    assert float(DOWN_RETRY.removesuffix("ms")) / 1000 < 1.0, "D2: a down app answers within a second"
+
+
+def test_marker_choice_also_guards_static_passthru() -> None:
+    location = StaticLocation("/", root="/srv/pub", passthru=True)
+    upstream = Upstream("127.0.0.1:1", hold_marker="/srv/holds/m")
+    config = _render([Site("http", "a.test", "/", upstream, (location,))])
+    (handler,) = config["apps"]["http"]["servers"]["http"]["routes"][0]["handle"]
+    passthru = handler["routes"][0]["handle"][0]["routes"][-1]["handle"]
+    fallback = handler["routes"][-1]["handle"]
+    for proxies in (passthru, fallback):
+        (proxy,) = proxies
+        assert proxy["handler"] == "subroute"
+        assert proxy["routes"][0]["match"][0]["file"]["try_files"] == ["/m"]

@@ -81,3 +81,14 @@ def test_location_headers_cannot_change_after_birth() -> None:
 
 def test_wildcard_host_is_a_valid_site() -> None:
     assert Site("https", "*.x.test", "/", Upstream("127.0.0.1:1")).host == "*.x.test"
+
+
+@pytest.mark.parametrize("marker", ["relative/m", "/srv/holds/", "/srv/{host}", "/srv/a b", ""])
+def test_bad_hold_markers_are_refused(marker: str) -> None:
+    with pytest.raises(ValueError, match="hold marker"):
+        Upstream("127.0.0.1:1", hold_marker=marker)
+
+
+def test_hold_marker_is_optional() -> None:
+    assert Upstream("127.0.0.1:1").hold_marker is None
+    assert Upstream("127.0.0.1:1", "/var/lib/shipway/holds/0a1b").hold_marker == "/var/lib/shipway/holds/0a1b"

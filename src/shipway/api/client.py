@@ -46,6 +46,15 @@ class ApiClient:
             raise self._unreachable(exc) from None
         return _decode(response)
 
+    def text(self, path: str) -> str:
+        try:
+            response = self._http.get(path)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        if response.status_code >= 400:
+            _decode(response)
+        return response.text
+
     def stream(self, method: str, path: str, body: dict[str, Any] | None = None) -> Iterator[dict]:
         """Yield the JSON objects of a newline-delimited JSON response as they arrive."""
         try:

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shipway.errors import NotFound, ShipwayError, UsageError, UserError
@@ -54,7 +54,8 @@ def follow_log(platform: Platform, activity_id: str, follow: bool = True) -> Ite
             if not chunk:
                 time.sleep(POLL_SECONDS)
     activity = platform.activity(activity_id)
-    yield _ndjson({"activity": activity_id, "result": activity.result, "state": activity.state})
+    yield _ndjson({"activity": activity_id, "result": activity.result, "state": activity.state,
+                   "deployed": bool(activity.details.get("deployed"))})
 
 
 def _ndjson(obj: dict[str, Any]) -> bytes:
@@ -170,6 +171,14 @@ async def variable_delete(request: Request) -> Response:
     return JSONResponse(out)
 
 
+async def log_text(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    q = request.query_params
+    text = await _call(request, _platform(request).log_text, p, e, request.path_params["kind"],
+                       q.get("app"), int(q.get("lines", "100")))
+    return PlainTextResponse(text)
+
+
 ROUTES = [
     Route("/projects", project_create, methods=["POST"]),
     Route("/projects", project_list, methods=["GET"]),
@@ -183,6 +192,7 @@ ROUTES = [
     Route("/projects/{project}/variables", variable_list, methods=["GET"]),
     Route("/projects/{project}/variables", variable_put, methods=["PUT"]),
     Route("/projects/{project}/variables", variable_delete, methods=["DELETE"]),
+    Route("/projects/{project}/environments/{env}/logs/{kind}", log_text),
     Route("/projects/{project}/activities", activity_list),
     Route("/activities/{id}", activity_get),
     Route("/activities/{id}/log", activity_log),

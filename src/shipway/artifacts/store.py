@@ -1,27 +1,39 @@
 """The artifact store (B7): frozen builds, one directory per build key.
 
-An artifact is written once: the build's app directory is moved into the
-store with a single rename, so a reader never sees half an artifact. The
+An artifact is written once: the build's app directory is copied into a
+staging directory of the store, every file a hard link to a content-addressed
+object (objects.py), and the staging directory is renamed to the key, so a
+reader never sees half an artifact and identical files are stored once. The
 store is seen by everyone else (apps, the router, root's own tools) through
 a read-only bind mount of itself (`view`), so an artifact cannot change after
-its freeze, whoever asks. Inside it, files keep write bits for everybody:
-then the only thing refusing a write is the read-only mount, and an app that
-tries gets EROFS, as on Platform.sh, rather than a permission error. Next to
-each artifact, `<key>.json` keeps the inputs it was built from, so the next
-build can say why it differs.
+its freeze, whoever asks — nor, through a shared inode, any other artifact:
+the only writable path to the objects is root's, under a 0700 directory.
+Inside it, files keep write bits for everybody: then the only thing refusing
+a write is the read-only mount, and an app that tries gets EROFS, as on
+Platform.sh, rather than a permission error. Next to each artifact,
+`<key>.json` keeps the inputs it was built from, so the next build can say
+why it differs; it is written last and removed first, so `has` never
+answers yes for a partial artifact.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
+import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from shipway.artifacts.objects import Abort, Objects, copy_tree
 from shipway.errors import PlatformError
+
+KEY = re.compile(r"[0-9a-f]{32}")
+STAGING = ".staging-"
 
 
 class ArtifactStore:
@@ -31,6 +43,7 @@ class ArtifactStore:
         writable.mkdir(parents=True, exist_ok=True)
         os.chmod(writable.parent, 0o700)
         view.mkdir(parents=True, exist_ok=True)
+        self.objects = Objects(writable / "objects")
 
     def ensure_view(self) -> None:
         """Mount the read-only view of the store (again, after a reboot)."""
@@ -60,18 +73,56 @@ class ArtifactStore:
         inputs: dict[str, Any],
         mount_points: Iterable[str],
         warn: Callable[[str], None],
+        abort: Abort | None = None,
     ) -> Path:
-        """Turn a finished build directory into the read-only artifact `key`."""
+        """Copy a finished build directory into the store as the read-only
+        artifact `key`. `built` is left in place (it is usually on the build's
+        own file system). `abort()` is called now and then and may raise."""
         for rel in mount_points:
             _make_mount_point(built, rel, warn)
-        _open_modes(built)
         target = self.root / key
-        if target.exists():  # a concurrent build of the same key won; keep its copy
-            shutil.rmtree(built, ignore_errors=True)
-        else:
-            os.rename(built, target)
-        (self.root / f"{key}.json").write_text(json.dumps(inputs, sort_keys=True))
+        if not target.exists():  # else a concurrent build of the same key won
+            staging = self.root / f"{STAGING}{key}-{uuid.uuid4().hex[:8]}"
+            try:
+                copy_tree(built, staging, self.objects, warn, abort)
+                os.rename(staging, target)
+            except OSError as exc:
+                if not target.is_dir():
+                    raise PlatformError(f"could not store the artifact: {exc}") from exc
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        _write_atomically(self.root / f"{key}.json", json.dumps(inputs, sort_keys=True))
         return self.path(key)
+
+    def keys(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json") if KEY.fullmatch(p.stem))
+
+    def collect(self, keep: set[str], older_than: float, now: float | None = None) -> list[str]:
+        """Remove artifacts not in `keep` frozen more than `older_than` seconds
+        ago, then the objects no artifact uses; the removed keys."""
+        cutoff = (time.time() if now is None else now) - older_than
+        removed = []
+        for key in self.keys():
+            meta = self.root / f"{key}.json"
+            if key not in keep and meta.stat().st_mtime < cutoff:
+                meta.unlink()
+                shutil.rmtree(self.root / key, ignore_errors=True)
+                removed.append(key)
+        self._collect_leftovers(cutoff)
+        for obj in self.objects.orphans():
+            obj.unlink(missing_ok=True)
+        return removed
+
+    def _collect_leftovers(self, cutoff: float) -> None:
+        """Staging directories and object temp files of freezes that died."""
+        stale = [*self.root.glob(f"{STAGING}*"), *self.objects.tmp.iterdir()]
+        stale += [p for p in self.root.iterdir() if KEY.fullmatch(p.name) and not p.with_suffix(".json").exists()]
+        for path in stale:
+            if path.lstat().st_mtime < cutoff:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
 
 def _make_mount_point(app: Path, rel: str, warn: Callable[[str], None]) -> None:
@@ -86,16 +137,10 @@ def _make_mount_point(app: Path, rel: str, warn: Callable[[str], None]) -> None:
     point.mkdir(parents=True, exist_ok=True)
 
 
-def _open_modes(app: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(app):
-        for name in dirnames:
-            os.chmod(os.path.join(dirpath, name), 0o777)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                mode = os.lstat(path).st_mode & 0o777
-                os.chmod(path, mode | 0o666 | (0o111 if mode & 0o111 else 0))
-    os.chmod(app, 0o777)
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _mount(*args: str) -> None:

@@ -342,5 +342,18 @@ def variable_get(name: str, project: str, environment: str | None, fmt: str) -> 
     _emit(var, fmt, list(var))
 
 
+@main.command("log")
+@click.argument("kind", default="app")
+@PROJECT
+@ENVIRONMENT
+@click.option("-A", "--app", default=None, help="the app (when the project has several)")
+@click.option("--lines", default=100, show_default=True, help="how many of the last lines")
+def log(kind: str, project: str, environment: str, app: str | None, lines: int) -> None:
+    """Show an app's log: app, deploy, post-deploy or worker-NAME."""
+    query = f"?lines={lines}" + (f"&app={app}" if app else "")
+    click.echo(_client().text(f"/projects/{project}/environments/{environment}/logs/{kind}{query}"),
+               nl=False)
+
+
 if __name__ == "__main__":
     main()

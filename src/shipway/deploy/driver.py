@@ -25,8 +25,8 @@ from shipway.deploy.instances import (
     mount_binds,
     prepare_dirs,
     run_hook,
-    start_web,
-    stop_web,
+    start_process,
+    stop_all,
 )
 
 Log = Callable[[str], None]
@@ -46,6 +46,7 @@ class Driver:
     def __init__(
         self,
         launches: dict[str, Launch],
+        workers: list[Launch],
         previous: list[Instance],
         log: Log,
         *,
@@ -54,6 +55,7 @@ class Driver:
         holding: Callable[[], AbstractContextManager[None]],
     ) -> None:
         self.launches = launches
+        self.workers = workers
         self.previous = previous
         self.log = log
         self._hold, self._serve, self._holding = hold, serve, holding
@@ -100,17 +102,17 @@ class Driver:
                 self._hold(inst)
         elif isinstance(action, StopProcesses):
             for inst in {*self.previous, *(lx.instance for lx in self.launches.values())}:
-                stop_web(inst)
+                stop_all(inst)
         elif isinstance(action, MountFileSystems):
-            for launch in self.launches.values():
+            for launch in [*self.launches.values(), *self.workers]:
                 prepare_dirs(launch)
                 for bind in mount_binds(launch):
-                    self.log(f"    {bind.dest} (persistent)")
+                    self.log(f"    {launch.app.name} {launch.process}: {bind.dest}")
         elif isinstance(action, ExposeServices):
             self.log("    no services to expose")
         elif isinstance(action, StartProcesses):
-            for launch in self.launches.values():
-                start_web(launch)
+            for launch in [*self.launches.values(), *self.workers]:
+                start_process(launch)
         elif isinstance(action, RunHook):
             code = run_hook(self.launches[action.app], action.hook, self.log)
             if code != 0:

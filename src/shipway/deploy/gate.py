@@ -16,6 +16,13 @@ may serve:
   its *new* connections to those ports fail at once (`ct state new`, so a
   response already in flight is not cut), while a deploy hook or health check
   from another uid reaches the new app directly. Serving removes the port.
+
+Holding is for deploys only (D2): a crashed app must cost its clients a quick
+503, not the hold limit. Each app has a hold marker, a file the router stats
+on every request (router/caddyconfig.py): present, a failing dial is retried
+up to the hold limit; absent, for under a second. Order matters at both ends
+so a request never sees "not deploying" while the gate is closed:
+`begin_hold` before closing the gate, `end_hold` after opening it.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from pathlib import Path
 
+from shipway.deploy.instances import Instance
 from shipway.errors import PlatformError
 
 HELD_SET = "held_ports"
@@ -69,3 +78,39 @@ def release_socket(app_socket: Path, upstream: Path) -> None:
     link.unlink(missing_ok=True)
     link.symlink_to(app_socket)
     os.replace(link, upstream)
+
+
+def hold_marker(inst: Instance) -> Path:
+    """The app's hold marker: same short per-app digest as its upstream socket."""
+    return inst.home / "holds" / inst.upstream_socket.stem
+
+
+def begin_hold(marker: Path) -> None:
+    """Mark a deploy of the app as running: from now on its requests wait."""
+    # The router runs as its own unprivileged uid and only stats the marker:
+    # the directory needs search (x) for others, no listing, and the file no
+    # particular mode. chmod because mkdir's mode is cut by the umask.
+    marker.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
+    os.chmod(marker.parent, 0o711)
+    tmp = marker.with_name(marker.name + ".new")
+    tmp.write_text(f"deploy holding requests since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+    os.replace(tmp, marker)
+
+
+def end_hold(marker: Path) -> None:
+    """The deploy is over (served or failed): a down app now answers 503 at once."""
+    marker.unlink(missing_ok=True)
+
+
+def clear_holds(home: Path) -> list[Path]:
+    """Remove every hold marker; at start-up no deploy runs, so any left is stale.
+
+    Returns the removed markers, so the caller can say which apps it freed.
+    """
+    holds = home / "holds"
+    if not holds.is_dir():
+        return []
+    removed = sorted(p for p in holds.iterdir() if p.is_file())
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

@@ -13,7 +13,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,7 +72,12 @@ class Instance:
 
 @dataclass(frozen=True)
 class Launch:
-    """Everything needed to run code of one release of one app."""
+    """Everything needed to run one process of one release of one app.
+
+    `process` is "web" or "worker-<name>"; for a worker, `app` is the app as
+    that worker sees it (its own mounts, relationships and variables) and
+    `command` its start command.
+    """
 
     instance: Instance
     app: AppConfig
@@ -81,24 +86,60 @@ class Launch:
     gid: int
     env: dict[str, str]
     runtime_binds: tuple[Bind, ...]
+    process: str = "web"
+    command: str | None = None
+
+    @property
+    def start_command(self) -> str | None:
+        return self.command if self.process != "web" else self.app.web.start
+
+    @property
+    def log_name(self) -> str:
+        return "app.log" if self.process == "web" else f"{self.process}.log"
+
+
+def worker_view(app: AppConfig, name: str) -> AppConfig:
+    """The app as worker `name` runs it: Platform.sh lets a worker override these keys."""
+    worker = app.workers[name]
+    return replace(app, mounts=worker.mounts, relationships=worker.relationships,
+                   variables=worker.variables)
 
 
 def prepare_dirs(launch: Launch) -> None:
     inst = launch.instance
     for path in (inst.run_dir, inst.log_dir, inst.socket_dir, inst.upstream_socket.parent):
         path.mkdir(parents=True, exist_ok=True)
-    for path in (inst.socket_dir, inst.run_dir / "tmp"):
+    # `tmp` mounts and /tmp start empty at every (re)start of the process (D3).
+    for path in (_tmp_dir(launch), _tmp_mounts(launch)):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in (inst.socket_dir, _tmp_dir(launch)):
         path.mkdir(parents=True, exist_ok=True)
         shutil.chown(path, launch.uid, launch.gid)
+
+
+def _tmp_dir(launch: Launch) -> Path:
+    return launch.instance.run_dir / ("tmp" if launch.process == "web" else f"tmp-{launch.process}")
+
+
+def _tmp_mounts(launch: Launch) -> Path:
+    return launch.instance.run_dir / "tmp-mounts" / launch.process
+
+
+def _mount_base(launch: Launch, source: str) -> Path:
+    if source == "tmp":
+        return _tmp_mounts(launch)
+    if source in ("storage", "service"):  # shared by the app's web and worker instances
+        return launch.instance.data_dir / "shared"
+    if launch.process == "web":
+        return launch.instance.data_dir / "mounts"
+    return launch.instance.data_dir / launch.process / "mounts"  # each worker its own (local)
 
 
 def mount_binds(launch: Launch) -> tuple[Bind, ...]:
     """Persistent (and tmp) directories for the app's declared mounts (D3)."""
     binds = []
     for rel, mount in sorted(launch.app.mounts.items()):
-        base = launch.instance.run_dir / "tmp-mounts" if mount.source == "tmp" else (
-            launch.instance.data_dir / "mounts")
-        host = base / (mount.source_path or rel)
+        host = _mount_base(launch, mount.source) / (mount.source_path or rel)
         host.mkdir(parents=True, exist_ok=True)
         shutil.chown(host, launch.uid, launch.gid)
         binds.append(Bind(host, f"/app/{rel}", writable=True))
@@ -109,28 +150,34 @@ def sandbox_spec(launch: Launch, command: tuple[str, ...]) -> SandboxSpec:
     return SandboxSpec(
         command=command, app_dir=launch.artifact, app_writable=False,
         uid=launch.uid, gid=launch.gid, env=launch.env,
-        tmp_dir=launch.instance.run_dir / "tmp",
+        tmp_dir=_tmp_dir(launch),
         binds=(*launch.runtime_binds, Bind(launch.instance.socket_dir, SOCK_DIR, writable=True),
                *mount_binds(launch)),
     )
 
 
-def start_web(launch: Launch) -> None:
-    if not launch.app.web.start:
+def start_process(launch: Launch) -> None:
+    command = launch.start_command
+    if not command:
         return
     inst = launch.instance
-    if inst.new_socket.exists():
+    if launch.process == "web" and inst.new_socket.exists():
         inst.new_socket.unlink()
-    argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(launch.app.web.start)))
-    start_supervised(inst.run_dir / "web", argv, log=inst.log("app.log"))
+    argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(command)))
+    start_supervised(inst.run_dir / launch.process, argv, log=inst.log(launch.log_name))
 
 
-def stop_web(inst: Instance) -> None:
-    stop_supervised(inst.run_dir / "web")
+def stop_all(inst: Instance) -> None:
+    """Stop the web process and every worker of the app (D9: TERM, then KILL after a grace)."""
+    if not inst.run_dir.is_dir():
+        return
+    for state_dir in sorted(inst.run_dir.iterdir()):
+        if (state_dir / "spec.json").exists():
+            stop_supervised(state_dir)
 
 
-def web_running(inst: Instance) -> bool:
-    return supervised_pid(inst.run_dir / "web") is not None
+def running(launch: Launch) -> bool:
+    return supervised_pid(launch.instance.run_dir / launch.process) is not None
 
 
 def run_hook(launch: Launch, hook: str, log: Callable[[str], None]) -> int:

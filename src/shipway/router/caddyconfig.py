@@ -12,13 +12,20 @@ retries a refused or missing upstream every 20 ms for up to `hold_seconds`,
 so a request waits until the new release listens. Past the limit Caddy
 raises a 502 error, which the server's error routes turn into a 503 with
 Retry-After.
+
+Holding is for deploys only (D2): an upstream with a hold marker gets two
+proxies, chosen per request by Caddy's `file` matcher (one stat): marker
+present (a deploy runs) → retry up to the hold limit; absent → retry for
+`DOWN_RETRY` only, so a crashed app costs its clients under a second. The
+choice is made when a request arrives: removing the marker never cuts a
+request already held.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shipway.router.table import Redirect, Site, StaticLocation, Upstream, expires_seconds
@@ -31,6 +38,10 @@ NOT_ANSWERING_BODY = (
     "shipway: the application is not answering (deploy in progress or app down); retry shortly\n"
 )
 RETRY_AFTER = "10"
+# How long a request to an app that is down outside a deploy keeps retrying
+# before its 503: long enough to ride out a supervisor's quick restart,
+# short enough that the answer comes within a second (D2).
+DOWN_RETRY = "750ms"
 _TEXT = {"Content-Type": ["text/plain; charset=utf-8"]}
 # Set by the location's path_regexp matcher: the request path beyond the
 # location's prefix, i.e. the file's path relative to the location's root.
@@ -157,12 +168,27 @@ def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:
 
 
 def _proxy(upstream: Upstream, hold: str) -> JSON:
+    held = _reverse_proxy(upstream.dial, hold)
+    if upstream.hold_marker is None:
+        return held
+    marker = PurePosixPath(upstream.hold_marker)
+    deploying = {"file": {"root": str(marker.parent), "try_files": [f"/{marker.name}"]}}
+    return {
+        "handler": "subroute",
+        "routes": [
+            {"match": [deploying], "handle": [held], "terminal": True},
+            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY)]},
+        ],
+    }
+
+
+def _reverse_proxy(dial: str, try_duration: str) -> JSON:
     # Caddy keeps the client's Host and sets X-Forwarded-For/Proto/Host by
     # default, so nothing to configure for those.
     return {
         "handler": "reverse_proxy",
-        "upstreams": [{"dial": upstream.dial}],
-        "load_balancing": {"try_duration": hold, "try_interval": "20ms"},
+        "upstreams": [{"dial": dial}],
+        "load_balancing": {"try_duration": try_duration, "try_interval": "20ms"},
     }
 
 

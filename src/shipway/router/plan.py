@@ -21,6 +21,7 @@ class RoutedApp:
     app: AppConfig
     dial: str  # "unix//…" or "127.0.0.1:PORT"
     current_link: str  # absolute host path of the link to the current artifact
+    hold_marker: str | None = None  # exists while the app deploys (deploy/gate.py)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
     routed = apps.get(route.upstream_app or "")
     if route.type != "upstream" or routed is None:
         return None
-    return Site(scheme, host, path, Upstream(routed.dial), _locations(routed))
+    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker), _locations(routed))
 
 
 def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:

@@ -44,9 +44,17 @@ def expires_seconds(expires: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class Upstream:
-    """Where an app listens: `unix//abs/path.sock` or `127.0.0.1:PORT`."""
+    """Where an app listens: `unix//abs/path.sock` or `127.0.0.1:PORT`.
+
+    `hold_marker`: a file that exists while the app deploys (deploy/gate.py).
+    The router checks it on every request: present, a refused dial is
+    retried up to the hold limit (D2 hold); absent, the app is down outside a
+    deploy and the client gets a 503 within a second. Without a marker every
+    request may be held up to the limit.
+    """
 
     dial: str
+    hold_marker: str | None = None
 
     def __post_init__(self) -> None:
         if self.dial.startswith("unix/"):
@@ -54,6 +62,11 @@ class Upstream:
                 raise ValueError(f"unix upstream needs an absolute path: {self.dial!r}")
         elif not re.fullmatch(r"[^\s/:]+:\d{1,5}", self.dial):
             raise ValueError(f"upstream must be unix//PATH or HOST:PORT, not {self.dial!r}")
+        marker = self.hold_marker
+        # Braces would be read as Caddy placeholders; a trailing slash would
+        # make Caddy's file matcher look for a directory.
+        if marker is not None and not re.fullmatch(r"/[^{}\s]*[^{}\s/]", marker):
+            raise ValueError(f"hold marker must be a plain absolute file path, not {marker!r}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""The hold marker's file life (deploy/gate.py) and its way into the route table."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from shipway.config.load import load_project
+from shipway.config.routes import resolve_routes
+from shipway.deploy import gate
+from shipway.deploy.instances import Instance
+from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
+from shipway.router.table import Upstream
+
+
+def test_marker_is_per_app_and_beside_nothing_the_app_can_write(tmp_path: Path) -> None:
+    a = gate.hold_marker(Instance(tmp_path, "shop", "main", "app"))
+    b = gate.hold_marker(Instance(tmp_path, "shop", "main", "api"))
+    assert a.parent == b.parent == tmp_path / "holds"
+    assert a != b
+    assert a == gate.hold_marker(Instance(tmp_path, "shop", "main", "app"))
+
+
+def test_begin_and_end_hold(tmp_path: Path) -> None:
+    marker = tmp_path / "holds" / "0123abcd"
+    old = os.umask(0o077)
+    try:
+        gate.begin_hold(marker)
+    finally:
+        os.umask(old)
+    assert marker.is_file()
+    # The router's unprivileged uid must be able to stat it: search on the dir.
+    assert stat.S_IMODE(marker.parent.stat().st_mode) == 0o711
+    gate.begin_hold(marker)  # a second deploy step holding again is fine
+    gate.end_hold(marker)
+    assert not marker.exists()
+    gate.end_hold(marker)  # ending twice (a failed deploy's cleanup) is fine
+
+
+def test_clear_holds_removes_markers_left_by_an_interrupted_deploy(tmp_path: Path) -> None:
+    assert gate.clear_holds(tmp_path) == []
+    for name in ("a", "b"):
+        gate.begin_hold(tmp_path / "holds" / name)
+    assert [p.name for p in gate.clear_holds(tmp_path)] == ["a", "b"]
+    assert list((tmp_path / "holds").iterdir()) == []
+
+
+def test_routed_app_marker_reaches_every_upstream_site(tmp_path: Path) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n"
+        "  locations:\n    /static:\n      root: static\n")
+    (tmp_path / ".platform" / "routes.yaml").write_text(
+        '"https://{default}/": {type: upstream, upstream: "app:http"}\n'
+        '"http://{default}/api": {type: upstream, upstream: "app:http"}\n'
+        '"https://www.{default}/": {type: redirect, to: "https://{default}/"}\n')
+    config = load_project(tmp_path)
+    routed = RoutedApp(config.apps[0], "unix//srv/u/x.sock", "/srv/current/app",
+                       hold_marker="/srv/holds/x")
+    env = RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})
+    upstreams = [s.action for s in sites([env]) if isinstance(s.action, Upstream)]
+    assert len(upstreams) == 2
+    assert {u.hold_marker for u in upstreams} == {"/srv/holds/x"}
