@@ -28,6 +28,7 @@ from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import platform_routes, resolve_routes
+from shipway.cronrunner import CronRunner
 from shipway.deploy import gate
 from shipway.deploy.driver import Driver
 from shipway.deploy.flow import DeployPlanInput
@@ -74,6 +75,8 @@ class Platform:
         self.variables = Variables(self.store)
         self.artifacts = ArtifactStore(home / "store" / "artifacts", home / "artifacts")
         self.router = router
+        self.crons = CronRunner(self, settings.cron_deploy_wait)
+        self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -94,6 +97,7 @@ class Platform:
             if env.status == "active" and env.current_release:
                 self._restore(env)
         self.sync_router()
+        self.crons.start()
 
     def _restore(self, env: Environment) -> None:
         """Bring an environment's processes back after a restart or a reboot (X1)."""
@@ -333,7 +337,29 @@ class Platform:
         return config
 
     def _config_at(self, project: str, commit: str) -> ProjectConfig:
-        return self._read_config(GitObjects(self.repo_path(project)), commit, log=lambda _: None)
+        # A commit never changes, so neither does its config: read it once.
+        key = (project, commit)
+        if key not in self._configs:
+            objects = GitObjects(self.repo_path(project))
+            self._configs[key] = self._read_config(objects, commit, log=lambda _: None)
+        return self._configs[key]
+
+    # -- crons ---------------------------------------------------------------------
+
+    def env_busy(self, env: Environment) -> bool:
+        return self._env_lock(env.project, env.name).locked()
+
+    def crons_of(self, env: Environment) -> list[tuple[AppConfig, str, Any]]:
+        release = self.releases.get(env.project, env.name, env.current_release or 0)
+        config = self._config_at(env.project, release.commit)
+        return [(app, name, cron) for app in config.apps for name, cron in sorted(app.crons.items())]
+
+    def web_launch(self, env: Environment, app_name: str) -> Launch:
+        env = self.registry.environment(env.project, env.name)
+        release = self.releases.get(env.project, env.name, env.current_release or 0)
+        config = self._config_at(env.project, release.commit)
+        return self._launch(env, config.app(app_name), release.builds, config,
+                            release.config.get("variables", {}))
 
     def _build_all(self, env: Environment, config: ProjectConfig, commit: str,
                    objects: GitObjects, log: Log, build_variables: dict[str, str]) -> dict[str, str]:
@@ -378,6 +404,7 @@ class Platform:
             )
         launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
         previous = self._previous_instances(env)
+        self.crons.drain(env, log)
         self.sync_router(extra=(env, config, launches))
         plan = DeployPlanInput(
             apps=tuple(launches),

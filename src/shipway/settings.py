@@ -40,6 +40,7 @@ class Settings:
     listen_host: str
     hold_seconds: int
     build_timeout: int
+    cron_deploy_wait: int
     uid_base: int
     passthrough_env: tuple[str, ...]
 
@@ -96,6 +97,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         listen_host=env.get("SHIPWAY_LISTEN", ""),
         hold_seconds=_int(env, "SHIPWAY_HOLD_SECONDS", 300),
         build_timeout=_int(env, "SHIPWAY_BUILD_TIMEOUT", 3600),
+        cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
         # 1000 uids per instance, above the range Debian hands to people.
         uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),
         passthrough_env=tuple(

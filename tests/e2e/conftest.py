@@ -123,7 +123,7 @@ def commit(repo: Path, message: str, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def shipway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipway]:
+def shipway(request: pytest.FixtureRequest) -> Iterator[Shipway]:
     if os.geteuid() != 0:
         pytest.skip("end-to-end tests need root (sandboxes, uids, nftables)")
     # Not under pytest's tmp dir: that is 0700 root, and the router runs as
@@ -139,6 +139,8 @@ def shipway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipway]:
         "SHIPWAY_LISTEN": "127.0.0.1",
         "SHIPWAY_HOLD_SECONDS": "60",
         "PYTHONPATH": str(ROOT / "src"),
+        # A test module may tune its platform, e.g. shorter limits.
+        **getattr(request.module, "SHIPWAY_EXTRA_ENV", {}),
     }
     home.mkdir(parents=True)
     sw = Shipway(home, env, home.parent / "serve.log")

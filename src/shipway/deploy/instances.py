@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -182,8 +183,13 @@ def running(launch: Launch) -> bool:
 
 def run_hook(launch: Launch, hook: str, log: Callable[[str], None]) -> int:
     """Run the deploy or post_deploy hook; output to the activity and its log file."""
-    script = getattr(launch.app.hooks, hook)
-    log_file = launch.instance.log("deploy.log" if hook == "deploy" else "post-deploy.log")
+    name = "deploy.log" if hook == "deploy" else "post-deploy.log"
+    return run_script(launch, getattr(launch.app.hooks, hook), log, launch.instance.log(name))
+
+
+def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file: Path,
+               cancel: threading.Event | None = None) -> int:
+    """Run a script of the user's with dash in the app's run-time sandbox (hooks, crons)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     with log_file.open("a", encoding="utf-8") as out:
         out.write(f"[{stamp}] Launching hook '{script.strip()}'.\n\n")
@@ -194,7 +200,7 @@ def run_hook(launch: Launch, hook: str, log: Callable[[str], None]) -> int:
             log(f"    W: {line}" if is_stderr else f"    {line}")
 
         spec = sandbox_spec(launch, with_dot_environment(script))
-        return run_oneshot(spec, on_line=on_line, timeout=None, cancel=None)
+        return run_oneshot(spec, on_line=on_line, timeout=None, cancel=cancel)
 
 
 def wait_listening(launch: Launch, port: int | None, timeout: float) -> None:
