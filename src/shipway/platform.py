@@ -38,6 +38,7 @@ from shipway.deploy.instances import (
     prepare_dirs,
     running,
     start_process,
+    stop_all,
     wait_listening,
     worker_view,
 )
@@ -52,7 +53,7 @@ from shipway.environments.variables import (
     runtime_visible,
     updated,
 )
-from shipway.errors import ConfigError, NotSupportedYet, ShipwayError, UsageError, UserError
+from shipway.errors import Cancelled, ConfigError, NotSupportedYet, ShipwayError, UsageError, UserError
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
@@ -78,6 +79,7 @@ class Platform:
         self.crons = CronRunner(self, settings.cron_deploy_wait)
         self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._cancels: dict[str, threading.Event] = {}
         self._locks_guard = threading.Lock()
 
     # -- start-up ----------------------------------------------------------------
@@ -160,11 +162,101 @@ class Platform:
         """Validate, build (or reuse) and deploy `commit` with the current variables."""
         variables = self.variables.effective(env.project, env.name)
         config = self._read_config(objects, commit, log)
-        builds = self._build_all(env, config, commit, objects, log, build_visible(variables))
+        cancel = self._cancels.get(activity_id)
+        builds = self._build_all(env, config, commit, objects, log, build_visible(variables), cancel)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
         sensitive = sorted(v.name for v in variables if v.is_sensitive)
         return self._deploy(env, config, commit, builds, runtime_visible(variables), log,
                             trigger=trigger, activity_id=activity_id, rerun_deploy_hook=new_code,
                             sensitive=sensitive)
+
+    # -- environments (E1) ---------------------------------------------------------
+
+    def activate(self, project: str, name: str) -> dict[str, Any]:
+        env = self.registry.environment(project, name)
+        if env.status == "active" and env.current_release:
+            raise UserError(f"environment {name!r} is already active")
+        if not env.head_commit:
+            raise UserError(f"branch {name!r} has no code yet; push it first")
+        env = self.registry.ensure_environment(project, name, active=True, type_=None, parent=None)
+        return {"activity": self._deploy_head(env, "environment.activate", f"activate {name}")}
+
+    def branch(self, project: str, name: str, parent_name: str, type_: str | None) -> dict[str, Any]:
+        """`environment:branch NEW PARENT`: a git branch at the parent's head, active and deployed."""
+        parent = self.registry.environment(project, parent_name)
+        if not parent.head_commit:
+            raise UserError(f"parent {parent_name!r} has no code yet")
+        objects = GitObjects(self.repo_path(project))
+        if objects.resolve(f"refs/heads/{name}"):
+            raise UserError(f"branch {name!r} already exists; use environment:activate")
+        if type_ not in (None, "development", "staging"):
+            raise UsageError("a new environment's type is development or staging")
+        objects.git("update-ref", f"refs/heads/{name}", parent.head_commit)
+        env = self.registry.ensure_environment(project, name, active=True, type_=type_,
+                                               parent=parent_name)
+        self.registry.set_head(project, name, parent.head_commit)
+        env = self.registry.environment(project, name)
+        return {"activity": self._deploy_head(env, "environment.branch",
+                                               f"branch {name} from {parent_name}")}
+
+    def _deploy_head(self, env: Environment, type_: str, description: str) -> str:
+        commit = env.head_commit or ""
+
+        def work(log: Log, activity_id: str) -> bool:
+            log(f"Deploying {env.name} at {commit[:7]} (data cloning from the parent is not "
+                "supported yet: mounts start empty)")
+            return self._deploy_commit(env, commit, GitObjects(self.repo_path(env.project)), log,
+                                       activity_id, trigger=type_.removeprefix("environment."),
+                                       new_code=True)
+
+        return self._start_activity(env, type_, description, work)
+
+    def deactivate(self, project: str, name: str) -> dict[str, Any]:
+        """Free an environment's processes, data and routes; its branch stays."""
+        env = self.registry.environment(project, name)
+        if env.type == "production":
+            raise UserError("the production environment cannot be deactivated")
+        with self._env_lock(project, name):
+            for inst in self._previous_instances(env):
+                stop_all(inst)
+                gate.hold_socket(inst.upstream_socket)
+                self.current_link(inst).unlink(missing_ok=True)
+            for sub in ("run", "data", "current"):
+                shutil.rmtree(self.settings.home / sub / project / name, ignore_errors=True)
+            self.registry.deactivate(project, name)
+        self.sync_router()
+        return {"message": f"environment {name!r} is inactive; its branch and code are kept"}
+
+    def set_environment_property(self, project: str, name: str, prop: str, value: str) -> dict[str, Any]:
+        """`environment:info -e X type staging` and friends."""
+        env = self.registry.environment(project, name)
+        if prop != "type":
+            raise NotSupportedYet(f"setting the environment property {prop!r} is not supported yet "
+                                  "(supported: type)")
+        if env.type == "production" or value not in ("staging", "development"):
+            raise UsageError("type is staging or development, and production's cannot change")
+        self.registry.set_type(project, name, value)
+        return {"message": f"{name}: type is now {value}; it applies at the next deploy "
+                           "(`shipway redeploy`)"}
+
+    def cancel_activity(self, activity_id: str) -> dict[str, str]:
+        """B8: stop a pending or building activity; a deploy in progress is not interrupted."""
+        activity = self.activities.get(activity_id)
+        log = ActivityLog(self.activities.log_path(activity_id)).line
+        if activity.state == "complete":
+            raise UserError(f"activity {activity_id} has already completed ({activity.result})")
+        if activity.state == "pending":
+            log("E: cancelled before it started")
+            self.activities.fire(activity_id, "cancel")
+            return {"activity": activity_id, "message": "cancelled before it started"}
+        event = self._cancels.get(activity_id)
+        if event is None:
+            raise UserError(f"activity {activity_id} ({activity.type}) cannot be cancelled")
+        log("Cancellation requested")
+        event.set()
+        return {"activity": activity_id, "message": "cancellation requested; a build stops within "
+                "seconds, a deploy already under way completes"}
 
     # -- redeploy, rollback, variables ---------------------------------------------
 
@@ -286,6 +378,7 @@ class Platform:
     def _start_activity(self, env: Environment, type_: str, description: str,
                         work: Callable[[Log, str], bool]) -> str:
         activity = self.activities.create(env.project, env.name, type_, description)
+        self._cancels[activity.id] = threading.Event()
         self._spawn(activity.id, env, lambda log: work(log, activity.id))
         return activity.id
 
@@ -299,10 +392,16 @@ class Platform:
     def _run_activity(self, activity_id: str, env: Environment, work: Callable[[Log], bool]) -> None:
         log = ActivityLog(self.activities.log_path(activity_id)).line
         with self._env_lock(env.project, env.name):
+            if self.activities.get(activity_id).state != "pending":
+                return  # cancelled while it waited for the environment
             self.activities.fire(activity_id, "start")
             ok = False
             try:
                 ok = work(log)
+            except Cancelled as exc:
+                log(f"E: {exc}; nothing was deployed and the running release keeps serving")
+                self.activities.fire(activity_id, "cancel")
+                return
             except ConfigError as exc:
                 log("E: Error parsing configuration files:")
                 for issue in exc.issues:
@@ -314,6 +413,8 @@ class Platform:
                 log("E: internal error in shipway:")
                 for line in traceback.format_exc().splitlines():
                     log(f"    {line}")
+            finally:
+                self._cancels.pop(activity_id, None)
             self.activities.fire(activity_id, "finish", "success" if ok else "failure")
 
     def _env_lock(self, project: str, env: str) -> threading.Lock:
@@ -362,7 +463,8 @@ class Platform:
                             release.config.get("variables", {}))
 
     def _build_all(self, env: Environment, config: ProjectConfig, commit: str,
-                   objects: GitObjects, log: Log, build_variables: dict[str, str]) -> dict[str, str]:
+                   objects: GitObjects, log: Log, build_variables: dict[str, str],
+                   cancel: threading.Event | None = None) -> dict[str, str]:
         project = self.registry.project(env.project)
         host = BuildHost(
             store=self.artifacts, work_root=self.settings.home / "builds",
@@ -376,7 +478,7 @@ class Platform:
             tree = objects.tree_id(commit, app.source_root)
             req = BuildRequest(project.id, project.entropy, app, commit, tree, build_variables)
             previous = self._latest_build(env.project, app.name)
-            result = build_app(req, objects, host, log, previous)
+            result = build_app(req, objects, host, log, previous, cancel)
             if not result.reused:
                 self.store.execute(
                     "INSERT OR REPLACE INTO builds VALUES (?, ?, ?, ?, ?)",
@@ -449,7 +551,7 @@ class Platform:
         """How to run the web process of `app` in `env` (workers: `_worker_launches`)."""
         port = None
         if app.web.socket_family == "tcp":
-            port = allocate_port(self.store, env.project, env.name, app.name)
+            port = allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
         return self._process(env, app, builds[app.name], config, variables, port)
 
     def _process(self, env: Environment, app: AppConfig, key: str, config: ProjectConfig,

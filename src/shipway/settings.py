@@ -42,6 +42,7 @@ class Settings:
     build_timeout: int
     cron_deploy_wait: int
     uid_base: int
+    port_base: int
     passthrough_env: tuple[str, ...]
 
     @property
@@ -100,6 +101,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
         # 1000 uids per instance, above the range Debian hands to people.
         uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),
+        # 300 ports per instance for TCP apps, below Linux's ephemeral range.
+        port_base=_int(env, "SHIPWAY_PORT_BASE", 10_000 + (digest % 66) * 300),
         passthrough_env=tuple(
             n for n in env.get("SHIPWAY_BUILD_PASSTHROUGH_ENV", "").split(",") if n
         ),

@@ -179,6 +179,30 @@ async def log_text(request: Request) -> Response:
     return PlainTextResponse(text)
 
 
+async def activity_cancel(request: Request) -> Response:
+    return JSONResponse(await _call(request, _platform(request).cancel_activity,
+                                    request.path_params["id"]))
+
+
+async def environment_action(request: Request) -> Response:
+    p, e = request.path_params["project"], request.path_params["env"]
+    body = await request.json()
+    platform = _platform(request)
+    action = request.path_params["action"]
+    if action == "activate":
+        out = await _call(request, platform.activate, p, e)
+    elif action == "deactivate":
+        out = await _call(request, platform.deactivate, p, e)
+    elif action == "branch":
+        out = await _call(request, platform.branch, p, body["name"], e, body.get("type"))
+    elif action == "set":
+        out = await _call(request, platform.set_environment_property, p, e, body["property"],
+                          body["value"])
+    else:
+        return JSONResponse({"error": f"unknown action {action!r}", "kind": "usage"}, status_code=404)
+    return JSONResponse(out)
+
+
 ROUTES = [
     Route("/projects", project_create, methods=["POST"]),
     Route("/projects", project_list, methods=["GET"]),
@@ -196,6 +220,8 @@ ROUTES = [
     Route("/projects/{project}/activities", activity_list),
     Route("/activities/{id}", activity_get),
     Route("/activities/{id}/log", activity_log),
+    Route("/activities/{id}/cancel", activity_cancel, methods=["POST"]),
+    Route("/projects/{project}/environments/{env}/{action}", environment_action, methods=["POST"]),
 ]
 
 

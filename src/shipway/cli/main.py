@@ -44,6 +44,8 @@ def _project_from_git(ctx: click.Context, param: click.Parameter, value: str | N
 
 PROJECT = click.option("-p", "--project", default=None, callback=_project_from_git,
                        help="the project name (default: from this repo's shipway remote)")
+NO_WAIT = click.option("-W", "--no-wait", "no_wait", is_flag=True,
+                       help="do not wait for the activity to complete")
 ENVIRONMENT = click.option("-e", "--environment", default="main", show_default=True,
                            help="the environment (branch)")
 
@@ -128,13 +130,73 @@ def environment_list(project: str, fmt: str) -> None:
 
 
 @main.command("environment:info")
+@click.argument("property_name", required=False)
+@click.argument("value", required=False)
 @PROJECT
 @ENVIRONMENT
 @FORMAT
-def environment_info(project: str, environment: str, fmt: str) -> None:
-    """Show one environment."""
-    data = _client().call("GET", f"/projects/{project}/environments/{environment}")
+def environment_info(property_name: str | None, value: str | None, project: str, environment: str,
+                     fmt: str) -> None:
+    """Show an environment, one of its properties, or set one (`type staging`)."""
+    path = f"/projects/{project}/environments/{environment}"
+    if value is not None:
+        data = _client().call("POST", f"{path}/set", {"property": property_name, "value": value})
+        click.echo(data["message"])
+        return
+    data = _client().call("GET", path)
+    if property_name:
+        click.echo(data.get(property_name, ""))
+        return
     _emit(data, fmt, list(data))
+
+
+def _environment_action(project: str, environment: str, action: str, body: dict[str, Any],
+                        wait: bool) -> None:
+    data = _client().call("POST", f"/projects/{project}/environments/{environment}/{action}", body)
+    if data.get("message"):
+        click.echo(data["message"])
+    _wait(data.get("activity"), wait)
+
+
+@main.command("environment:activate")
+@click.argument("environment", required=False)
+@PROJECT
+@click.option("-e", "--environment", "env_option", default=None, help="the environment")
+@NO_WAIT
+def environment_activate(environment: str | None, project: str, env_option: str | None,
+                         no_wait: bool) -> None:
+    """Activate a pushed branch: deploy it with its own URL and processes (E1)."""
+    name = environment or env_option
+    if not name:
+        raise click.UsageError("which environment? give its name")
+    _environment_action(project, name, "activate", {}, not no_wait)
+
+
+@main.command("environment:deactivate")
+@click.argument("environment", required=False)
+@PROJECT
+@click.option("-e", "--environment", "env_option", default=None, help="the environment")
+def environment_deactivate(environment: str | None, project: str, env_option: str | None) -> None:
+    """Stop an environment and free its data; the branch stays (E1)."""
+    name = environment or env_option
+    if not name:
+        raise click.UsageError("which environment? give its name")
+    _environment_action(project, name, "deactivate", {}, True)
+
+
+@main.command("environment:branch")
+@click.argument("name")
+@click.argument("parent", required=False)
+@PROJECT
+@click.option("-e", "--environment", "env_option", default="main", show_default=True,
+              help="the parent, when not given as an argument")
+@click.option("--type", "type_", type=click.Choice(["development", "staging"]), default=None)
+@NO_WAIT
+def environment_branch(name: str, parent: str | None, project: str, env_option: str,
+                       type_: str | None, no_wait: bool) -> None:
+    """Create a branch from PARENT's head and deploy it as an active environment (E1)."""
+    _environment_action(project, parent or env_option, "branch", {"name": name, "type": type_},
+                        not no_wait)
 
 
 @main.command("url")
@@ -176,6 +238,14 @@ def activity_list(project: str, environment: str | None, fmt: str) -> None:
     _emit(data, fmt, ["id", "environment", "type", "state", "result", "created_at", "description"])
 
 
+@main.command("activity:cancel")
+@click.argument("activity_id")
+def activity_cancel(activity_id: str) -> None:
+    """Cancel a pending activity, or a build in progress (B8)."""
+    data = _client().call("POST", f"/activities/{activity_id}/cancel", {})
+    click.echo(data["message"])
+
+
 @main.command("activity:log")
 @click.argument("activity_id")
 @click.option("--follow", is_flag=True, help="keep printing until the activity completes")
@@ -205,8 +275,6 @@ def _wait(client_activity: str | None, wait: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-NO_WAIT = click.option("-W", "--no-wait", "no_wait", is_flag=True,
-                       help="do not wait for the activity to complete")
 
 
 @main.command("redeploy")

@@ -7,10 +7,10 @@ import socket
 from shipway.errors import PlatformError
 from shipway.state.store import Store
 
-FIRST_PORT, LAST_PORT = 30000, 32767
+PORTS_PER_INSTANCE = 300
 
 
-def allocate_port(store: Store, project: str, environment: str, app: str) -> int:
+def allocate_port(store: Store, project: str, environment: str, app: str, base: int) -> int:
     with store.transaction() as db:
         row = db.execute(
             "SELECT port FROM ports WHERE project = ? AND environment = ? AND app = ?",
@@ -19,11 +19,12 @@ def allocate_port(store: Store, project: str, environment: str, app: str) -> int
         if row:
             return int(row["port"])
         taken = {r["port"] for r in db.execute("SELECT port FROM ports").fetchall()}
-        for port in range(FIRST_PORT, LAST_PORT + 1):
+        for port in range(base, base + PORTS_PER_INSTANCE):
             if port not in taken and _free(port):
                 db.execute("INSERT INTO ports VALUES (?, ?, ?, ?)", (port, project, environment, app))
                 return port
-    raise PlatformError(f"no free TCP port left in {FIRST_PORT}-{LAST_PORT} for app {app}")
+    raise PlatformError(f"no free TCP port left in {base}-{base + PORTS_PER_INSTANCE - 1} for app "
+                        f"{app}; set SHIPWAY_PORT_BASE to a free range")
 
 
 def _free(port: int) -> bool:

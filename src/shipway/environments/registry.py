@@ -121,6 +121,17 @@ class Registry:
                            (project, branch))
         return self.environment(project, branch)
 
+    def deactivate(self, project: str, name: str) -> None:
+        self._store.execute(
+            "UPDATE environments SET status = 'inactive', current_release = NULL"
+            " WHERE project = ? AND name = ?", project, name,
+        )
+
+    def set_type(self, project: str, name: str, type_: str) -> None:
+        self._store.execute(
+            "UPDATE environments SET type = ? WHERE project = ? AND name = ?", type_, project, name
+        )
+
     def set_head(self, project: str, branch: str, commit: str) -> None:
         self._store.execute(
             "UPDATE environments SET head_commit = ? WHERE project = ? AND name = ?",

@@ -1,0 +1,130 @@
+"""Environments (E1, E4) and cancelling a build (B8) on a real platform."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import Shipway, commit, git, make_repo, push
+
+pytestmark = pytest.mark.e2e
+
+APP = Path(__file__).parent / "apps" / "stdlib"
+
+
+@pytest.fixture(scope="module")
+def proj(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    remote = shipway.create_project("envs")
+    repo = make_repo(tmp_path_factory.mktemp("envs") / "repo")
+    shutil.copytree(APP, repo, dirs_exist_ok=True)
+    commit(repo, "app")
+    assert push(repo, remote).returncode == 0
+    return {"remote": remote, "repo": repo}
+
+
+def envs(shipway: Shipway) -> dict[str, dict]:
+    data = json.loads(shipway.cli("environment:list", "-p", "envs", "--format", "json").stdout)
+    return {e["name"]: e for e in data}
+
+
+def test_e1_new_branch_is_inactive_until_activated(shipway: Shipway, proj: dict) -> None:
+    repo: Path = proj["repo"]  # type: ignore[assignment]
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "app.py").write_text((repo / "app.py").read_text().replace('"v1"', '"feature"'))
+    commit(repo, "feature work")
+    out = git(repo, "push", str(proj["remote"]), "feature", check=False)
+    assert out.returncode == 0
+    assert "inactive" in out.stdout + out.stderr
+    assert envs(shipway)["feature"]["status"] == "inactive"
+    assert envs(shipway)["feature"]["type"] == "development"
+
+    main_url = shipway.url("envs")
+    failures: list[int] = []
+    stop = threading.Event()
+
+    def load_main() -> None:
+        while not stop.is_set():
+            code, _ = shipway.fetch(main_url, timeout=10)
+            if code != 200:
+                failures.append(code)
+
+    loader = threading.Thread(target=load_main)
+    loader.start()
+    try:
+        out2 = shipway.cli("environment:activate", "feature", "-p", "envs")
+    finally:
+        stop.set()
+        loader.join()
+    assert "deploy hook ran as" in out2.stdout and "for development" in out2.stdout
+    assert failures == []  # deploying one environment never interrupts another
+    feature_url = shipway.url("envs", "feature")
+    assert feature_url != main_url
+    assert shipway.fetch(feature_url)[1].startswith("stdlib feature")
+    assert shipway.fetch(main_url)[1].startswith("stdlib v1")
+    git(repo, "checkout", "-q", "main")
+
+
+def test_e1_type_staging_and_deactivate(shipway: Shipway, proj: dict) -> None:
+    out = shipway.cli("environment:info", "-p", "envs", "-e", "feature", "type", "staging")
+    assert "staging" in out.stdout
+    assert shipway.cli("environment:info", "-p", "envs", "-e", "feature", "type").stdout.strip() == \
+        "staging"
+    redeploy = shipway.cli("redeploy", "-p", "envs", "-e", "feature")
+    assert redeploy.returncode == 0
+    url = shipway.url("envs", "feature")
+    env_vars = json.loads(shipway.fetch(url + "env")[1])
+    assert env_vars["PLATFORM_ENVIRONMENT_TYPE"] == "staging"
+    refused = shipway.cli("environment:deactivate", "main", "-p", "envs", check=False)
+    assert refused.returncode != 0 and "production" in refused.stderr
+    shipway.cli("environment:deactivate", "feature", "-p", "envs")
+    assert envs(shipway)["feature"]["status"] == "inactive"
+    # No route is left for its host: no certificate either, and plain http gets a 404.
+    host = url.split("://", 1)[1].split(":", 1)[0]
+    assert shipway.fetch(f"http://{host}:{shipway.env['SHIPWAY_HTTP_PORT']}/")[0] == 404
+    assert shipway.fetch(shipway.url("envs"))[0] == 200
+
+
+def test_e1_branch_creates_and_deploys(shipway: Shipway, proj: dict) -> None:
+    out = shipway.cli("environment:branch", "dev2", "main", "-p", "envs")
+    assert "Reusing existing build for this tree ID" in out.stdout
+    env = envs(shipway)["dev2"]
+    assert env["status"] == "active" and env["parent"] == "main"
+    assert shipway.fetch(shipway.url("envs", "dev2"))[1].startswith("stdlib v1")
+    again = shipway.cli("environment:branch", "dev2", "main", "-p", "envs", check=False)
+    assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_b8_cancel_stuck_build_within_2s(shipway: Shipway, proj: dict) -> None:
+    repo: Path = proj["repo"]  # type: ignore[assignment]
+    cfg = repo / ".platform.app.yaml"
+    cfg.write_text(cfg.read_text().replace('echo "building stdlib app"', 'echo stuck; sleep 300'))
+    commit(repo, "stuck build")
+    result: dict[str, object] = {}
+    pusher = threading.Thread(target=lambda: result.update(out=push(repo, str(proj["remote"]))))
+    pusher.start()
+    activity = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and activity is None:
+        data = json.loads(shipway.cli("activity:list", "-p", "envs", "--format", "json").stdout)
+        running = [a for a in data if a["state"] == "in_progress" and a["environment"] == "main"]
+        if running and "stuck" in shipway.cli("activity:log", running[0]["id"]).stdout:
+            activity = running[0]["id"]
+        time.sleep(0.3)
+    assert activity, "the build never reached its hook"
+    started = time.monotonic()
+    shipway.cli("activity:cancel", activity)
+    pusher.join(timeout=30)
+    assert time.monotonic() - started < 5
+    out = result["out"]
+    assert out.returncode != 0  # type: ignore[attr-defined]
+    assert "cancelled" in out.stdout + out.stderr  # type: ignore[attr-defined]
+    final = json.loads(shipway.cli("activity:list", "-p", "envs", "--format", "json").stdout)
+    assert next(a for a in final if a["id"] == activity)["result"] == "cancelled"
+    assert shipway.fetch(shipway.url("envs"))[1].startswith("stdlib v1")
+    done = shipway.cli("activity:cancel", activity, check=False)
+    assert done.returncode != 0 and "already completed" in done.stderr
