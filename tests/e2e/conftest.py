@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,12 +123,13 @@ def commit(repo: Path, message: str, *args: str) -> None:
     git(repo, "commit", "-q", "-m", message, *args)
 
 
-@pytest.fixture(scope="module")
-def shipway(request: pytest.FixtureRequest) -> Iterator[Shipway]:
-    if os.geteuid() != 0:
-        pytest.skip("end-to-end tests need root (sandboxes, uids, nftables)")
-    # Not under pytest's tmp dir: that is 0700 root, and the router runs as
-    # its own uid, which must reach its home and the app sockets.
+@contextmanager
+def running_shipway(extra_env: dict[str, str] | None = None) -> Iterator[Shipway]:
+    """A fresh shipway (control plane, router) in a temporary home, removed afterwards.
+
+    Its home is not under pytest's tmp dir: that is 0700 root, and the router
+    runs as its own uid, which must reach its home and the app sockets.
+    """
     base = Path(tempfile.mkdtemp(prefix="shipway-e2e-"))
     base.chmod(0o755)
     home = base / "home"
@@ -139,17 +141,25 @@ def shipway(request: pytest.FixtureRequest) -> Iterator[Shipway]:
         "SHIPWAY_LISTEN": "127.0.0.1",
         "SHIPWAY_HOLD_SECONDS": "60",
         "PYTHONPATH": str(ROOT / "src"),
-        # A test module may tune its platform, e.g. shorter limits.
-        **getattr(request.module, "SHIPWAY_EXTRA_ENV", {}),
+        **(extra_env or {}),
     }
     home.mkdir(parents=True)
-    sw = Shipway(home, env, home.parent / "serve.log")
-    sw.start()
+    sw = Shipway(home, env, base / "serve.log")
     try:
+        sw.start()
         yield sw
     finally:
         teardown(sw)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def shipway(request: pytest.FixtureRequest) -> Iterator[Shipway]:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root (sandboxes, uids, nftables)")
+    # A test module may tune its platform, e.g. shorter limits.
+    with running_shipway(getattr(request.module, "SHIPWAY_EXTRA_ENV", {})) as sw:
+        yield sw
 
 
 def teardown(sw: Shipway) -> None:

@@ -7,11 +7,13 @@ paths that a build writes (script shebangs, virtualenvs) resolve at run time.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from shipway.runtimes.binding import binding
 from shipway.runtimes.discover import discover
+from shipway.runtimes.model import Install
 from shipway.runtimes.resolve import parse_type, resolve
 from shipway.runtimes.shims import write_shims
 from shipway.sandbox.spec import Bind
@@ -24,9 +26,22 @@ class SandboxRuntime:
     env: dict[str, str]
 
 
+INVENTORY_SECONDS = 60.0
+_inventory: dict[Path, tuple[float, list[Install]]] = {}
+
+
+def _installs(home: Path) -> list[Install]:
+    # Probing every interpreter costs ~0.4 s and is needed by every build and
+    # deploy; installs change rarely, so a minute-old inventory is good enough.
+    cached = _inventory.get(home)
+    if cached is None or time.monotonic() - cached[0] > INVENTORY_SECONDS:
+        cached = _inventory[home] = (time.monotonic(), discover(shipway_home=home))
+    return cached[1]
+
+
 def runtime_binds(type_: str, home: Path) -> SandboxRuntime:
     """Find the install for `type_` on this host and write its shim directory."""
-    install = resolve(discover(shipway_home=home), type_)
+    install = resolve(_installs(home), type_)
     bound = binding(install, parse_type(type_).version)
     shim_dir = write_shims(home / "shims" / re.sub(r"[^a-z0-9.]+", "-", type_.lower()), bound)
     binds = [Bind(host, dest, writable=False) for host, dest in bound.ro_binds]
