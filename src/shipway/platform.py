@@ -58,6 +58,8 @@ from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
 from shipway.sandbox.firewall import ensure_isolation
+from shipway.services import environment as envservices
+from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
 from shipway.state.store import Store
@@ -106,6 +108,9 @@ class Platform:
         release = self.releases.get(env.project, env.name, env.current_release or 0)
         config = self._config_at(env.project, release.commit)
         variables = release.config.get("variables", {})
+        for line in envservices.expose_all(self._services(env, config), config,
+                                           self.settings.firewall_table, self.settings.app_uid(env.slot)):
+            print(f"shipway: {env.project}/{env.name}: {line}", flush=True)
         for app in config.apps:
             launch = self._launch(env, app, release.builds, config, variables)
             for process in (launch, *self._worker_launches(launch, env, config, variables)):
@@ -218,6 +223,11 @@ class Platform:
         if env.type == "production":
             raise UserError("the production environment cannot be deactivated")
         with self._env_lock(project, name):
+            if env.current_release:
+                release = self.releases.get(project, name, env.current_release)
+                config = self._config_at(project, release.commit)
+                envservices.retire_all(self._services(env, config), self.settings.firewall_table)
+            shutil.rmtree(self.settings.home / "services" / project / name, ignore_errors=True)
             for inst in self._previous_instances(env):
                 stop_all(inst)
                 gate.hold_socket(inst.upstream_socket)
@@ -499,11 +509,10 @@ class Platform:
     def _deploy(self, env: Environment, config: ProjectConfig, commit: str, builds: dict[str, str],
                 variables: dict[str, Any], log: Log, *, trigger: str, activity_id: str,
                 rerun_deploy_hook: bool, sensitive: list[str]) -> bool:
-        if config.services:
-            raise NotSupportedYet(
-                "services (.platform/services.yaml) are not supported yet by shipway; "
-                "remove them or wait for the services release"
-            )
+        services = self._services(env, config)
+        _, warnings = envservices.prepare(services, nearest=self._nearest(env))
+        for warning in warnings:
+            log(f"W: {warning}")
         launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
         previous = self._previous_instances(env)
         self.crons.drain(env, log)
@@ -517,7 +526,10 @@ class Platform:
         workers = [w for web in launches.values()
                    for w in self._worker_launches(web, env, config, variables)]
         driver = Driver(launches, workers, previous, log, hold=self._hold, serve=self._serve,
-                        holding=self.router.holding)
+                        holding=self.router.holding,
+                        expose=lambda: envservices.expose_all(
+                            services, config, self.settings.firewall_table,
+                            self.settings.app_uid(env.slot)))
 
         def on_serve() -> None:
             release = self.releases.record(
@@ -559,19 +571,35 @@ class Platform:
                  command: str | None = None) -> Launch:
         project = self.registry.project(env.project)
         runtime = runtime_binds(app.type, self.settings.home)
+        instance = Instance(self.settings.home, env.project, env.name, app.name)
+        endpoints, _ = envservices.prepare(self._services(env, config), nearest=self._nearest(env))
+        view = envservices.app_view(app, config, endpoints,
+                                    cluster=f"{project.id}-{env.machine_name}",
+                                    hosts_path=instance.run_dir / f"hosts-{process}")
         ctx = RunContext(
             project_id=project.id, project_entropy=project.entropy, branch=env.name,
             machine_name=env.machine_name, environment_type=env.type,
             tree_id=(self.artifacts.inputs(key) or {}).get("tree", ""),
-            routes=platform_routes(self._routes(env, config)), relationships={},
+            routes=platform_routes(self._routes(env, config)), relationships=view.relationships,
             user_variables=variables, port=port,
         )
         return Launch(
-            instance=Instance(self.settings.home, env.project, env.name, app.name), app=app,
+            instance=instance, app=app,
             artifact=self.artifacts.path(key), uid=self.settings.app_uid(env.slot),
-            gid=self.settings.apps_gid, env=runtime_environment(app, ctx, runtime.path_dirs),
-            runtime_binds=runtime.binds, process=process, command=command,
+            gid=self.settings.apps_gid,
+            env={**view.variables, **runtime_environment(app, ctx, runtime.path_dirs)},
+            runtime_binds=(*runtime.binds, view.hosts_bind), process=process, command=command,
         )
+
+    def _services(self, env: Environment, config: ProjectConfig) -> dict[str, ServiceInstance]:
+        return envservices.instances(
+            self.settings.home, env.project, env.name, config, uid=self.settings.service_uid(env.slot),
+            port_for=lambda name: allocate_port(self.store, env.project, env.name, f"service:{name}",
+                                                self.settings.port_base),
+        )
+
+    def _nearest(self, env: Environment) -> bool:
+        return self.settings.version_policy == "nearest"
 
     def _worker_launches(self, web: Launch, env: Environment, config: ProjectConfig,
                          variables: dict[str, Any]) -> list[Launch]:

@@ -42,6 +42,7 @@ class Settings:
     build_timeout: int
     cron_deploy_wait: int
     uid_base: int
+    version_policy: str
     port_base: int
     passthrough_env: tuple[str, ...]
 
@@ -80,9 +81,18 @@ class Settings:
     def app_uid(self, slot: int) -> int:
         return self.uid_base + 100 + slot
 
+    def service_uid(self, slot: int) -> int:
+        return self.uid_base + 500 + slot
+
     @property
     def firewall_table(self) -> str:
         return f"shipway_{self.instance}"
+
+
+def _policy(value: str) -> str:
+    if value not in ("exact", "nearest"):
+        raise UsageError(f"SHIPWAY_VERSION_POLICY={value!r}: use exact or nearest")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -101,6 +111,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
         # 1000 uids per instance, above the range Debian hands to people.
         uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),
+        version_policy=_policy(env.get("SHIPWAY_VERSION_POLICY", "exact")),
         # 300 ports per instance for TCP apps, below Linux's ephemeral range.
         port_base=_int(env, "SHIPWAY_PORT_BASE", 10_000 + (digest % 66) * 300),
         passthrough_env=tuple(

@@ -53,12 +53,13 @@ class Driver:
         hold: Callable[[Instance], None],
         serve: Callable[[Launch, Log], None],
         holding: Callable[[], AbstractContextManager[None]],
+        expose: Callable[[], list[str]],
     ) -> None:
         self.launches = launches
         self.workers = workers
         self.previous = previous
         self.log = log
-        self._hold, self._serve, self._holding = hold, serve, holding
+        self._hold, self._serve, self._holding, self._expose = hold, serve, holding, expose
         self.timeline: list[tuple[str, float]] = []
         self.held_seconds = 0.0
 
@@ -109,7 +110,8 @@ class Driver:
                 for bind in mount_binds(launch):
                     self.log(f"    {launch.app.name} {launch.process}: {bind.dest}")
         elif isinstance(action, ExposeServices):
-            self.log("    no services to expose")
+            for line in self._expose() or ["no services"]:
+                self.log(f"    {line}")
         elif isinstance(action, StartProcesses):
             for launch in [*self.launches.values(), *self.workers]:
                 start_process(launch)

@@ -1,0 +1,149 @@
+"""What an app is told about the services it may use (pure): the
+PLATFORM_RELATIONSHIPS document (reference §3.2), Upsun's service variables,
+and the names its /etc/hosts must resolve.
+
+Every service listens on 127.0.0.1 on a port of its own, so `ip` is
+127.0.0.1 and `port` is that port (not 5432/3306/6379: apps read it from
+here). `host` is `<relationship>.internal` and `hostname`
+`<service>.internal`; the reference shows both spellings in use, so both
+resolve (`hosts_file`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from shipway.config.model import AppConfig, Relationship, ServiceConfig
+from shipway.errors import NotSupportedYet, PlatformError, UserError
+from shipway.services.kinds import kind_of
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to reach one running service instance: the facts that differ per
+    instance (the rest follows from its type)."""
+
+    port: int
+    username: str | None
+    password: str | None
+    path: str | None
+    ip: str = LOOPBACK
+
+
+def relationships_document(
+    relationships: Mapping[str, Relationship],
+    services: Mapping[str, ServiceConfig],
+    endpoints: Mapping[str, Endpoint],
+    *,
+    cluster: str,
+) -> dict[str, list[dict[str, Any]]]:
+    """PLATFORM_RELATIONSHIPS for one app (or worker): `endpoints` by service
+    name; `cluster` is `<project id>-<environment machine name>`."""
+    return {
+        name: [_entry(name, rel, services, endpoints, cluster)]
+        for name, rel in sorted(relationships.items())
+    }
+
+
+def _entry(name: str, rel: Relationship, services: Mapping[str, ServiceConfig],
+           endpoints: Mapping[str, Endpoint], cluster: str) -> dict[str, Any]:
+    service = services.get(rel.service)
+    if service is None:
+        raise NotSupportedYet(f"relationship '{name}': relationships to apps ('{rel.service}') "
+                              f"are not supported by shipway yet")
+    kind = kind_of(service.kind)
+    endpoint = rel.endpoint or kind.endpoint
+    if endpoint != kind.endpoint:
+        raise UserError(f"relationship '{name}': service '{service.name}' ({service.type}) has no "
+                        f"endpoint '{endpoint}'; shipway offers '{kind.endpoint}'")
+    facts = endpoints.get(service.name)
+    if facts is None:
+        raise PlatformError(f"relationship '{name}': service '{service.name}' has no endpoint yet "
+                            f"(was it prepared?)")
+    # Key order as Platform.sh prints it (reference §3.2).
+    return {
+        "username": facts.username,
+        "scheme": kind.scheme,
+        "service": service.name,
+        "fragment": None,
+        "ip": facts.ip,
+        "hostname": f"{service.name}.internal",
+        "port": facts.port,
+        "cluster": cluster,
+        "host": f"{name}.internal",
+        "rel": endpoint,
+        "path": facts.path,
+        # An empty *list* for non-databases: PHP's serialisation of an empty map.
+        "query": {"is_master": True} if kind.is_database else [],
+        "password": facts.password,
+        "type": service.type,
+        "public": False,
+        "host_mapped": False,
+    }
+
+
+def service_variables(document: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, str]:
+    """Upsun's `<RELATIONSHIP>_<FIELD>` variables (reference §3.2), plus
+    `_URL` and `_EPOCH`, for the first endpoint of each relationship."""
+    variables: dict[str, str] = {}
+    for name, entries in document.items():
+        prefix = re.sub(r"[^0-9A-Z_]", "_", name.upper())
+        entry = entries[0]
+        for key, value in [*entry.items(), ("epoch", 0), ("url", service_url(entry))]:
+            variables[f"{prefix}_{key.upper()}"] = _variable(value)
+    return variables
+
+
+def service_url(entry: Mapping[str, Any]) -> str:
+    """`scheme://user:password@host:port/path`, e.g. pgsql://main:pw@database.internal:5432/main."""
+    user = ""
+    if entry.get("username"):
+        user = quote(entry["username"], safe="")
+        if entry.get("password"):
+            user += ":" + quote(entry["password"], safe="")
+        user += "@"
+    path = f"/{entry['path']}" if entry.get("path") else ""
+    return f"{entry['scheme']}://{user}{entry['host']}:{entry['port']}{path}"
+
+
+def _variable(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return repr(value)  # Upsun prints e.g. {'is_master': True}, as Python would
+    return str(value)
+
+
+def host_names(document: Mapping[str, list[Mapping[str, Any]]]) -> list[str]:
+    """Every name the app must resolve: each relationship's and each service's."""
+    return sorted({e[key] for entries in document.values() for e in entries
+                   for key in ("host", "hostname")})
+
+
+def hosts_file(names: Iterable[str], base: str = DEFAULT_HOSTS) -> str:
+    """An /etc/hosts for the app's sandbox: `base` (e.g. the host's own file)
+    plus every name on the loopback address, where the services listen."""
+    lines = [base.rstrip("\n")] if base.strip() else []
+    lines += [f"{LOOPBACK}\t{name}" for name in sorted(set(names))]
+    return "\n".join(lines) + "\n"
+
+
+def service_consumers(apps: Iterable[AppConfig], services: Iterable[str]) -> dict[str, set[str]]:
+    """Each service → the apps whose web or worker instances have a
+    relationship to it: whom the firewall lets in (isolation.py)."""
+    consumers: dict[str, set[str]] = {name: set() for name in services}
+    for app in apps:
+        for rels in [app.relationships, *(w.relationships for w in app.workers.values())]:
+            for rel in rels.values():
+                if rel.service in consumers:
+                    consumers[rel.service].add(app.name)
+    return consumers

@@ -1,0 +1,100 @@
+"""Which installed server runs a service: the version it asks for, if this host has it.
+
+`choose_version` decides (pure); `installed_versions` looks at the host.
+A version asked for matches an installed one when its numbers are a prefix
+of the installed one's: `10.11` is run by MariaDB 10.11.19, `15` by
+PostgreSQL 15. With `nearest`, a missing version is replaced by the closest
+installed one and the choice is reported as a warning (the policy itself is
+a later issue; the default refuses).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipway.errors import PlatformError, UserError
+from shipway.services.kinds import Kind
+
+POSTGRESQL_ROOT = Path("/usr/lib/postgresql")
+MARIADBD = "/usr/sbin/mariadbd"
+REDIS_SERVER = "/usr/bin/redis-server"
+
+HOW_TO_GET = {
+    "postgresql": "Debian 12 ships PostgreSQL 15 (apt-get install postgresql); other majors come "
+    "from apt.postgresql.org (apt-get install postgresql-<major>)",
+    "mariadb": "Debian 12 ships MariaDB 10.11 (apt-get install mariadb-server); other versions "
+    "come from MariaDB's own apt repository",
+    "redis": "Debian 12 ships Redis 7.0 (apt-get install redis-server); other versions come from "
+    "packages.redis.io",
+    "oracle-mysql": "Oracle MySQL is not packaged by Debian and shipway does not run it yet; "
+    "use `type: mariadb:<version>` (MySQL-compatible) instead",
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The installed version to run, and a warning if it is not the one asked for."""
+
+    version: str
+    warning: str | None = None
+
+
+def choose_version(kind: Kind, asked: str, installed: Sequence[str], *, nearest: bool = False) -> Choice:
+    """Pick the installed version that runs `kind:asked` (pure)."""
+    wanted = _numbers(kind, asked)
+    matching = [v for v in installed if _numbers(kind, v)[: len(wanted)] == wanted]
+    if matching:
+        return Choice(max(matching, key=lambda v: _numbers(kind, v)))
+    have = ", ".join(sorted(installed, key=lambda v: _numbers(kind, v))) or "none"
+    if not installed or not nearest:
+        raise PlatformError(
+            f"service type {kind.name}:{asked} needs {kind.engine} {asked}, which this host does "
+            f"not have (installed: {have}); {HOW_TO_GET[kind.engine]}"
+        )
+    chosen = min(installed, key=lambda v: _closeness(kind, wanted, v))
+    return Choice(chosen, f"{kind.name}:{asked} is not installed on this host; running {chosen} "
+                          f"instead (installed: {have})")
+
+
+def _closeness(kind: Kind, wanted: tuple[int, ...], version: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Smallest difference first, component by component; the newer one on a tie."""
+    have = _numbers(kind, version)
+    return tuple(abs(a - b) for a, b in zip(wanted, have, strict=False)), tuple(-n for n in have)
+
+
+def _numbers(kind: Kind, version: str) -> tuple[int, ...]:
+    if not re.fullmatch(r"\d+(\.\d+)*", version):
+        raise UserError(f"service type {kind.name}:{version}: the version must be numbers "
+                        f"separated by dots, e.g. {kind.name}:15")
+    return tuple(int(part) for part in version.split("."))
+
+
+def installed_versions(engine: str) -> tuple[str, ...]:
+    """The versions of `engine` this host can run (looked up on every call: cheap)."""
+    if engine == "postgresql":
+        return _postgresql_majors(POSTGRESQL_ROOT)
+    if engine == "mariadb":
+        return _probe([MARIADBD, "--version"], r"Ver (\d+\.\d+\.\d+)-MariaDB")
+    if engine == "redis":
+        return _probe([REDIS_SERVER, "--version"], r"\bv=(\d+\.\d+\.\d+)")
+    return ()
+
+
+def _postgresql_majors(root: Path) -> tuple[str, ...]:
+    if not root.is_dir():
+        return ()
+    return tuple(sorted(p.name for p in root.iterdir()
+                        if p.name.isdigit() and (p / "bin" / "postgres").is_file()))
+
+
+def _probe(argv: list[str], pattern: str) -> tuple[str, ...]:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10).stdout
+    except FileNotFoundError:
+        return ()
+    found = re.search(pattern, out)
+    return (found.group(1),) if found else ()
