@@ -23,7 +23,7 @@ from typing import Any
 
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
-from shipway.build.runtime import runtime_binds
+from shipway.build.runtime import inventory, runtime_binds
 from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
@@ -483,6 +483,10 @@ class Platform:
             extra_passthrough=self.settings.passthrough_env,
             home=self.settings.home,
         )
+        for app in config.apps:  # a runtime that cannot be had fails the push before any build
+            runtime = runtime_binds(app.type, self.settings.home, self._nearest(env))
+            if runtime.warning:
+                log(f"W: {runtime.warning}")
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)
@@ -570,7 +574,7 @@ class Platform:
                  variables: dict[str, Any], port: int | None, process: str = "web",
                  command: str | None = None) -> Launch:
         project = self.registry.project(env.project)
-        runtime = runtime_binds(app.type, self.settings.home)
+        runtime = runtime_binds(app.type, self.settings.home, self._nearest(env))
         instance = Instance(self.settings.home, env.project, env.name, app.name)
         endpoints, _ = envservices.prepare(self._services(env, config), nearest=self._nearest(env))
         view = envservices.app_view(app, config, endpoints,
@@ -599,7 +603,23 @@ class Platform:
         )
 
     def _nearest(self, env: Environment) -> bool:
-        return self.settings.version_policy == "nearest"
+        policy = self.registry.project(env.project).version_policy or self.settings.version_policy
+        return policy == "nearest"
+
+    def project_info(self, name: str, prop: str | None, value: str | None) -> dict[str, Any]:
+        """`project:info -p P [version_policy [nearest]]`."""
+        if prop is not None and value is not None:
+            if prop != "version_policy":
+                raise NotSupportedYet(f"setting the project property {prop!r} is not supported yet "
+                                      "(supported: version_policy)")
+            self.registry.set_version_policy(name, value)
+        info = self.registry.project(name).as_json()
+        info["effective_version_policy"] = info["version_policy"] or self.settings.version_policy
+        return info
+
+    def runtimes(self) -> list[dict[str, str]]:
+        return [{"language": i.language, "version": i.version, "origin": i.origin.value,
+                 "bin_dir": str(i.bin_dir)} for i in inventory(self.settings.home)]
 
     def _worker_launches(self, web: Launch, env: Environment, config: ProjectConfig,
                          variables: dict[str, Any]) -> list[Launch]:

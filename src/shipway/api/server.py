@@ -203,10 +203,23 @@ async def environment_action(request: Request) -> Response:
     return JSONResponse(out)
 
 
+async def project_info(request: Request) -> Response:
+    body = await request.json() if request.method == "POST" else {}
+    return JSONResponse(await _call(request, _platform(request).project_info,
+                                    request.path_params["project"], body.get("property"),
+                                    body.get("value")))
+
+
+async def runtime_list(request: Request) -> Response:
+    return JSONResponse(await _call(request, _platform(request).runtimes))
+
+
 ROUTES = [
     Route("/projects", project_create, methods=["POST"]),
     Route("/projects", project_list, methods=["GET"]),
     Route("/projects/{project}/push", push, methods=["POST"]),
+    Route("/projects/{project}", project_info, methods=["GET", "POST"]),
+    Route("/runtimes", runtime_list),
     Route("/projects/{project}/environments", environment_list),
     Route("/projects/{project}/environments/{env}", environment_info),
     Route("/projects/{project}/environments/{env}/url", url),

@@ -14,7 +14,7 @@ from pathlib import Path
 from shipway.runtimes.binding import binding
 from shipway.runtimes.discover import discover
 from shipway.runtimes.model import Install
-from shipway.runtimes.resolve import parse_type, resolve
+from shipway.runtimes.resolve import parse_type, resolve, version_matches
 from shipway.runtimes.shims import write_shims
 from shipway.sandbox.spec import Bind
 
@@ -24,6 +24,7 @@ class SandboxRuntime:
     binds: tuple[Bind, ...]
     path_dirs: tuple[str, ...]
     env: dict[str, str]
+    warning: str | None = None  # set when the nearest-version policy chose another version
 
 
 INVENTORY_SECONDS = 60.0
@@ -39,11 +40,21 @@ def _installs(home: Path) -> list[Install]:
     return cached[1]
 
 
-def runtime_binds(type_: str, home: Path) -> SandboxRuntime:
+def runtime_binds(type_: str, home: Path, nearest: bool = False) -> SandboxRuntime:
     """Find the install for `type_` on this host and write its shim directory."""
-    install = resolve(_installs(home), type_)
-    bound = binding(install, parse_type(type_).version)
+    install = resolve(_installs(home), type_, nearest=nearest)
+    wanted = parse_type(type_).version
+    warning = None
+    if not version_matches(install.version, wanted):
+        warning = (f"{type_} is not installed; using {install.label} instead "
+                   "(version policy: nearest)")
+    bound = binding(install, wanted)
     shim_dir = write_shims(home / "shims" / re.sub(r"[^a-z0-9.]+", "-", type_.lower()), bound)
     binds = [Bind(host, dest, writable=False) for host, dest in bound.ro_binds]
     binds.append(Bind(shim_dir, bound.shim_dir, writable=False))
-    return SandboxRuntime(tuple(binds), bound.path_dirs, dict(bound.env))
+    return SandboxRuntime(tuple(binds), bound.path_dirs, dict(bound.env), warning)
+
+
+def inventory(home: Path) -> list[Install]:
+    """Every runtime found on this host (`runtime:list`)."""
+    return list(_installs(home))

@@ -120,6 +120,31 @@ def project_list(fmt: str) -> None:
     _emit(_client().call("GET", "/projects"), fmt, ["name", "id"])
 
 
+@main.command("project:info")
+@click.argument("property_name", required=False)
+@click.argument("value", required=False)
+@PROJECT
+@FORMAT
+def project_info(property_name: str | None, value: str | None, project: str, fmt: str) -> None:
+    """Show a project, or set a property (`version_policy nearest`)."""
+    if value is not None:
+        data = _client().call("POST", f"/projects/{project}",
+                              {"property": property_name, "value": value})
+    else:
+        data = _client().call("GET", f"/projects/{project}")
+    if property_name and value is None:
+        click.echo(data.get(property_name, ""))
+        return
+    _emit(data, fmt, list(data))
+
+
+@main.command("runtime:list")
+@FORMAT
+def runtime_list(fmt: str) -> None:
+    """The language runtimes found on this host, which `type:` can ask for."""
+    _emit(_client().call("GET", "/runtimes"), fmt, ["language", "version", "origin", "bin_dir"])
+
+
 @main.command("environment:list")
 @PROJECT
 @FORMAT

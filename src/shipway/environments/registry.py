@@ -20,6 +20,10 @@ class Project:
     name: str
     id: str
     created_at: float
+    version_policy: str | None = None  # None: the platform's setting
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id, "version_policy": self.version_policy}
 
     @property
     def entropy(self) -> str:
@@ -67,8 +71,14 @@ class Registry:
         if self._store.one("SELECT name FROM projects WHERE name = ?", name):
             raise UsageError(f"project {name!r} already exists")
         project_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(13))
-        self._store.execute("INSERT INTO projects VALUES (?, ?, ?)", name, project_id, now())
+        self._store.execute("INSERT INTO projects (name, id, created_at) VALUES (?, ?, ?)",
+                            name, project_id, now())
         return self.project(name)
+
+    def set_version_policy(self, name: str, policy: str) -> None:
+        if policy not in ("exact", "nearest"):
+            raise UsageError(f"version_policy is exact or nearest, not {policy!r}")
+        self._store.execute("UPDATE projects SET version_policy = ? WHERE name = ?", policy, name)
 
     def project(self, name: str) -> Project:
         row = self._store.one("SELECT * FROM projects WHERE name = ?", name)

@@ -99,6 +99,13 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release of a table."""
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(projects)").fetchall()}
+        if "version_policy" not in columns:
+            self._db.execute("ALTER TABLE projects ADD COLUMN version_policy TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
