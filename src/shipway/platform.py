@@ -147,20 +147,39 @@ class Platform:
                 project_name, branch, active=opts.get("environment.status") == "active",
                 type_=opts.get("environment.type"), parent=opts.get("environment.parent"),
             )
-            self.registry.set_head(project_name, branch, update["new"])
-            commit = update["new"]
+            commit, old = update["new"], update["old"]
 
-            def work(log: Log, activity_id: str, env: Environment = env, commit: str = commit) -> bool:
+            def work(log: Log, activity_id: str, env: Environment = env, commit: str = commit,
+                     old: str = old) -> bool:
+                self._check_fast_forward(env, old)
                 if env.status != "active":
+                    self.registry.set_head(env.project, env.name, commit)
                     log(f"Environment '{env.name}' is inactive: the code is stored, nothing is deployed.")
                     log(f"Activate it with `shipway environment:activate -p {env.project} {env.name}`"
                         " or push with `-o environment.status=active`.")
                     return True
-                return self._deploy_commit(env, commit, objects, log, activity_id,
-                                           trigger="push", new_code=True)
+                try:
+                    return self._deploy_commit(env, commit, objects, log, activity_id,
+                                               trigger="push", new_code=True)
+                finally:
+                    if self.activities.get(activity_id).details.get("deployed"):
+                        self.registry.set_head(env.project, env.name, commit)
 
             ids.append(self._start_activity(env, "environment.push", f"push to {branch}", work))
         return ids
+
+    def _check_fast_forward(self, env: Environment, old: str) -> None:
+        """E4: of two pushes racing to one branch, the later is refused before it deploys.
+
+        Both pre-receive hooks run at once and queue on the environment; git
+        would refuse the later ref update only after its deploy. Here the
+        later one sees that the branch moved while it waited."""
+        head = self.registry.environment(env.project, env.name).head_commit
+        expected = None if old == ZERO_SHA else old
+        if head is not None and head != expected:
+            raise UserError(
+                f"rejected (non-fast-forward): branch {env.name!r} moved to {head[:7]} while this "
+                "push waited for another one; fetch, merge or rebase, and push again")
 
     def _deploy_commit(self, env: Environment, commit: str, objects: GitObjects, log: Log,
                        activity_id: str, *, trigger: str, new_code: bool) -> bool:

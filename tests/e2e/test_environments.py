@@ -128,3 +128,34 @@ def test_b8_cancel_stuck_build_within_2s(shipway: Shipway, proj: dict) -> None:
     assert shipway.fetch(shipway.url("envs"))[1].startswith("stdlib v1")
     done = shipway.cli("activity:cancel", activity, check=False)
     assert done.returncode != 0 and "already completed" in done.stderr
+
+
+def test_e4_concurrent_pushes_never_deploy_and_reject(shipway: Shipway, proj: dict,
+                                                      tmp_path: Path) -> None:
+    """Two clones push different commits to main at once: one deploys, the other is refused
+    before it deploys, and what serves is what the branch says."""
+    remote = str(proj["remote"])
+    clones = []
+    for name in ("a", "b"):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "-q", remote, str(clone))
+        app = clone / "app.py"
+        app.write_text(app.read_text().replace('VERSION = "v1"', f'VERSION = "race-{name}"'))
+        commit(clone, f"race {name}")
+        clones.append(clone)
+    results: dict[str, object] = {}
+    threads = [threading.Thread(target=lambda c=c: results.update({c.name: push(c, remote)}))
+               for c in clones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcomes = {name: r.returncode for name, r in results.items()}  # type: ignore[attr-defined]
+    assert sorted(outcomes.values())[0] == 0 and sorted(outcomes.values())[1] != 0, results
+    winner = next(n for n, code in outcomes.items() if code == 0)
+    loser_log = results[next(n for n in outcomes if n != winner)]
+    assert "Serving requests" not in loser_log.stdout + loser_log.stderr  # type: ignore[attr-defined]
+    head = git(Path(remote), "rev-parse", "main").stdout.strip()
+    served = shipway.fetch(shipway.url("envs"))[1]
+    assert served.startswith(f"stdlib race-{winner}"), served
+    assert head == git(tmp_path / winner, "rev-parse", "HEAD").stdout.strip()
