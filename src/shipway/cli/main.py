@@ -11,11 +11,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from shipway.api.client import ApiClient
 from shipway.errors import ShipwayError
@@ -278,9 +279,7 @@ def activity_log(activity_id: str, follow: bool) -> None:
     """Print an activity's log."""
     client = ApiClient(load_settings(), timeout=None)
     suffix = "?follow=1" if follow else ""
-    for event in client.stream("GET", f"/activities/{activity_id}/log{suffix}"):
-        if "log" in event:
-            click.echo(event["log"])
+    _follow(client.stream("GET", f"/activities/{activity_id}/log{suffix}"), f"activity {activity_id}")
 
 
 def _wait(client_activity: str | None, wait: bool) -> None:
@@ -290,15 +289,31 @@ def _wait(client_activity: str | None, wait: bool) -> None:
     if not wait:
         click.echo(f"Started activity {client_activity}")
         return
-    result = None
-    for event in ApiClient(load_settings(), timeout=None).stream(
-            "GET", f"/activities/{client_activity}/log?follow=1"):
-        if "log" in event:
-            click.echo(event["log"])
-        result = event.get("result", result)
+    events = ApiClient(load_settings(), timeout=None).stream(
+        "GET", f"/activities/{client_activity}/log?follow=1")
+    result = _follow(events, f"activity {client_activity}")
     if result != "success":
         raise click.exceptions.Exit(1)
 
+
+def _follow(events: Iterator[dict[str, Any]], title: str) -> str | None:
+    """Print log lines as they come; on a terminal, under a spinner naming the current step."""
+    result = None
+    if not sys.stdout.isatty():
+        for event in events:
+            if "log" in event:
+                click.echo(event["log"])
+            result = event.get("result", result)
+        return result
+    console = Console(highlight=False)
+    with console.status(title) as status:
+        for event in events:
+            if "log" in event:
+                console.print(event["log"], markup=False)
+                if not event["log"].startswith(" "):
+                    status.update(f"{title}: {event['log'][:70]}")
+            result = event.get("result", result)
+    return result
 
 
 
