@@ -12,6 +12,7 @@ interrupted deploy left closed — without running any deploy hook.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.store import ArtifactStore
+from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
 from shipway.build.runtime import inventory, runtime_binds
 from shipway.config.frozen import thaw
@@ -93,6 +95,8 @@ class Platform:
         os.chmod(s.home, 0o711)
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
+        for leftover in sweep(s.home / "builds"):  # build disks a kill -9 left mounted
+            print(f"shipway: removed the build disk {leftover} left by an interrupted build")
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)
@@ -101,6 +105,7 @@ class Platform:
             if env.status == "active" and env.current_release:
                 self._restore(env)
         self.sync_router()
+        self.collect_garbage()
         self.crons.start()
 
     def _restore(self, env: Environment) -> None:
@@ -474,6 +479,15 @@ class Platform:
             self._configs[key] = self._read_config(objects, commit, log=lambda _: None)
         return self._configs[key]
 
+    def collect_garbage(self) -> list[str]:
+        """B7: drop artifacts no release refers to, once older than the retention."""
+        keep = {key for row in self.store.all("SELECT builds FROM releases")
+                for key in json.loads(row["builds"]).values()}
+        removed = self.artifacts.collect(keep, older_than=self.settings.artifact_retention)
+        for key in removed:
+            print(f"shipway: removed unused artifact {key}", flush=True)
+        return removed
+
     # -- crons ---------------------------------------------------------------------
 
     def env_busy(self, env: Environment) -> bool:
@@ -501,6 +515,7 @@ class Platform:
             timeout=self.settings.build_timeout,
             extra_passthrough=self.settings.passthrough_env,
             home=self.settings.home,
+            disk_mb=self.settings.build_disk_mb, memory_mb=self.settings.build_memory_mb,
         )
         for app in config.apps:  # a runtime that cannot be had fails the push before any build
             runtime = runtime_binds(app.type, self.settings.home, self._nearest(env))

@@ -40,6 +40,9 @@ class Settings:
     listen_host: str
     hold_seconds: int
     build_timeout: int
+    build_disk_mb: int
+    build_memory_mb: int
+    artifact_retention: int
     cron_deploy_wait: int
     uid_base: int
     version_policy: str
@@ -108,6 +111,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         listen_host=env.get("SHIPWAY_LISTEN", ""),
         hold_seconds=_int(env, "SHIPWAY_HOLD_SECONDS", 300),
         build_timeout=_int(env, "SHIPWAY_BUILD_TIMEOUT", 3600),
+        build_disk_mb=_int(env, "SHIPWAY_BUILD_DISK", 4096),
+        build_memory_mb=_int(env, "SHIPWAY_BUILD_MEMORY", 2048),
+        artifact_retention=_int(env, "SHIPWAY_ARTIFACT_RETENTION", 7 * 86400),
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
         # 1000 uids per instance, above the range Debian hands to people.
         uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),

@@ -2,10 +2,13 @@
 
 Theory of operation. A regular file's object is named by the SHA-256 of its
 content and whether it is executable (hard links share one inode, so they
-share a mode). Writing an object goes through `tmp/` and a rename, so a
-reader never links half an object. A file is read once: hashed, and written
-only when no object holds that content yet, so a build that differs from an
-earlier one by one file adds about that one file.
+share a mode). A file is read (once, unless it is big), hashed, and written
+only when no object holds that content yet — as the artifact's own file,
+which then gets the object's name as a second link, so a reader never links
+half an object. So a build that differs from an earlier one by one file adds
+about that one file (and the new artifact's directories). Files are linked
+by a few threads: hashing and system calls release the GIL, and the cost of
+creating files on a busy disk is latency, which threads overlap.
 
 Hard links also share an mtime: a file whose content an older build already
 stored gets that build's mtime. Python's timestamp .pyc files record their
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 1 << 20
-WORKERS = 4  # I/O and hashing release the GIL; 4 keeps 2 cores busy
+WORKERS = 4
 PYC_HEADER = struct.Struct("<4sIII")  # magic, flags, source mtime, source size
 
 Warn = Callable[[str], None]
@@ -48,48 +51,39 @@ class Objects:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+        for i in range(256):
+            (root / f"{i:02x}").mkdir(exist_ok=True)
 
     def path(self, digest: str, executable: bool) -> str:
-        return os.path.join(self.root, digest[:2], f"{digest[2:]}-{'x' if executable else 'r'}")
+        return f"{self.root}/{digest[:2]}/{digest[2:]}-{'x' if executable else 'r'}"
 
     def link(self, data: bytes | None, src: str, dst: str, st: os.stat_result) -> None:
         """Make `dst` a hard link to the object holding `src`'s content
         (`data` when given, already read)."""
         executable = bool(st.st_mode & 0o111)
-        digest = _digest(data, src)
-        obj = self.path(digest, executable)
-        for _ in range(3):
-            if not os.path.exists(obj):
-                self._write(data, src, obj, st, executable)
-            try:
-                os.link(obj, dst)
-                return
-            except FileNotFoundError:  # collected between our check and the link
-                continue
-            except OSError as exc:
-                if exc.errno != errno.EMLINK:
-                    raise
-                # The inode's link limit (65000 on ext4): start a fresh object
-                # under the same name; existing links keep the old inode.
-                self._write(data, src, obj, st, executable)
-        raise OSError(f"could not store {src}")
-
-    def _write(self, data: bytes | None, src: str, obj: str, st: os.stat_result, executable: bool) -> None:
-        tmp = os.path.join(self.tmp, uuid.uuid4().hex)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        obj = self.path(_digest(data, src), executable)
         try:
-            if data is None:
-                with open(src, "rb") as f:
-                    while chunk := f.read(CHUNK):
-                        os.write(fd, chunk)
-            else:
-                _write_all(fd, data)
-            os.fchmod(fd, 0o777 if executable else 0o666)
-            os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
-        finally:
-            os.close(fd)
-        os.makedirs(os.path.dirname(obj), exist_ok=True)
-        os.rename(tmp, obj)
+            os.link(obj, dst)
+            return
+        except FileNotFoundError:
+            pass  # new content (or collected meanwhile)
+        except OSError as exc:
+            if exc.errno != errno.EMLINK:
+                raise
+            # The inode's link limit (65000 on ext4): a fresh object takes over
+            # the name; the artifacts linked so far keep the old inode.
+            _write(data, src, dst, st, executable)
+            tmp = os.path.join(self.tmp, uuid.uuid4().hex)
+            os.link(dst, tmp)
+            os.replace(tmp, obj)
+            return
+        # Written in place, then named: an object's name never shows a partial
+        # file. A concurrent freeze may name the same content first: keep ours.
+        _write(data, src, dst, st, executable)
+        try:
+            os.link(dst, obj)
+        except FileExistsError:
+            pass
 
     def orphans(self) -> list[Path]:
         """Objects no artifact links to any more."""
@@ -112,12 +106,11 @@ def copy_tree(src: Path, dst: Path, objects: Objects, warn: Warn, abort: Abort |
     dst.mkdir(mode=0o777)
     os.chmod(dst, 0o777)
     for dirpath, dirnames, filenames in os.walk(src):
-        rel = os.path.relpath(dirpath, src)
-        out = os.path.normpath(os.path.join(dst, rel))
+        out = os.path.normpath(os.path.join(dst, os.path.relpath(dirpath, src)))
         for name in dirnames:
-            _copy_dir_entry(os.path.join(dirpath, name), os.path.join(out, name))
+            _copy_dir_entry(f"{dirpath}/{name}", f"{out}/{name}")
         for name in filenames:
-            _collect(os.path.join(dirpath, name), os.path.join(out, name), files, pycs, warn)
+            _collect(f"{dirpath}/{name}", f"{out}/{name}", files, pycs, warn)
         if abort is not None:
             abort()
     _link_all(objects, files, _small)
@@ -158,7 +151,7 @@ def _link_all(objects: Objects, files: list[_File], load: Callable[[_File], byte
         objects.link(load(f), f.src, f.dst, f.st)
 
     with ThreadPoolExecutor(WORKERS) as pool:
-        for _ in pool.map(one, files, chunksize=64):
+        for _ in pool.map(one, files):
             pass
 
 
@@ -166,14 +159,21 @@ def _small(f: _File) -> bytes | None:
     """The content of a file small enough to hold in memory; None for big ones."""
     if f.st.st_size > 16 * CHUNK:
         return None
-    with open(f.src, "rb") as fh:
-        return fh.read()
+    # os.read, not open(): no buffered reader per file (a tenth of the freeze's CPU).
+    fd = os.open(f.src, os.O_RDONLY)
+    try:
+        parts = [os.read(fd, f.st.st_size + 1)]
+        while parts[-1]:  # grown since the walk saw it
+            parts.append(os.read(fd, CHUNK))
+    finally:
+        os.close(fd)
+    return b"".join(parts) if len(parts) > 2 else parts[0]
 
 
 def _restamped_pyc(f: _File, src_root: Path, dst_root: Path) -> bytes:
     data = _small(f) or Path(f.src).read_bytes()
     source = _pyc_source(f.src)
-    if source is None or len(data) < PYC_HEADER.size:
+    if len(data) < PYC_HEADER.size:
         return data
     magic, flags, stamp, size = PYC_HEADER.unpack_from(data)
     try:
@@ -187,13 +187,28 @@ def _restamped_pyc(f: _File, src_root: Path, dst_root: Path) -> bytes:
     return PYC_HEADER.pack(magic, flags, int(after.st_mtime) & 0xFFFFFFFF, size) + data[PYC_HEADER.size:]
 
 
-def _pyc_source(pyc: str) -> str | None:
+def _pyc_source(pyc: str) -> str:
     """The .py a .pyc was compiled from: `d/__pycache__/m.cpython-311.pyc` or `d/m.pyc`."""
     folder, name = os.path.split(pyc)
     if os.path.basename(folder) == "__pycache__":
         module = name.split(".", 1)[0]
         return os.path.join(os.path.dirname(folder), module + ".py")
     return pyc[:-1]
+
+
+def _write(data: bytes | None, src: str, dst: str, st: os.stat_result, executable: bool) -> None:
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        if data is None:
+            with open(src, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    _write_all(fd, chunk)
+        else:
+            _write_all(fd, data)
+        os.fchmod(fd, 0o777 if executable else 0o666)
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+    finally:
+        os.close(fd)
 
 
 def _digest(data: bytes | None, src: str) -> str:

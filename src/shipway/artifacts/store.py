@@ -47,13 +47,13 @@ class ArtifactStore:
 
     def ensure_view(self) -> None:
         """Mount the read-only view of the store (again, after a reboot)."""
-        if os.path.ismount(self.view):
+        if _is_mount(self.view):
             return
         _mount("--bind", str(self.root), str(self.view))
         _mount("-o", "remount,bind,ro", str(self.view))
 
     def release_view(self) -> None:
-        if os.path.ismount(self.view):
+        while _is_mount(self.view):  # views stacked by an older shipway, too
             _mount_cmd("umount", "-l", str(self.view))
 
     def path(self, key: str) -> Path:
@@ -116,7 +116,8 @@ class ArtifactStore:
     def _collect_leftovers(self, cutoff: float) -> None:
         """Staging directories and object temp files of freezes that died."""
         stale = [*self.root.glob(f"{STAGING}*"), *self.objects.tmp.iterdir()]
-        stale += [p for p in self.root.iterdir() if KEY.fullmatch(p.name) and not p.with_suffix(".json").exists()]
+        stale += [p for p in self.root.iterdir()
+                  if KEY.fullmatch(p.name) and not p.with_suffix(".json").exists()]
         for path in stale:
             if path.lstat().st_mtime < cutoff:
                 if path.is_dir() and not path.is_symlink():
@@ -141,6 +142,18 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _is_mount(path: Path) -> bool:
+    # Not os.path.ismount: a bind mount of a directory of the same file
+    # system has the same st_dev as its parent, so ismount says no.
+    target = str(path.resolve())
+    with open("/proc/self/mountinfo") as f:
+        return any(_unescape(line.split()[4]) == target for line in f)
+
+
+def _unescape(field: str) -> str:
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
 def _mount(*args: str) -> None:

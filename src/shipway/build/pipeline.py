@@ -1,15 +1,19 @@
-"""Build one app (B1–B5, B7, B9): reuse, or run its steps in the sandbox and freeze.
+"""Build one app (B1–B9): reuse, or run its steps in the sandbox and freeze.
 
-The app's source is exported into a fresh directory owned by the build uid,
-which is bound at /app; the project's cache directory is bound at
-PLATFORM_CACHE_DIR and a fresh directory at /tmp. Nothing else is writable,
-no runtime-only variable is set, and the firewall keeps the build uid away
-from every local address (services, the host's loopback) while the outside
-network stays reachable with the host's proxy and CA settings.
+The app's source is exported onto the build's own size-limited disk
+(space.py, disk.py), owned by the build uid and bound at /app; the disk's
+cache/ (the project's cache, carried from its last build) is bound at
+PLATFORM_CACHE_DIR and its tmp/ at /tmp. Nothing else is writable, no
+runtime-only variable is set, every process runs in the build's memory
+cgroup, and the firewall keeps the build uid away from every local address
+(services, the host's loopback) while the outside network stays reachable
+with the host's proxy and CA settings. One deadline covers the whole build;
+a cancel or the deadline stops the running step's whole process tree.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import threading
@@ -19,16 +23,24 @@ from pathlib import Path
 
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.key import BuildInputs, rebuild_reasons
+from shipway.build.limits import STOP_GRACE, Deadline
 from shipway.build.runtime import runtime_binds
-from shipway.build.steps import Step, dependency_steps, flavor_steps, hook_step
+from shipway.build.space import BuildSpace, build_space
+from shipway.build.steps import (
+    CACHE_DIR,
+    GLOBAL_PATH_DIRS,
+    Step,
+    cache_environment,
+    dependency_steps,
+    flavor_steps,
+    hook_step,
+)
 from shipway.config.model import AppConfig
 from shipway.encoding import b64json, env_value
 from shipway.errors import BuildFailed
 from shipway.git.repos import GitObjects
-from shipway.sandbox.run import run_oneshot
-from shipway.sandbox.spec import Bind, SandboxSpec, passthrough_env
-
-CACHE_DIR = "/run/shipway/cache"
+from shipway.sandbox.run import run_argv
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
 
 
 @dataclass(frozen=True)
@@ -55,9 +67,11 @@ class BuildHost:
     work_root: Path
     cache_root: Path
     uid: int
-    timeout: float
+    timeout: float  # seconds for the whole build, every step included (B8)
     extra_passthrough: tuple[str, ...]
     home: Path
+    disk_mb: int = 4096  # app + cache + /tmp (B6)
+    memory_mb: int = 2048  # all the build's processes together (B6)
 
 
 def build_inputs(req: BuildRequest) -> BuildInputs:
@@ -72,6 +86,9 @@ def build_app(
     previous_key: str | None,
     cancel: threading.Event | None = None,
 ) -> BuildResult:
+    """Reuse the artifact of an identical build, or build and freeze one.
+    Raises BuildFailed (a step failed, or the disk or memory limit was hit)
+    or Cancelled (`cancel` was set, or the time limit passed)."""
     inputs = build_inputs(req)
     app = req.app
     log(f"Building application '{app.name}' (runtime type: {app.type}, tree: {req.tree_id[:7]})")
@@ -80,34 +97,39 @@ def build_app(
         return BuildResult(inputs.key, reused=True)
     previous = host.store.inputs(previous_key) if previous_key else None
     log(f"  Rebuilding: {', '.join(rebuild_reasons(previous, inputs))}")
-    work = host.work_root / f"{app.name}-{inputs.key[:12]}-{os.getpid()}-{threading.get_ident()}"
-    try:
-        _prepare(work, objects, req, host)
-        spec_for = _spec_factory(work, req, host)
-        files = {p.name for p in (work / "app").iterdir()}
-        steps = [
-            *dependency_steps(app.dependencies),
-            *flavor_steps(app.runtime, app.build_flavor, files),
-            *hook_step(app.hooks.build),
-        ]
+    clock = Deadline(host.timeout, cancel)
+    name = f"{app.name}-{inputs.key[:12]}-{os.getpid()}-{threading.get_ident()}"
+    with build_space(host, req.project_id, name, log) as space:
+        _export(objects, req, space)
+        steps = plan_steps(app, {p.name for p in space.disk.app.iterdir()})
+        spec_for = _spec_factory(space, req, host)
         for step in steps:
-            _run_step(step, spec_for, host, log, cancel)
+            clock.check()
+            _run_step(step, spec_for, space, log, clock)
         log("  Freezing application.")
-        host.store.freeze(work / "app", inputs.key, inputs.as_json(), app.mounts.keys(), log)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        host.store.freeze(space.disk.app, inputs.key, inputs.as_json(), app.mounts.keys(), log,
+                          abort=clock.check)
+        space.succeeded = True
     return BuildResult(inputs.key, reused=False)
 
 
-def _prepare(work: Path, objects: GitObjects, req: BuildRequest, host: BuildHost) -> None:
-    shutil.rmtree(work, ignore_errors=True)
-    for sub in ("app", "tmp"):
-        (work / sub).mkdir(parents=True)
-    objects.export(req.tree_id, work / "app")
-    cache = host.cache_root / req.project_id
-    cache.mkdir(parents=True, exist_ok=True)
-    for path in (work / "app", work / "tmp", cache):
-        _chown_tree(path, host.uid)
+def plan_steps(app: AppConfig, files: set[str]) -> list[Step]:
+    """B1's order: dependencies, flavor, hook."""
+    return [
+        *dependency_steps(app.dependencies, lambda tool: shutil.which(tool) is not None),
+        *flavor_steps(app.runtime, app.build_flavor, files),
+        *hook_step(app.hooks.build),
+    ]
+
+
+def _export(objects: GitObjects, req: BuildRequest, space: BuildSpace) -> None:
+    try:
+        objects.export(req.tree_id, space.disk.app)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise BuildFailed(space.disk_full_message("source tree")) from exc
+        raise
+    _chown_tree(space.disk.app, space.uid)
 
 
 def _chown_tree(path: Path, uid: int) -> None:
@@ -117,24 +139,22 @@ def _chown_tree(path: Path, uid: int) -> None:
             os.lchown(os.path.join(dirpath, name), uid, uid)
 
 
-def _spec_factory(work: Path, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:
+def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:
     runtime = runtime_binds(req.app.type, host.home)
     env = {
         **passthrough_env(os.environ, host.extra_passthrough),
         **runtime.env,
+        **cache_environment(CACHE_DIR),
         **build_environment(req),
-        "PATH": ":".join(["/app/.global/bin", *runtime.path_dirs, "/app/.local/bin",
+        "PATH": ":".join([*GLOBAL_PATH_DIRS, *runtime.path_dirs, "/app/.local/bin",
                           "/usr/local/bin", "/usr/bin", "/bin"]),
     }
-    binds = (
-        Bind(host.cache_root / req.project_id, CACHE_DIR, writable=True),
-        *runtime.binds,
-    )
+    binds = (Bind(space.disk.cache, CACHE_DIR, writable=True), *runtime.binds)
 
     def spec_for(step: Step) -> SandboxSpec:
         return SandboxSpec(
-            command=step.command, app_dir=work / "app", app_writable=True,
-            uid=host.uid, gid=host.uid, env=env, tmp_dir=work / "tmp", binds=binds,
+            command=step.command, app_dir=space.disk.app, app_writable=True,
+            uid=host.uid, gid=host.uid, env={**env, **step.env}, tmp_dir=space.disk.tmp, binds=binds,
         )
 
     return spec_for
@@ -179,15 +199,25 @@ def _app_platform_variables(app: AppConfig) -> dict[str, object]:
 def _run_step(
     step: Step,
     spec_for: Callable[[Step], SandboxSpec],
-    host: BuildHost,
+    space: BuildSpace,
     log: Callable[[str], None],
-    cancel: threading.Event | None,
+    clock: Deadline,
 ) -> None:
-    log(f"  {step.title}")
+    if step.title:
+        log(f"  {step.title}")
+    no_space = False
 
     def on_line(line: str, is_stderr: bool) -> None:
+        nonlocal no_space
+        no_space = no_space or "No space left on device" in line
         log(f"    W: {line}" if is_stderr else f"    {line}")
 
-    code = run_oneshot(spec_for(step), on_line=on_line, timeout=host.timeout, cancel=cancel)
+    ooms = space.oom_kills()
+    code = run_argv(space.wrap(bwrap_argv(spec_for(step))), on_line=on_line, stop=clock.reason,
+                    grace=STOP_GRACE)
     if code != 0:
+        if space.oom_kills() > ooms:
+            raise BuildFailed(space.out_of_memory_message(step.what))
+        if no_space or space.disk.full():
+            raise BuildFailed(space.disk_full_message(step.what))
         raise BuildFailed(f"the {step.what} failed with exit status {code}; nothing was deployed")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shipway.build.steps import GLOBAL_PATH_DIRS
 from shipway.config.model import AppConfig
 from shipway.encoding import b64json, env_value
 
@@ -46,7 +47,7 @@ def runtime_environment(app: AppConfig, ctx: RunContext, path_dirs: tuple[str, .
     env = {k: env_value(v) for k, v in env_vars.items()}
     env.update({
         "HOME": "/app",
-        "PATH": ":".join(["/app/.global/bin", *path_dirs, "/app/.local/bin",
+        "PATH": ":".join([*GLOBAL_PATH_DIRS, *path_dirs, "/app/.local/bin",
                           "/usr/local/bin", "/usr/bin", "/bin"]),
         "PLATFORM_APP_DIR": "/app",
         "PLATFORM_APPLICATION_NAME": app.name,

@@ -133,3 +133,39 @@ class _Lines:
             lines, self.pending = [*lines, self.pending], b""
         for line in lines:
             on_line(line.decode("utf-8", "replace"), self.is_stderr)
+
+
+def run_argv(
+    argv: list[str],
+    *,
+    on_line: OnLine,
+    stop: Callable[[], str | None],
+    grace: float = KILL_AFTER,
+) -> int:
+    """Run a prepared sandbox `argv` (e.g. `bwrap_argv`, wrapped to enter a
+    cgroup) like `run_oneshot`, the stop decision left to the caller: when
+    `stop()` returns a reason, the process group gets TERM, then KILL after
+    `grace` seconds, and Cancelled(reason) is raised. Lets a build apply one
+    time limit to all its steps and stop within a bound it chooses."""
+    with _spawn(argv) as proc:
+        try:
+            why = _pump(proc, on_line, stop) or _wait(proc, stop)
+        except BaseException:
+            _stop_within(proc, grace)
+            raise
+        if why is not None:
+            _stop_within(proc, grace)
+            raise Cancelled(why)
+    return proc.returncode
+
+
+def _stop_within(proc: subprocess.Popen[bytes], grace: float) -> None:
+    def exited(timeout: float) -> bool:
+        try:
+            proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    if proc.poll() is None:
+        stop_group(proc.pid, exited, grace)

@@ -1,0 +1,96 @@
+"""Where one build runs: its own disk (disk.py) and memory cgroup (memory.py),
+set up before the first step and always taken down after the last, whatever
+happened; and the messages that name a limit the build ran into (B6)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from shipway.build import memory
+from shipway.build.disk import BuildDisk, close_disk, open_disk, save_cache
+from shipway.errors import ShipwayError
+
+Log = Callable[[str], None]
+
+
+class Host(Protocol):
+    work_root: Path
+    cache_root: Path
+    uid: int
+    disk_mb: int
+    memory_mb: int
+
+
+@dataclass
+class BuildSpace:
+    disk: BuildDisk
+    cgroup: memory.MemoryCgroup | None
+    uid: int
+    succeeded: bool = False
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return argv if self.cgroup is None else self.cgroup.wrap(argv)
+
+    def oom_kills(self) -> int:
+        return 0 if self.cgroup is None else self.cgroup.oom_kills()
+
+    def disk_full_message(self, what: str) -> str:
+        return (f"the {what} failed: No space left on device. A build's app directory, cache "
+                f"and /tmp share {self.disk.size_mb} MB; set SHIPWAY_BUILD_DISK (in MB) to raise "
+                "the limit; nothing was deployed")
+
+    def out_of_memory_message(self, what: str) -> str:
+        assert self.cgroup is not None
+        return (f"the {what} ran out of memory and was killed: a build's processes share "
+                f"{self.cgroup.limit_mb} MB; set SHIPWAY_BUILD_MEMORY (in MB) to raise the limit; "
+                "nothing was deployed")
+
+
+def cache_image(cache_root: Path, project_id: str) -> Path:
+    return cache_root / f"{project_id}.img"
+
+
+@contextmanager
+def build_space(host: Host, project_id: str, name: str, log: Log) -> Iterator[BuildSpace]:
+    """The disk and cgroup of one build; the cache is saved only if the
+    caller sets `succeeded` (a failed build's cache writes are dropped)."""
+    saved = cache_image(host.cache_root, project_id)
+    disk = open_disk(host.work_root / name, saved, host.disk_mb, host.uid, log)
+    cgroup, why = memory.create(host.memory_mb)
+    if cgroup is None:
+        log(f"  W: memory limit not enforced: {why}")
+    space = BuildSpace(disk, cgroup, host.uid)
+    try:
+        _own_cache(disk.cache, host.uid)
+        yield space
+    finally:
+        if cgroup is not None:
+            cgroup.kill_all()
+            cgroup.remove()
+        _close(space, saved, log)
+
+
+def _close(space: BuildSpace, saved: Path, log: Log) -> None:
+    if not space.succeeded:
+        close_disk(space.disk)
+        return
+    try:
+        save_cache(space.disk, saved)
+    except (OSError, ShipwayError) as exc:  # the artifact is safe; only the cache is lost
+        log(f"  W: could not keep the build cache: {exc}")
+        close_disk(space.disk)
+
+
+def _own_cache(cache: Path, uid: int) -> None:
+    """A cache written under another build uid (SHIPWAY_UID_BASE changed)."""
+    if cache.stat().st_uid == uid:
+        return
+    for dirpath, dirnames, filenames in os.walk(cache):
+        for entry in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, entry), uid, uid)
+    os.chown(cache, uid, uid)
