@@ -189,7 +189,7 @@ class Platform:
     def _deploy_commit(self, env: Environment, commit: str, objects: GitObjects, log: Log,
                        activity_id: str, *, trigger: str, new_code: bool) -> bool:
         """Validate, build (or reuse) and deploy `commit` with the current variables."""
-        variables = self.variables.effective(env.project, env.name)
+        variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
         config = self._read_config(objects, commit, log)
         cancel = self._cancels.get(activity_id)
         builds = self._build_all(env, config, commit, objects, log, build_visible(variables), cancel)

@@ -131,6 +131,15 @@ class Registry:
                            (project, branch))
         return self.environment(project, branch)
 
+    def lineage(self, project: str, name: str) -> list[str]:
+        """The environment, its parent, the parent's parent… (E3 inheritance)."""
+        chain: list[str] = []
+        current: str | None = name
+        while current and current not in chain:
+            chain.append(current)
+            current = self.environment(project, current).parent
+        return chain
+
     def deactivate(self, project: str, name: str) -> None:
         self._store.execute(
             "UPDATE environments SET status = 'inactive', current_release = NULL"

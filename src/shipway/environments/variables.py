@@ -121,13 +121,23 @@ class Variables:
         )
         return [_variable(r) for r in rows]
 
-    def effective(self, project: str, environment: str) -> list[Variable]:
-        """What an environment sees: its own variables over the project's (precedence §3.1)."""
-        merged: dict[str, Variable] = {}
-        for var in self.list(project, environment):
-            if var.is_enabled and (var.environment or var.name not in merged):
-                merged[var.name] = var
+    def effective(self, project: str, lineage: list[str]) -> list[Variable]:
+        """What an environment sees (precedence §3.1): the project's variables, then
+        each ancestor's inheritable ones, oldest first, then its own (`lineage[0]`)."""
+        merged = {v.name: v for v in self.list(project, None) if v.is_enabled}
+        for depth, env in enumerate(reversed(lineage)):
+            own = depth == len(lineage) - 1
+            for var in self._store_rows(project, env):
+                if var.is_enabled and (own or var.is_inheritable):
+                    merged[var.name] = var
         return sorted(merged.values(), key=lambda v: v.name)
+
+    def _store_rows(self, project: str, environment: str) -> list[Variable]:
+        rows = self._store.all(
+            "SELECT * FROM variables WHERE project = ? AND environment = ? ORDER BY name",
+            project, environment,
+        )
+        return [_variable(r) for r in rows]
 
 
 def build_visible(variables: list[Variable]) -> dict[str, str]:
