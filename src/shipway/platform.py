@@ -46,6 +46,7 @@ from shipway.deploy.instances import (
 )
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.runenv import RunContext, runtime_environment
+from shipway.environments import data as envdata
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
     FLAG_NAMES,
@@ -65,6 +66,7 @@ from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
 from shipway.state.store import Store
+from shipway.storage import Pool, open_pool
 
 Log = Callable[[str], None]
 
@@ -81,6 +83,7 @@ class Platform:
         self.artifacts = ArtifactStore(home / "store" / "artifacts", home / "artifacts")
         self.router = router
         self.crons = CronRunner(self, settings.cron_deploy_wait)
+        self.pool: Pool
         self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
         self._cancels: dict[str, threading.Event] = {}
@@ -95,6 +98,10 @@ class Platform:
         os.chmod(s.home, 0o711)
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
+        self.pool = open_pool(s.home, size_mb=s.data_pool_mb, mode=s.data_pool_mode)  # type: ignore[arg-type]
+        print(f"shipway: environment data on {self.pool.method}", flush=True)
+        for warning in self.pool.warnings:
+            print(f"shipway: W: {warning}", flush=True)
         for leftover in sweep(s.home / "builds"):  # build disks a kill -9 left mounted
             print(f"shipway: removed the build disk {leftover} left by an interrupted build")
         for activity_id in self.activities.recover_interrupted():
@@ -252,6 +259,7 @@ class Platform:
                 config = self._config_at(project, release.commit)
                 envservices.retire_all(self._services(env, config), self.settings.firewall_table)
             shutil.rmtree(self.settings.home / "services" / project / name, ignore_errors=True)
+            envdata.drop(self.pool, project, name)
             for inst in self._previous_instances(env):
                 stop_all(inst)
                 gate.hold_socket(inst.upstream_socket)
@@ -306,10 +314,12 @@ class Platform:
 
         return self._start_activity(env, "environment.redeploy", f"redeploy {env_name}", work)
 
-    def rollback(self, project: str, env_name: str, target: str | None) -> str:
-        """R2: make an earlier release current again, without building; data untouched."""
+    def rollback(self, project: str, env_name: str, target: str | None, with_data: bool = False) -> str:
+        """R2: make an earlier release current again, without building. Data stays as it is,
+        unless `with_data`: then the snapshot taken before the next deploy's hook comes back."""
         env = self._deployed(project, env_name)
         release = self._rollback_target(env, target)
+        restore_ref = self._data_before_release_after(env, release) if with_data else None
 
         def work(log: Log, activity_id: str) -> bool:
             log(f"Rolling back to release {release.id} (commit {release.commit[:7]})")
@@ -320,12 +330,29 @@ class Platform:
             config = self._config_at(project, release.commit)
             return self._deploy(env, config, release.commit, dict(release.builds),
                                 dict(release.config.get("variables", {})), log,
-                                trigger=f"rollback to {release.id}", activity_id=activity_id,
-                                rerun_deploy_hook=False,
-                                sensitive=list(release.config.get("sensitive_variables", [])))
+                                trigger=f"rollback to {release.id}"
+                                        + (" with data" if restore_ref else ""),
+                                activity_id=activity_id, rerun_deploy_hook=False,
+                                sensitive=list(release.config.get("sensitive_variables", [])),
+                                restore_data=restore_ref)
 
         return self._start_activity(env, "environment.rollback", f"rollback {env_name} to {release.id}",
                                     work)
+
+    def _data_before_release_after(self, env: Environment, target: Release) -> str:
+        """The data as it was when `target` served: the snapshot taken before the hook of
+        the deploy that came next."""
+        later = [r for r in self.releases.list(env.project, env.name) if r.number > target.number
+                 and r.config.get("data_snapshot")]
+        if not later:
+            raise UserError(f"no data snapshot follows {target.id}: snapshots are taken before each "
+                            f"deploy hook and the last {self.settings.data_snapshots} are kept")
+        ref = str(min(later, key=lambda r: r.number).config["data_snapshot"])
+        name, _, tag = ref.partition("@")
+        if tag not in {s.name for s in self.pool.snapshots(name)}:
+            raise UserError(f"the data snapshot after {target.id} was pruned (only the last "
+                            f"{self.settings.data_snapshots} are kept; SHIPWAY_DATA_SNAPSHOTS)")
+        return ref
 
     def _rollback_target(self, env: Environment, target: str | None) -> Release:
         history = self.releases.list(env.project, env.name)
@@ -546,7 +573,9 @@ class Platform:
 
     def _deploy(self, env: Environment, config: ProjectConfig, commit: str, builds: dict[str, str],
                 variables: dict[str, Any], log: Log, *, trigger: str, activity_id: str,
-                rerun_deploy_hook: bool, sensitive: list[str]) -> bool:
+                rerun_deploy_hook: bool, sensitive: list[str],
+                restore_data: str | None = None) -> bool:
+        self._ensure_data(env, log)
         services = self._services(env, config)
         _, warnings = envservices.prepare(services, nearest=self._nearest(env))
         for warning in warnings:
@@ -563,15 +592,30 @@ class Platform:
         )
         workers = [w for web in launches.values()
                    for w in self._worker_launches(web, env, config, variables)]
+        taken: dict[str, str | None] = {}
+
+        def before_mount() -> None:
+            if restore_data:  # rollback --with-data: nothing may use the volume meanwhile
+                envservices.retire_all(services, self.settings.firewall_table)
+                envdata.restore(self.pool, env.project, env.name, restore_data, log)
+
+        def before_hooks() -> None:
+            if rerun_deploy_hook:
+                taken["ref"] = envdata.snapshot_before_hook(
+                    self.pool, env.project, env.name, f"pre-{activity_id}",
+                    self.settings.data_snapshots, log)
+
         driver = Driver(launches, workers, previous, log, hold=self._hold, serve=self._serve,
                         holding=self.router.holding,
                         expose=lambda: envservices.expose_all(
                             services, config, self.settings.firewall_table,
-                            self.settings.app_uid(env.slot)))
+                            self.settings.app_uid(env.slot)),
+                        before_mount=before_mount, before_hooks=before_hooks)
 
         def on_serve() -> None:
             release = self.releases.record(
-                env.project, env.name, commit, builds, _snapshot(config, variables, sensitive),
+                env.project, env.name, commit, builds,
+                {**_snapshot(config, variables, sensitive), "data_snapshot": taken.get("ref")},
                 activity=activity_id, trigger=trigger,
             )
             # Deployed, whatever the hooks do next: a push must not be rejected now.
@@ -588,6 +632,27 @@ class Platform:
         if outcome.failed_hooks:
             log(f"E: deployed, but these hooks failed: {', '.join(outcome.failed_hooks)}")
         return outcome.ok
+
+    def _ensure_data(self, env: Environment, log: Log) -> None:
+        """The environment's volume; a new one is cloned from its parent's (E2)."""
+        parent = self.registry.environment(env.project, env.parent) if env.parent else None
+        owners = {}
+        if parent is not None:
+            owners = {self.settings.app_uid(parent.slot): self.settings.app_uid(env.slot),
+                      self.settings.service_uid(parent.slot): self.settings.service_uid(env.slot)}
+
+        def pause_parent() -> Callable[[], None]:
+            if parent is None or not parent.current_release:
+                return lambda: None
+            release = self.releases.get(parent.project, parent.name, parent.current_release)
+            config = self._config_at(parent.project, release.commit)
+            services = self._services(parent, config)
+            envservices.retire_all(services, self.settings.firewall_table)
+            return lambda: log("\n".join(envservices.expose_all(
+                services, config, self.settings.firewall_table, self.settings.app_uid(parent.slot))))
+
+        envdata.ensure(self.pool, env.project, env.name, parent.name if parent else None, log,
+                       owners=owners, pause_parent=pause_parent)
 
     def _previous_instances(self, env: Environment) -> list[Instance]:
         run = self.settings.home / "run" / env.project / env.name

@@ -43,6 +43,9 @@ class Settings:
     build_disk_mb: int
     build_memory_mb: int
     artifact_retention: int
+    data_pool_mb: int
+    data_pool_mode: str
+    data_snapshots: int
     cron_deploy_wait: int
     uid_base: int
     version_policy: str
@@ -114,6 +117,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         build_disk_mb=_int(env, "SHIPWAY_BUILD_DISK", 4096),
         build_memory_mb=_int(env, "SHIPWAY_BUILD_MEMORY", 2048),
         artifact_retention=_int(env, "SHIPWAY_ARTIFACT_RETENTION", 7 * 86400),
+        data_pool_mb=_int(env, "SHIPWAY_DATA_POOL_MB", 20480),
+        data_pool_mode=env.get("SHIPWAY_DATA_POOL", "auto"),
+        data_snapshots=_int(env, "SHIPWAY_DATA_SNAPSHOTS", 5),
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
         # 1000 uids per instance, above the range Debian hands to people.
         uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),

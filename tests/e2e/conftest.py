@@ -74,6 +74,10 @@ class Shipway:
     def url(self, project: str, env: str = "main") -> str:
         return self.cli("url", "-p", project, "-e", env, "--pipe").stdout.strip()
 
+    def app_data(self, project: str, app: str = "app", env: str = "main") -> Path:
+        """Where an app's persistent mounts live: inside the environment's volume."""
+        return self.home / "volumes" / "vol" / project / env / "apps" / app
+
     @property
     def ca(self) -> Path:
         return self.home / "router" / "storage" / "pki" / "authorities" / "local" / "root.crt"
@@ -140,6 +144,7 @@ def running_shipway(extra_env: dict[str, str] | None = None) -> Iterator[Shipway
         "SHIPWAY_HTTPS_PORT": str(free_port()),
         "SHIPWAY_LISTEN": "127.0.0.1",
         "SHIPWAY_HOLD_SECONDS": "60",
+        "SHIPWAY_DATA_POOL_MB": "2048",  # sparse: only written blocks use the disk
         "PYTHONPATH": str(ROOT / "src"),
         **(extra_env or {}),
     }
@@ -174,7 +179,8 @@ def teardown(sw: Shipway) -> None:
             os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
         except (ValueError, ProcessLookupError):
             pass
-    subprocess.run(["umount", "-l", str(sw.home / "artifacts")], check=False, capture_output=True)
+    for mount in ("artifacts", "volumes"):
+        subprocess.run(["umount", "-l", str(sw.home / mount)], check=False, capture_output=True)
     from shipway.settings import load_settings
 
     table = load_settings(sw.env).firewall_table

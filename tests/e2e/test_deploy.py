@@ -69,7 +69,7 @@ def test_d7_post_deploy_runs_while_traffic_is_served(shipway: Shipway, site: dic
 
 def test_d9_worker_runs_with_its_own_mount_and_variables(shipway: Shipway, site: dict) -> None:
     url = str(site["url"])
-    data = shipway.home / "data" / "dep" / "main" / "app"
+    data = shipway.app_data("dep")
     beat = data / "worker-beater" / "mounts" / "data" / "worker-beat"
     wait_for(lambda: beat.exists() and beat.read_text().startswith("worker "))
     files = json.loads(shipway.fetch(url + "files")[1])

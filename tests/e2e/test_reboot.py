@@ -22,7 +22,8 @@ def simulate_reboot(shipway: Shipway) -> None:
     """Everything a reboot takes away: processes, mounts, firewall rules."""
     shipway.kill9()
     subprocess.run(["pkill", "-KILL", "-f", str(shipway.home)], check=False)
-    subprocess.run(["umount", "-l", str(shipway.home / "artifacts")], check=False)
+    for mount in ("artifacts", "volumes"):
+        subprocess.run(["umount", "-l", str(shipway.home / mount)], check=False)
     table = load_settings(shipway.env).firewall_table
     subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)
 
@@ -43,6 +44,6 @@ def test_x1_reboot_restores_apps_without_deploy_hook(shipway: Shipway, tmp_path:
 
     code, body = shipway.fetch(url)
     assert code == 200 and body.startswith("stdlib v1"), body
-    beat = shipway.home / "data" / "boot" / "main" / "app" / "worker-beater" / "mounts" / "data"
+    beat = shipway.app_data("boot") / "worker-beater" / "mounts" / "data"
     assert (beat / "worker-beat").exists()
     assert shipway.cli("log", "deploy", "-p", "boot").stdout == deploy_log

@@ -146,7 +146,8 @@ async def redeploy(request: Request) -> Response:
 async def rollback(request: Request) -> Response:
     p, e = request.path_params["project"], request.path_params["env"]
     body = await request.json()
-    activity = await _call(request, _platform(request).rollback, p, e, body.get("release"))
+    activity = await _call(request, _platform(request).rollback, p, e, body.get("release"),
+                           bool(body.get("with_data")))
     return JSONResponse({"activity": activity})
 
 

@@ -331,11 +331,14 @@ def redeploy(project: str, environment: str, no_wait: bool) -> None:
 @click.argument("release", required=False)
 @PROJECT
 @ENVIRONMENT
+@click.option("--with-data", is_flag=True,
+              help="also restore mounts and service data as they were before the next deploy's hook")
 @NO_WAIT
-def rollback(release: str | None, project: str, environment: str, no_wait: bool) -> None:
+def rollback(release: str | None, project: str, environment: str, with_data: bool,
+             no_wait: bool) -> None:
     """Make an earlier release (default: the one before the current) current again (R2)."""
     data = _client().call("POST", f"/projects/{project}/environments/{environment}/rollback",
-                          {"release": release})
+                          {"release": release, "with_data": with_data})
     _wait(data["activity"], not no_wait)
 
 

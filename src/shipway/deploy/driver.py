@@ -54,12 +54,15 @@ class Driver:
         serve: Callable[[Launch, Log], None],
         holding: Callable[[], AbstractContextManager[None]],
         expose: Callable[[], list[str]],
+        before_mount: Callable[[], None] = lambda: None,
+        before_hooks: Callable[[], None] = lambda: None,
     ) -> None:
         self.launches = launches
         self.workers = workers
         self.previous = previous
         self.log = log
         self._hold, self._serve, self._holding, self._expose = hold, serve, holding, expose
+        self._before_mount, self._before_hooks = before_mount, before_hooks
         self.timeline: list[tuple[str, float]] = []
         self.held_seconds = 0.0
 
@@ -105,6 +108,7 @@ class Driver:
             for inst in {*self.previous, *(lx.instance for lx in self.launches.values())}:
                 stop_all(inst)
         elif isinstance(action, MountFileSystems):
+            self._before_mount()
             for launch in [*self.launches.values(), *self.workers]:
                 prepare_dirs(launch)
                 for bind in mount_binds(launch):
@@ -115,6 +119,7 @@ class Driver:
         elif isinstance(action, StartProcesses):
             for launch in [*self.launches.values(), *self.workers]:
                 start_process(launch)
+            self._before_hooks()
         elif isinstance(action, RunHook):
             code = run_hook(self.launches[action.app], action.hook, self.log)
             if code != 0:

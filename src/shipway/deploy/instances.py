@@ -20,6 +20,7 @@ from pathlib import Path
 
 from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
+from shipway.environments.data import volume_path
 from shipway.errors import AppError
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
@@ -51,7 +52,8 @@ class Instance:
 
     @property
     def data_dir(self) -> Path:
-        return self.home / "data" / self._rel
+        # Inside the environment's volume, so one snapshot holds mounts and services (E2).
+        return volume_path(self.home, self.project, self.environment) / "apps" / self.app
 
     @property
     def socket_dir(self) -> Path:

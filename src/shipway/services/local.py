@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from shipway.config.model import ServiceConfig
+from shipway.environments.data import volume_path
 from shipway.services import isolation, servers
 from shipway.services.servers import ServiceInstance
 
@@ -24,7 +25,8 @@ def local_instance(home: Path, project: str, environment: str, service: ServiceC
     Kept apart from the apps' `run/` and `data/` trees, which are listed by
     app name: a service there would pass for an app."""
     root = home / ROOT / project / environment / service.name
-    return ServiceInstance(service, data_dir=root / "data", state_dir=root / "run",
+    data = volume_path(home, project, environment) / "services" / service.name
+    return ServiceInstance(service, data_dir=data, state_dir=root / "run",
                            log=root / "service.log", uid=uid, port=port)
 
 

@@ -1,0 +1,84 @@
+"""An environment's persistent data as one volume (E2, rollback with data).
+
+Everything an environment keeps — app mounts under `apps/<app>/`, service
+data under `services/<name>/` — lives in one volume of the storage pool, so
+a single snapshot of it is consistent (crash-consistent on btrfs, which
+PostgreSQL, MariaDB and Redis recover from). Branching clones the parent's
+volume; each deploy snapshots it just before the deploy hook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from shipway.storage import Pool, reown, scrub_clone
+
+Log = Callable[[str], None]
+
+
+def volume_name(project: str, environment: str) -> str:
+    return f"{project}/{environment}"
+
+
+def volume_path(home: Path, project: str, environment: str) -> Path:
+    """Where the pool keeps the volume (storage/naming.py: `<home>/volumes/vol/<name>`).
+
+    Derived from names alone, so paths of mounts and service data can be
+    computed without the pool at hand."""
+    return home / "volumes" / "vol" / project / environment
+
+
+def ensure(pool: Pool, project: str, environment: str, parent: str | None, log: Log, *,
+           owners: Mapping[int, int], pause_parent: Callable[[], Callable[[], None]]) -> None:
+    """Create the environment's volume, cloned from its parent's when there is one (E2)."""
+    name = volume_name(project, environment)
+    if pool.exists(name):
+        return
+    source = volume_name(project, parent) if parent else None
+    if source is None or not pool.exists(source):
+        pool.create(name)
+        log(f"  Data: new empty volume ({pool.method})")
+        return
+    # A copy is only consistent when nothing writes to the parent meanwhile.
+    resume = (lambda: None) if pool.atomic_snapshots else pause_parent()
+    started = time.monotonic()
+    try:
+        pool.clone(source, name)
+    finally:
+        resume()
+    cloned = time.monotonic() - started
+    path = pool.path(name)
+    stale = scrub_clone(path)
+    reown(path, owners)
+    log(f"  Data: cloned from '{parent}' in {cloned * 1000:.0f} ms by {pool.method}"
+        + (f"; removed {len(stale)} stale lock file(s)" if stale else ""))
+
+
+def snapshot_before_hook(pool: Pool, project: str, environment: str, tag: str, keep: int,
+                         log: Log) -> str | None:
+    """The pre-deploy-hook snapshot that `rollback --with-data` restores; its ref."""
+    name = volume_name(project, environment)
+    if not pool.atomic_snapshots:
+        log(f"  Data: no pre-deploy snapshot: {pool.method} cannot snapshot running services; "
+            "rollback --with-data is unavailable")
+        return None
+    started = time.monotonic()
+    pool.snapshot(name, tag)
+    pruned = pool.prune(name, keep)
+    log(f"  Data: snapshot '{tag}' in {(time.monotonic() - started) * 1000:.0f} ms"
+        + (f" (pruned {len(pruned)})" if pruned else ""))
+    return f"{name}@{tag}"
+
+
+def restore(pool: Pool, project: str, environment: str, ref: str, log: Log) -> None:
+    """Put back a pre-deploy snapshot; everything using the volume must be stopped."""
+    started = time.monotonic()
+    path = pool.restore(ref, volume_name(project, environment))
+    scrub_clone(path)
+    log(f"  Data: restored {ref} in {(time.monotonic() - started) * 1000:.0f} ms")
+
+
+def drop(pool: Pool, project: str, environment: str) -> None:
+    pool.delete(volume_name(project, environment))
