@@ -636,6 +636,10 @@ class Platform:
     def _ensure_data(self, env: Environment, log: Log) -> None:
         """The environment's volume; a new one is cloned from its parent's (E2)."""
         parent = self.registry.environment(env.project, env.parent) if env.parent else None
+        envdata.ensure(self.pool, env.project, env.name, parent.name if parent else None, log,
+                       **self._clone_helpers(env, parent, log))
+
+    def _clone_helpers(self, env: Environment, parent: Environment | None, log: Log) -> dict[str, Any]:
         owners = {}
         if parent is not None:
             owners = {self.settings.app_uid(parent.slot): self.settings.app_uid(env.slot),
@@ -651,8 +655,28 @@ class Platform:
             return lambda: log("\n".join(envservices.expose_all(
                 services, config, self.settings.firewall_table, self.settings.app_uid(parent.slot))))
 
-        envdata.ensure(self.pool, env.project, env.name, parent.name if parent else None, log,
-                       owners=owners, pause_parent=pause_parent)
+        return {"owners": owners, "pause_parent": pause_parent}
+
+    def synchronize_data(self, project: str, name: str) -> dict[str, Any]:
+        """E2 `environment:synchronize data`: re-clone the parent's data, then redeploy."""
+        env = self._deployed(project, name)
+        if not env.parent:
+            raise UserError(f"environment {name!r} has no parent to synchronize from")
+        parent = self.registry.environment(project, env.parent)
+        release = self.releases.get(project, name, env.current_release or 0)
+
+        def work(log: Log, activity_id: str) -> bool:
+            config = self._config_at(project, release.commit)
+            for inst in self._previous_instances(env):
+                stop_all(inst)
+            envservices.retire_all(self._services(env, config), self.settings.firewall_table)
+            envdata.resync(self.pool, project, name, parent.name, log,
+                           **self._clone_helpers(env, parent, log))
+            return self._deploy_commit(env, release.commit, GitObjects(self.repo_path(project)), log,
+                                       activity_id, trigger="synchronize data", new_code=False)
+
+        return {"activity": self._start_activity(env, "environment.synchronize",
+                                                 f"synchronize data of {name} from {parent.name}", work)}
 
     def _previous_instances(self, env: Environment) -> list[Instance]:
         run = self.settings.home / "run" / env.project / env.name

@@ -85,3 +85,11 @@ def test_rollback_with_data_restores_before_the_deploy_hook(shipway: Shipway, pr
     assert "Data: restored" in back.stdout, back.stdout
     assert rows(shipway, "main") == ["parent-1", "parent-2"]
     assert rows(shipway, "child") == ["child-1", "parent-1"]  # other environments untouched
+
+
+def test_e2_sync_data_recopies_the_parent(shipway: Shipway, proj: dict) -> None:
+    out = shipway.cli("sync", "data", "-p", "data", "-e", "child")
+    assert "Data: synchronized from 'main'" in out.stdout, out.stdout
+    assert rows(shipway, "child") == rows(shipway, "main")
+    refused = shipway.cli("sync", "data", "-p", "data", "-e", "main", check=False)
+    assert refused.returncode != 0 and "no parent" in refused.stderr

@@ -210,6 +210,19 @@ def environment_deactivate(environment: str | None, project: str, env_option: st
     _environment_action(project, name, "deactivate", {}, True)
 
 
+@main.command("environment:synchronize")
+@click.argument("what", type=click.Choice(["data"]))
+@PROJECT
+@ENVIRONMENT
+@NO_WAIT
+def environment_synchronize(what: str, project: str, environment: str, no_wait: bool) -> None:
+    """Copy the parent's data into this environment again (E2); code is left as it is."""
+    _environment_action(project, environment, "synchronize", {}, not no_wait)
+
+
+main.add_command(environment_synchronize, "sync")
+
+
 @main.command("environment:branch")
 @click.argument("name")
 @click.argument("parent", required=False)

@@ -56,6 +56,27 @@ def ensure(pool: Pool, project: str, environment: str, parent: str | None, log: 
         + (f"; removed {len(stale)} stale lock file(s)" if stale else ""))
 
 
+def resync(pool: Pool, project: str, environment: str, parent: str, log: Log, *,
+           owners: Mapping[int, int], pause_parent: Callable[[], Callable[[], None]]) -> None:
+    """`environment:synchronize data`: the child's data becomes a fresh copy of the parent's.
+    Everything using the child's volume must be stopped."""
+    source, tag = volume_name(project, parent), f"sync-{int(time.time() * 1000)}"
+    resume = (lambda: None) if pool.atomic_snapshots else pause_parent()
+    started = time.monotonic()
+    try:
+        pool.snapshot(source, tag)
+    finally:
+        resume()
+    try:
+        path = pool.restore(f"{source}@{tag}", volume_name(project, environment))
+    finally:
+        pool.delete_snapshot(f"{source}@{tag}")
+    scrub_clone(path)
+    reown(path, owners)
+    log(f"  Data: synchronized from '{parent}' in {(time.monotonic() - started) * 1000:.0f} ms "
+        f"by {pool.method}")
+
+
 def snapshot_before_hook(pool: Pool, project: str, environment: str, tag: str, keep: int,
                          log: Log) -> str | None:
     """The pre-deploy-hook snapshot that `rollback --with-data` restores; its ref."""
