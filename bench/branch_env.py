@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import commit, make_repo, push, running_shipway  # noqa: E402
+from tests.e2e.conftest import STDLIB, commit, make_repo, push, running_shipway  # noqa: E402
 
 SERVICES = "db:\n  type: postgresql:15\n  disk: 8192\n"
 
@@ -34,8 +34,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="branch-bench-"))
     with running_shipway({"SHIPWAY_DATA_POOL_MB": str(4 * (opts.mounts_mb + opts.db_mb) + 2048)}) as sw:
         remote = sw.create_project("bench")
-        repo = make_repo(work / "repo")
-        shutil.copytree(ROOT / "tests/e2e/apps/stdlib", repo, dirs_exist_ok=True)
+        repo = make_repo(work / "repo", STDLIB)
         cfg = repo / ".platform.app.yaml"
         cfg.write_text(cfg.read_text().replace(
             "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:"))

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import Shipway, commit, make_repo, push, running_shipway  # noqa: E402
+from tests.e2e.conftest import STDLIB, Shipway, commit, make_repo, push, running_shipway  # noqa: E402
 
 RUNS = 3
 
@@ -54,10 +54,7 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     with running_shipway() as sw:
         flask = measure(sw, "flask", make_repo(tmp / "flask", "python-flask"))
-        plain = make_repo(tmp / "plain")
-        shutil.copytree(ROOT / "tests/e2e/apps/stdlib", plain, dirs_exist_ok=True)
-        commit(plain, "app")
-        stdlib = measure(sw, "plain", plain)
+        stdlib = measure(sw, "plain", make_repo(tmp / "plain", STDLIB))
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"{'app':<14}{'first push':>12}{'reused push':>13}{'redeploy':>10}{'reused/first':>14}")
     for name, r in (("python-flask", flask), ("stdlib", stdlib)):

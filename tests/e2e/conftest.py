@@ -23,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+STDLIB = Path(__file__).parent / "apps" / "stdlib"  # a dependency-free app for fast tests
 SHIPWAY = [sys.executable, "-m", "shipway.cli.main"]
 
 
@@ -107,10 +108,12 @@ def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
-def make_repo(path: Path, example: str | None = None) -> Path:
+def make_repo(path: Path, example: str | Path | None = None) -> Path:
+    """A git repo with one commit: an example's files (a name under examples/, or a path)."""
     path.mkdir(parents=True, exist_ok=True)
     if example:
-        shutil.copytree(EXAMPLES / example, path, dirs_exist_ok=True)
+        source = example if isinstance(example, Path) else EXAMPLES / example
+        shutil.copytree(source, path, dirs_exist_ok=True)
     git(path, "init", "-q", "-b", "main")
     git(path, "add", "-A")
     git(path, "commit", "-q", "-m", "initial", "--allow-empty")

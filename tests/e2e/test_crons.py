@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, commit, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 SHIPWAY_EXTRA_ENV = {"SHIPWAY_CRON_DEPLOY_WAIT": "2"}
 
 CRONS = """
@@ -35,8 +33,7 @@ def cron_activities(shipway: Shipway) -> list[dict]:
 
 def test_d10_cron_runs_then_deploy_stops_it(shipway: Shipway, tmp_path: Path) -> None:
     remote = shipway.create_project("cron")
-    repo = make_repo(tmp_path / "repo")
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
+    repo = make_repo(tmp_path / "repo", STDLIB)
     (repo / ".platform.app.yaml").write_text((repo / ".platform.app.yaml").read_text() + CRONS)
     commit(repo, "app with a cron")
     assert push(repo, remote).returncode == 0

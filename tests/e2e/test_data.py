@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, commit, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 SERVICES = "db:\n  type: postgresql:15\n  disk: 256\n"
 
 
@@ -36,8 +34,7 @@ def rows(shipway: Shipway, env: str) -> list[str]:
 @pytest.fixture(scope="module")
 def proj(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     remote = shipway.create_project("data")
-    repo = make_repo(tmp_path_factory.mktemp("data") / "repo")
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
+    repo = make_repo(tmp_path_factory.mktemp("data") / "repo", STDLIB)
     cfg = repo / ".platform.app.yaml"
     cfg.write_text(cfg.read_text().replace(
         "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:"))

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, commit, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 
 
 @pytest.fixture(scope="module")
 def site(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     remote = shipway.create_project("dep")
-    repo = make_repo(tmp_path_factory.mktemp("dep") / "repo")
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
-    commit(repo, "stdlib app")
+    repo = make_repo(tmp_path_factory.mktemp("dep") / "repo", STDLIB)
     out = push(repo, remote)
     assert out.returncode == 0, out.stdout + out.stderr
     return {"remote": remote, "repo": repo, "log": out.stdout + out.stderr,

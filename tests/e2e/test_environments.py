@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, git, make_repo, push
+from .conftest import STDLIB, Shipway, commit, git, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 
 
 @pytest.fixture(scope="module")
 def proj(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     remote = shipway.create_project("envs")
-    repo = make_repo(tmp_path_factory.mktemp("envs") / "repo")
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
-    commit(repo, "app")
+    repo = make_repo(tmp_path_factory.mktemp("envs") / "repo", STDLIB)
     assert push(repo, remote).returncode == 0
     return {"remote": remote, "repo": repo}
 

@@ -3,7 +3,6 @@ without running any deploy hook again."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,11 +10,10 @@ import pytest
 
 from shipway.settings import load_settings
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 
 
 def simulate_reboot(shipway: Shipway) -> None:
@@ -30,9 +28,7 @@ def simulate_reboot(shipway: Shipway) -> None:
 
 def test_x1_reboot_restores_apps_without_deploy_hook(shipway: Shipway, tmp_path: Path) -> None:
     remote = shipway.create_project("boot")
-    repo = make_repo(tmp_path / "repo")
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
-    commit(repo, "app")
+    repo = make_repo(tmp_path / "repo", STDLIB)
     assert push(repo, remote).returncode == 0
     url = shipway.url("boot")
     assert shipway.fetch(url)[0] == 200

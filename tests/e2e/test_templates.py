@@ -4,17 +4,15 @@ the Django example on PostgreSQL, the Express example on MariaDB."""
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, commit, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 
 
 def visits(body: str) -> int:
@@ -56,8 +54,7 @@ def test_d4_app_without_relationship_cannot_reach_service(shipway: Shipway, tmp_
     port = _service_port(shipway, "django", "db")
     probe = (f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 3)\"")
     remote = shipway.create_project("intruder")
-    repo = make_repo(tmp_path / "intruder")
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
+    repo = make_repo(tmp_path / "intruder", STDLIB)
     cfg = repo / ".platform.app.yaml"
     cfg.write_text(cfg.read_text()
                    .replace('echo "building stdlib app"',

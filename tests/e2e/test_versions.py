@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, commit, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
-APP = Path(__file__).parent / "apps" / "stdlib"
 
 
 def stdlib_repo(path: Path, type_: str, services: str = "") -> Path:
-    repo = make_repo(path)
-    shutil.copytree(APP, repo, dirs_exist_ok=True)
+    repo = make_repo(path, STDLIB)
     cfg = repo / ".platform.app.yaml"
     text = cfg.read_text().replace('type: "python:3.11"', f'type: "{type_}"')
     if services:

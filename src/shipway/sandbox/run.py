@@ -51,10 +51,10 @@ def run_oneshot(
         try:
             why = _pump(proc, on_line, reason) or _wait(proc, reason)
         except BaseException:
-            _stop(proc)
+            _stop_within(proc, KILL_AFTER)
             raise
         if why is not None:
-            _stop(proc)
+            _stop_within(proc, KILL_AFTER)
             raise Cancelled(why)
     return proc.returncode
 
@@ -105,18 +105,6 @@ def _wait(proc: subprocess.Popen[bytes], reason: Callable[[], str | None]) -> st
                 return why
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    def exited(timeout: float) -> bool:
-        try:
-            proc.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-    if proc.poll() is None:
-        stop_group(proc.pid, exited, KILL_AFTER)
-
-
 class _Lines:
     """Splits one stream's bytes into lines; an empty chunk means EOF."""
 
@@ -160,6 +148,7 @@ def run_argv(
 
 
 def _stop_within(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """TERM the process group, KILL it after `grace` seconds (bwrap itself excepted: groups.py)."""
     def exited(timeout: float) -> bool:
         try:
             proc.wait(timeout)
