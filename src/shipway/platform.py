@@ -59,6 +59,7 @@ from shipway.environments.variables import (
 from shipway.errors import Cancelled, ConfigError, NotSupportedYet, ShipwayError, UsageError, UserError
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
+from shipway.router.holdlog import HoldWindow
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
@@ -108,6 +109,9 @@ class Platform:
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
+        # No deploy runs yet: a hold marker left by an interrupted one is stale.
+        for marker in gate.clear_holds(s.home):
+            print(f"shipway: released the hold an interrupted deploy left ({marker.name})")
         for env in self.registry.environments():
             if env.status == "active" and env.current_release:
                 self._restore(env)
@@ -605,7 +609,18 @@ class Platform:
                     self.pool, env.project, env.name, f"pre-{activity_id}",
                     self.settings.data_snapshots, log)
 
-        driver = Driver(launches, workers, previous, log, hold=self._hold, serve=self._serve,
+        window = HoldWindow(self.settings.home / "router" / "access.log",
+                            {route.host for route in self._routes(env, config)})
+
+        def hold(inst: Instance) -> None:
+            window.begin()
+            self._hold(inst)
+
+        def serve(launch: Launch, log: Log) -> None:
+            self._serve(launch, log)
+            window.finish()
+
+        driver = Driver(launches, workers, previous, log, hold=hold, serve=serve,
                         holding=self.router.holding,
                         expose=lambda: envservices.expose_all(
                             services, config, self.settings.firewall_table,
@@ -621,7 +636,26 @@ class Platform:
             # Deployed, whatever the hooks do next: a push must not be rejected now.
             self.activities.set_details(activity_id, deployed=True, release=release.id)
 
-        outcome = driver.run(plan, on_serve=on_serve)
+        try:
+            outcome = driver.run(plan, on_serve=on_serve)
+        finally:
+            # A deploy that failed before serving must not leave its apps
+            # holding every request for the hold limit (D2).
+            for inst in {*previous, *(launch.instance for launch in launches.values())}:
+                gate.end_hold(gate.hold_marker(inst))
+        self._report_deploy(activity_id, driver, window, log)
+        if outcome.failed_hooks:
+            log(f"E: deployed, but these hooks failed: {', '.join(outcome.failed_hooks)}")
+        return outcome.ok
+
+    def _report_deploy(self, activity_id: str, driver: Driver, window: HoldWindow, log: Log) -> None:
+        """D2 and the timeline: how long requests waited, how many, and each phase's duration."""
+        figures = window.figures()
+        if figures is not None:
+            log(f"  Requests: {figures.summary()}")
+            self.activities.set_details(activity_id, held_requests=figures.waited,
+                                        longest_hold_seconds=figures.longest,
+                                        shed_requests=figures.shed)
         self.activities.set_details(
             activity_id, held_seconds=round(driver.held_seconds, 3),
             timeline=[{"phase": p, "seconds": round(t, 3)} for p, t in driver.timeline],
@@ -629,9 +663,6 @@ class Platform:
         log("Deploy timeline:")
         for phase, seconds in driver.timeline:
             log(f"  {phase:<16} {seconds:8.3f} s")
-        if outcome.failed_hooks:
-            log(f"E: deployed, but these hooks failed: {', '.join(outcome.failed_hooks)}")
-        return outcome.ok
 
     def _ensure_data(self, env: Environment, log: Log) -> None:
         """The environment's volume; a new one is cloned from its parent's (E2)."""
@@ -762,6 +793,14 @@ class Platform:
 
     def _serve(self, launch: Launch, log: Log) -> None:
         """Make `launch` the one the router reaches: switch static files, open the gate."""
+        try:
+            self._open(launch)
+        finally:
+            # After the gate opened (or failed to): from now on a down app gets
+            # a quick 503 instead of a hold.
+            gate.end_hold(gate.hold_marker(launch.instance))
+
+    def _open(self, launch: Launch) -> None:
         link = self.current_link(launch.instance)
         tmp = link.with_name(link.name + ".new")
         tmp.unlink(missing_ok=True)
@@ -777,6 +816,8 @@ class Platform:
             gate.release_port(self.settings.firewall_table, port)
 
     def _hold(self, inst: Instance) -> None:
+        # The marker first: no request may see the gate closed and no deploy running.
+        gate.begin_hold(gate.hold_marker(inst))
         gate.hold_socket(inst.upstream_socket)
         row = self.store.one(
             "SELECT port FROM ports WHERE project = ? AND environment = ? AND app = ?",
@@ -819,7 +860,8 @@ class Platform:
         for name, launch in launches.items():
             port = self._port_of(launch)
             dial = f"127.0.0.1:{port}" if port else f"unix/{launch.instance.upstream_socket}"
-            apps[name] = RoutedApp(launch.app, dial, str(self.current_link(launch.instance)))
+            apps[name] = RoutedApp(launch.app, dial, str(self.current_link(launch.instance)),
+                                   hold_marker=str(gate.hold_marker(launch.instance)))
         return RoutedEnvironment(self._routes(env, config), apps)
 
     # -- queries -----------------------------------------------------------------

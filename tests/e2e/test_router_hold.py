@@ -342,4 +342,5 @@ def test_d2_hold_figures_from_the_access_log(
         assert time.monotonic() < deadline, figures
         time.sleep(0.05)
     assert figures.waited == 6 and figures.shed == 0
-    assert 1.2 <= figures.longest < 5
+    assert 1.0 <= figures.longest < 5  # the clients start a little after the hold
+

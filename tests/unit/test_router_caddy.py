@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from shipway.errors import PlatformError
-from shipway.router.caddy import Caddy
+from shipway.router.caddy import Caddy, default_gomaxprocs
 
 
 def test_missing_binary_says_how_to_install_it(tmp_path: Path) -> None:
@@ -26,3 +27,9 @@ def test_nothing_running_in_a_fresh_home(tmp_path: Path) -> None:
     caddy.stop()  # stopping nothing is fine
     with pytest.raises(PlatformError, match="unreachable"):
         caddy.current_config()
+
+
+def test_caddy_leaves_the_apps_a_core(tmp_path: Path) -> None:
+    caddy = Caddy(tmp_path, caddy_bin=Path("/bin/true"))
+    assert caddy.gomaxprocs == default_gomaxprocs() == max(1, (os.cpu_count() or 1) - 1)
+    assert Caddy(tmp_path, caddy_bin=Path("/bin/true"), gomaxprocs=0).gomaxprocs == 0  # Go's default

@@ -125,6 +125,7 @@ def test_proxy_holds_requests_for_the_hold_limit(hold: float, duration: str) -> 
         "handler": "reverse_proxy",
         "upstreams": [{"dial": "127.0.0.1:1"}],
         "load_balancing": {"try_duration": duration, "try_interval": "20ms"},
+        "transport": {"protocol": "http", "keep_alive": {"enabled": False}},
     }
 
 
@@ -191,6 +192,7 @@ PROXY = {
     "handler": "reverse_proxy",
     "upstreams": [{"dial": "127.0.0.1:1"}],
     "load_balancing": {"try_duration": "300000ms", "try_interval": "20ms"},
+    "transport": {"protocol": "http", "keep_alive": {"enabled": False}},
 }
 
 
@@ -295,3 +297,10 @@ def test_marker_choice_also_guards_static_passthru() -> None:
         (proxy,) = proxies
         assert proxy["handler"] == "subroute"
         assert proxy["routes"][0]["match"][0]["file"]["try_files"] == ["/m"]
+
+
+def test_the_table_order_does_not_change_the_config() -> None:
+    # An unchanged config is never reloaded (router/control.py); a reload
+    # fails held requests and cuts idle keep-alive connections.
+    assert _render(SITES) == _render(list(reversed(SITES)))
+    assert _render(SITES[3:] + SITES[:3]) == _render(SITES)

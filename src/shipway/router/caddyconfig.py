@@ -131,10 +131,14 @@ def _server(sites: list[Site], listen: str, hold: str, logged: bool) -> JSON:
     return server
 
 
-def _specificity(site: Site) -> tuple[bool, int]:
-    # Exact hosts before wildcards, then longer path prefixes first; sorted()
-    # is stable, so equal routes keep the table's order.
-    return (site.host.startswith("*."), -len(_prefix(site.path)))
+def _specificity(site: Site) -> tuple[bool, int, str, str]:
+    # Exact hosts before wildcards, then longer path prefixes first. Host and
+    # path break the remaining ties (such routes never overlap) so the config
+    # does not depend on the order of the table: a reordered but equal table
+    # must render equal, or Caddy reloads, which fails held requests and
+    # closes clients' idle keep-alive connections (seen: wrk read errors
+    # whenever a deploy moved its environment to the end of the table).
+    return (site.host.startswith("*."), -len(_prefix(site.path)), site.host, site.path)
 
 
 def _prefix(path: str) -> str:
@@ -189,7 +193,19 @@ def _reverse_proxy(dial: str, try_duration: str) -> JSON:
         "handler": "reverse_proxy",
         "upstreams": [{"dial": dial}],
         "load_balancing": {"try_duration": try_duration, "try_interval": "20ms"},
+        "transport": _NO_UPSTREAM_KEEPALIVE,
     }
+
+
+# A fresh connection per proxied request. The deploy gate acts on new
+# connections (nftables `ct state new`, the unix link), so a pooled one could
+# carry a request past it to a release being stopped. And Caddy's pool leaves
+# connections open that no request ever uses (seen after client aborts):
+# each one blocks a gunicorn sync worker until gunicorn's 30 s worker timeout
+# ("WORKER TIMEOUT ... no URI read"), stalling a 2-worker app. Apps that close
+# after each response (gunicorn sync) lose nothing; measured: same CPU per
+# request.
+_NO_UPSTREAM_KEEPALIVE: JSON = {"protocol": "http", "keep_alive": {"enabled": False}}
 
 
 def _upstream(upstream: Upstream, locations: tuple[StaticLocation, ...], hold: str) -> list[JSON]:

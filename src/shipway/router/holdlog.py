@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,40 @@ def read_hold_figures(access_log: Path, start: float, end: float, hosts: Collect
     except FileNotFoundError:
         return HoldFigures()
     return hold_figures(data.decode("utf-8", errors="replace").splitlines(), start, end, hosts)
+
+
+class HoldWindow:
+    """One deploy's hold, as the deploy sees it: call `begin` just before the
+    first gate closes, `finish` just after the last one opens, then `figures`.
+    """
+
+    # Held requests are answered, and logged, just after the gates open; give
+    # the last of them this long to reach the log.
+    SETTLE = 0.5
+
+    def __init__(self, access_log: Path, hosts: Collection[str],
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.access_log, self.hosts = access_log, frozenset(hosts)
+        self._clock, self._sleep = clock, sleep
+        self.offset = log_offset(access_log)
+        self.start: float | None = None
+        self.end: float | None = None
+
+    def begin(self) -> None:
+        if self.start is None:
+            self.start = self._clock()
+
+    def finish(self) -> None:
+        self.end = self._clock()
+
+    def figures(self) -> HoldFigures | None:
+        """The hold's figures; None if nothing was held (the deploy failed before)."""
+        if self.start is None:
+            return None
+        end = self.end if self.end is not None else self._clock()
+        self._sleep(max(0.0, end + self.SETTLE - self._clock()))
+        return read_hold_figures(self.access_log, self.start, end, self.hosts, self.offset)
 
 
 def _entries(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
