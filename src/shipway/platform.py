@@ -56,10 +56,18 @@ from shipway.environments.variables import (
     runtime_visible,
     updated,
 )
-from shipway.errors import Cancelled, ConfigError, NotSupportedYet, ShipwayError, UsageError, UserError
+from shipway.errors import (
+    Cancelled,
+    ConfigError,
+    NotSupportedYet,
+    PlatformError,
+    ShipwayError,
+    UsageError,
+    UserError,
+)
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
-from shipway.router.holdlog import HoldWindow
+from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
@@ -244,8 +252,7 @@ class Platform:
         commit = env.head_commit or ""
 
         def work(log: Log, activity_id: str) -> bool:
-            log(f"Deploying {env.name} at {commit[:7]} (data cloning from the parent is not "
-                "supported yet: mounts start empty)")
+            log(f"Deploying {env.name} at {commit[:7]}")
             return self._deploy_commit(env, commit, GitObjects(self.repo_path(env.project)), log,
                                        activity_id, trigger=type_.removeprefix("environment."),
                                        new_code=True)
@@ -688,6 +695,25 @@ class Platform:
 
         return {"owners": owners, "pause_parent": pause_parent}
 
+    def merge(self, project: str, name: str) -> dict[str, Any]:
+        """`environment:merge`: the child's code goes up to its parent (a fast-forward),
+        which is then deployed; data never moves."""
+        child = self.registry.environment(project, name)
+        if not child.parent or not child.head_commit:
+            raise UserError(f"environment {name!r} has no parent or no code to merge")
+        parent = self._deployed(project, child.parent)
+        objects = GitObjects(self.repo_path(project))
+        head = parent.head_commit or ZERO_SHA
+        try:
+            objects.git("merge-base", "--is-ancestor", head, child.head_commit)
+        except PlatformError:
+            raise UserError(f"{parent.name!r} has commits that {name!r} lacks: merge or rebase in "
+                            "git and push, then merge again") from None
+        objects.git("update-ref", f"refs/heads/{parent.name}", child.head_commit, head)
+        self.registry.set_head(project, parent.name, child.head_commit)
+        return {"activity": self._deploy_head(self.registry.environment(project, parent.name),
+                                               "environment.merge", f"merge {name} into {parent.name}")}
+
     def synchronize_data(self, project: str, name: str) -> dict[str, Any]:
         """E2 `environment:synchronize data`: re-clone the parent's data, then redeploy."""
         env = self._deployed(project, name)
@@ -890,10 +916,12 @@ class Platform:
     def log_text(self, project: str, env_name: str, kind: str, app: str | None, lines: int) -> str:
         """E4 `log`: the tail of one of an app's log files."""
         env = self.registry.environment(project, env_name)
+        if kind in ("access", "error"):
+            return self._router_log(env, kind == "error", lines)
         name = self.LOG_FILES.get(kind) or (f"{kind}.log" if kind.startswith("worker-") else None)
         if name is None:
             raise UsageError(f"unknown log {kind!r}; choose one of: {', '.join(self.LOG_FILES)}, "
-                             "worker-NAME")
+                             "access, error, worker-NAME")
         apps = sorted(p.name for p in (self.settings.home / "logs" / project / env.name).glob("*"))
         if app is None and len(apps) > 1:
             raise UsageError(f"this environment has several apps ({', '.join(apps)}); pick one with --app")
@@ -902,6 +930,17 @@ class Platform:
         if not path.exists():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+
+    def _router_log(self, env: Environment, errors_only: bool, lines: int) -> str:
+        """The router's access log for this environment's hosts (`error`: its 5xx answers)."""
+        path = self.settings.home / "router" / "access.log"
+        if not env.current_release or not path.exists():
+            return ""
+        release = self.releases.get(env.project, env.name, env.current_release)
+        hosts = {r.host for r in self._routes(env, self._config_at(env.project, release.commit))}
+        with path.open(errors="replace") as f:
+            found = access_lines(f, hosts, errors_only)
+        return "".join(f"{line}\n" for line in found[-lines:])
 
     def environment(self, project: str, name: str) -> Environment:
         return self.registry.environment(project, name)

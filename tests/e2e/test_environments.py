@@ -155,3 +155,21 @@ def test_e4_concurrent_pushes_never_deploy_and_reject(shipway: Shipway, proj: di
     served = shipway.fetch(shipway.url("envs"))[1]
     assert served.startswith(f"stdlib race-{winner}"), served
     assert head == git(tmp_path / winner, "rev-parse", "HEAD").stdout.strip()
+
+
+def test_e2_merge_moves_code_up_never_data(shipway: Shipway, proj: dict, tmp_path: Path) -> None:
+    remote = str(proj["remote"])
+    clone = tmp_path / "merge"
+    git(tmp_path, "clone", "-q", "-b", "main", remote, str(clone))  # dev2 is behind main
+    app = clone / "app.py"
+    app.write_text(app.read_text().replace('VERSION = "', 'VERSION = "merged-'))
+    commit(clone, "work on dev2")
+    out = git(clone, "push", remote, "HEAD:dev2", check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (shipway.app_data("envs", env="dev2") / "mounts" / "data" / "dev-only.txt").write_text("x")
+    merged = shipway.cli("merge", "-p", "envs", "-e", "dev2")
+    assert merged.returncode == 0
+    assert shipway.fetch(shipway.url("envs"))[1].startswith("stdlib merged-")
+    assert not (shipway.app_data("envs") / "mounts" / "data" / "dev-only.txt").exists()
+    access = shipway.cli("log", "access", "-p", "envs", "-e", "main").stdout
+    assert " GET " in access and " 200 " in access

@@ -196,6 +196,8 @@ async def environment_action(request: Request) -> Response:
         out = await _call(request, platform.deactivate, p, e)
     elif action == "branch":
         out = await _call(request, platform.branch, p, body["name"], e, body.get("type"))
+    elif action == "merge":
+        out = await _call(request, platform.merge, p, e)
     elif action == "synchronize":
         out = await _call(request, platform.synchronize_data, p, e)
     elif action == "set":

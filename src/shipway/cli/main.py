@@ -223,6 +223,18 @@ def environment_synchronize(what: str, project: str, environment: str, no_wait: 
 main.add_command(environment_synchronize, "sync")
 
 
+@main.command("environment:merge")
+@PROJECT
+@click.option("-e", "--environment", required=True, help="the child environment to merge up")
+@NO_WAIT
+def environment_merge(project: str, environment: str, no_wait: bool) -> None:
+    """Fast-forward the parent to this environment's code and deploy it; data stays put (E2)."""
+    _environment_action(project, environment, "merge", {}, not no_wait)
+
+
+main.add_command(environment_merge, "merge")
+
+
 @main.command("environment:branch")
 @click.argument("name")
 @click.argument("parent", required=False)

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,21 @@ def _host_in(host: str, wanted: set[str]) -> bool:
         return True
     _, dot, parent = host.partition(".")
     return bool(dot) and f"*.{parent}" in wanted
+
+
+def access_lines(lines: Iterable[str], hosts: Collection[str], errors_only: bool = False) -> list[str]:
+    """`shipway log access|error`: the router's requests for these hosts, one readable line
+    each; `errors_only` keeps the 5xx answers."""
+    wanted = {h.lower() for h in hosts}
+    out = []
+    for entry in _entries(lines):
+        if not _host_in(_request_host(entry), wanted):
+            continue
+        status = int(entry.get("status") or 0)
+        if errors_only and status < 500:
+            continue
+        request = entry.get("request") or {}
+        stamp = datetime.fromtimestamp(float(entry["ts"]), UTC).strftime("%Y-%m-%d %H:%M:%S")
+        out.append(f"{stamp} {request.get('method', '?')} {request.get('host', '')}"
+                   f"{request.get('uri', '')} {status} {float(entry.get('duration') or 0):.3f}s")
+    return out
