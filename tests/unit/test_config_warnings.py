@@ -36,7 +36,7 @@ ROUTE = "'https://{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
 # (id, files, [(file, line, key, part of the message)]) — the exact warnings expected.
 CASES = [
     *[(key, app(f"{key}: x\n"), [(APP, 6, key, PENDING)])
-      for key in ("size", "access", "timezone", "runtime", "additional_hosts", "firewall",
+      for key in ("size", "access", "runtime", "additional_hosts", "firewall",
                   "operations", "container_profile", "preflight", "stack")],
     ("source.operations", app("source:\n  operations: {update: {command: x}}\n"),
      [(APP, 7, "source.operations", PENDING)]),
@@ -48,8 +48,9 @@ CASES = [
     ("location request_buffering", app("  locations:\n    /:\n      request_buffering: "
                                        "{enabled: false}\n"),
      [(APP, 8, "web.locations./.request_buffering", PENDING)]),
-    ("rule scripts", app("  locations:\n    /:\n      rules:\n        a: {scripts: true}\n"),
-     [(APP, 9, "web.locations./.rules.a.scripts", PENDING)]),
+    # The router does not apply location rules yet: the whole key is reported, once.
+    ("location rules", app("  locations:\n    /:\n      rules:\n        a: {scripts: true}\n"),
+     [(APP, 8, "web.locations./.rules", PENDING)]),
     ("cron timeout and stop", app("crons:\n  c:\n    spec: '@daily'\n    timeout: 60\n"
                                   "    commands: {start: a, stop: b}\n"),
      [(APP, 9, "crons.c.timeout", PENDING), (APP, 10, "crons.c.commands.stop", PENDING)]),

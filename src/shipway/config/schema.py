@@ -211,6 +211,7 @@ class AppSchema(_Schema):
     variables: Section[Variables] = {}
     disk: PositiveInt | None = None
     crons: Section[dict[str, CronSchema]] = {}
+    timezone: str | None = None  # read by the cron scheduler (D10)
 
 
 class ServiceSchema(_Schema):
