@@ -78,6 +78,7 @@ from shipway.state.store import Store
 from shipway.storage import Pool, open_pool
 
 Log = Callable[[str], None]
+MARKER_SETTLE_SECONDS = 0.1
 
 
 class Platform:
@@ -844,6 +845,9 @@ class Platform:
     def _hold(self, inst: Instance) -> None:
         # The marker first: no request may see the gate closed and no deploy running.
         gate.begin_hold(gate.hold_marker(inst))
+        # A request the router matched just before the marker existed dials right after;
+        # give it time to reach the old release before its socket or port goes away.
+        time.sleep(MARKER_SETTLE_SECONDS)
         gate.hold_socket(inst.upstream_socket)
         row = self.store.one(
             "SELECT port FROM ports WHERE project = ? AND environment = ? AND app = ?",
