@@ -47,16 +47,7 @@ def run_oneshot(
             return f"exceeded its time limit of {timeout:g} s"
         return None
 
-    with _spawn(bwrap_argv(spec, host_layout)) as proc:
-        try:
-            why = _pump(proc, on_line, reason) or _wait(proc, reason)
-        except BaseException:
-            _stop_within(proc, KILL_AFTER)
-            raise
-        if why is not None:
-            _stop_within(proc, KILL_AFTER)
-            raise Cancelled(why)
-    return proc.returncode
+    return run_argv(bwrap_argv(spec, host_layout), on_line=on_line, stop=reason)
 
 
 def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
