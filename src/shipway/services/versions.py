@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,8 +74,21 @@ def _numbers(kind: Kind, version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+INVENTORY_SECONDS = 60.0
+_seen: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+
 def installed_versions(engine: str) -> tuple[str, ...]:
-    """The versions of `engine` this host can run (looked up on every call: cheap)."""
+    """The versions of `engine` this host can run. Every app process launch asks
+    (each deploy, every environment the router serves), and MariaDB and Redis
+    are asked by running them: a minute-old answer is good enough, as for runtimes."""
+    cached = _seen.get(engine)
+    if cached is None or time.monotonic() - cached[0] > INVENTORY_SECONDS:
+        cached = _seen[engine] = (time.monotonic(), _look_up(engine))
+    return cached[1]
+
+
+def _look_up(engine: str) -> tuple[str, ...]:
     if engine == "postgresql":
         return _postgresql_majors(POSTGRESQL_ROOT)
     if engine == "mariadb":
