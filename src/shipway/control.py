@@ -30,7 +30,9 @@ def check_host() -> None:
 
 def build_platform(settings: Settings) -> Platform:
     router_home = settings.home / "router"
-    caddy = Caddy(router_home, run_as=settings.router_uid, groups=(settings.apps_gid,))
+    ports = {"http": settings.http_port, "https": settings.https_port}
+    caddy = Caddy(router_home, run_as=settings.router_uid, groups=(settings.apps_gid,),
+                  listen=[(settings.listen_host, port) for port in ports.values()])
     caddy.ensure_running()
     control = RouterControl(
         caddy.load, caddy.current_config,
@@ -38,6 +40,8 @@ def build_platform(settings: Settings) -> Platform:
         listen_host=settings.listen_host, admin_socket=caddy.admin_socket,
         storage_dir=caddy.storage_dir, hold_seconds=settings.hold_seconds,
         access_log=router_home / "access.log",
+        listen={scheme: caddy.listen_address(settings.listen_host, port)
+                for scheme, port in ports.items()},
     )
     return Platform(settings, control)
 

@@ -25,7 +25,7 @@ from typing import Any
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
-from shipway.build.runtime import inventory, runtime_binds
+from shipway.build.runtime import ensure_runtime, inventory, runtime_binds
 from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
@@ -71,6 +71,7 @@ from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
+from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
@@ -555,9 +556,10 @@ class Platform:
             extra_passthrough=self.settings.passthrough_env,
             home=self.settings.home,
             disk_mb=self.settings.build_disk_mb, memory_mb=self.settings.build_memory_mb,
+            nearest_runtime=self._nearest(env),
         )
         for app in config.apps:  # a runtime that cannot be had fails the push before any build
-            runtime = runtime_binds(app.type, self.settings.home, self._nearest(env))
+            runtime = ensure_runtime(app.type, self.settings.home, self._nearest(env), log)
             if runtime.warning:
                 log(f"W: {runtime.warning}")
         builds = {}
@@ -760,7 +762,8 @@ class Platform:
         endpoints, _ = envservices.prepare(self._services(env, config), nearest=self._nearest(env))
         view = envservices.app_view(app, config, endpoints,
                                     cluster=f"{project.id}-{env.machine_name}",
-                                    hosts_path=instance.run_dir / f"hosts-{process}")
+                                    hosts_path=instance.run_dir / f"hosts-{process}",
+                                    apps=self._app_endpoints(env, app, config))
         ctx = RunContext(
             project_id=project.id, project_entropy=project.entropy, branch=env.name,
             machine_name=env.machine_name, environment_type=env.type,
@@ -775,6 +778,17 @@ class Platform:
             env={**view.variables, **runtime_environment(app, ctx, runtime.path_dirs)},
             runtime_binds=(*runtime.binds, view.hosts_bind), process=process, command=command,
         )
+
+    def _app_endpoints(self, env: Environment, app: AppConfig, config: ProjectConfig
+                       ) -> dict[str, AppEndpoint]:
+        """The other apps `app` has relationships to, and where they listen."""
+        named = {rel.service for rel in app.relationships.values()}
+        return {
+            other.name: AppEndpoint(other.type, allocate_port(
+                self.store, env.project, env.name, other.name, self.settings.port_base)
+                if other.web.socket_family == "tcp" else None)
+            for other in config.apps if other.name in named
+        }
 
     def _services(self, env: Environment, config: ProjectConfig) -> dict[str, ServiceInstance]:
         return envservices.instances(

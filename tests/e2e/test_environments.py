@@ -43,10 +43,14 @@ def test_e1_new_branch_is_inactive_until_activated(shipway: Shipway, proj: dict)
     failures: list[int] = []
     stop = threading.Event()
 
+    dropped: list[int] = []
+
     def load_main() -> None:
         while not stop.is_set():
             code, _ = shipway.fetch(main_url, timeout=10)
-            if code != 200:
+            if code == 0:
+                dropped.append(code)
+            elif code != 200:
                 failures.append(code)
 
     loader = threading.Thread(target=load_main)
@@ -58,6 +62,11 @@ def test_e1_new_branch_is_inactive_until_activated(shipway: Shipway, proj: dict)
         loader.join()
     assert "deploy hook ran as" in out2.stdout and "for development" in out2.stdout
     assert failures == []  # deploying one environment never interrupts another
+    # The activation changes the router's config once. Caddy keeps its sockets
+    # (router/caddy.py), but a connection it accepts in the instant its old
+    # config shuts down can still be closed unanswered: 0.05 per reload in
+    # bench/router_reload.py. More than one such drop is a regression.
+    assert len(dropped) <= 1
     feature_url = shipway.url("envs", "feature")
     assert feature_url != main_url
     assert shipway.fetch(feature_url)[1].startswith("stdlib feature")

@@ -328,7 +328,7 @@ def test_d2_hold_figures_from_the_access_log(
     offset = log_offset(access_log)
     start = time.time()
     gate.begin_hold(marker)
-    threads, _ = _send_all(http_port)
+    threads, results = _send_all(http_port)
     time.sleep(1.2)
     with _serving(_unix_app(sock), "new"):
         gate.end_hold(marker)
@@ -342,5 +342,10 @@ def test_d2_hold_figures_from_the_access_log(
         assert time.monotonic() < deadline, figures
         time.sleep(0.05)
     assert figures.waited == 6 and figures.shed == 0
-    assert 1.0 <= figures.longest < 5  # the clients start a little after the hold
+    # The router's figure is the longest wait its clients saw, less their
+    # connection setup (clients start late on a loaded machine: compare with
+    # what they measured, not with the sleep).
+    client_longest = max(seconds for _, seconds in results.values())
+    assert client_longest >= 1.0
+    assert client_longest - 0.5 <= figures.longest <= client_longest + 0.05
 

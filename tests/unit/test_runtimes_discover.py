@@ -69,6 +69,7 @@ ROOT = Path("/root")
                     Path("/srv/uv"),
                     Path("/srv/data/uv/python"),
                     ROOT / ".local/share/uv/python",
+                    Path("/var/lib/shipway/runtimes/python"),  # provision.python_from_uv
                 ),
                 "node_dirs": ((Path("/usr/bin"), Origin.SYSTEM),),
                 "node_store": Path("/var/lib/shipway/runtimes"),

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from shipway.config import ProjectConfig, Relationship, load_project
-from shipway.config.model import ServiceConfig
 from shipway.errors import NotSupportedYet, PlatformError, UserError
 from shipway.services.relationships import (
+    AppEndpoint,
     Endpoint,
     host_names,
     hosts_file,
@@ -141,11 +141,26 @@ def test_hosts_resolve_relationship_and_service_names(tmp_path: Path) -> None:
     assert hosts_file([]).startswith("127.0.0.1\tlocalhost\n")
 
 
-def test_app_to_app_relationship_is_not_supported_yet(tmp_path: Path) -> None:
-    services = {"db": ServiceConfig("db", "postgresql:15", "postgresql", "15", None, {})}
-    with pytest.raises(NotSupportedYet, match="relationships to apps"):
-        relationships_document({"api": Relationship("backend", "http")}, services, ENDPOINTS,
-                               cluster=CLUSTER)
+def test_app_to_app_relationship_reaches_the_app_port(tmp_path: Path) -> None:
+    apps = {"backend": AppEndpoint("python:3.11", 30123)}
+    doc = relationships_document({"api": Relationship("backend", "http")}, {}, ENDPOINTS,
+                                 cluster=CLUSTER, apps=apps)
+    (entry,) = doc["api"]
+    assert (entry["scheme"], entry["host"], entry["hostname"], entry["port"]) == (
+        "http", "api.internal", "backend.internal", 30123)
+    assert (entry["service"], entry["rel"], entry["type"], entry["username"]) == (
+        "backend", "http", "python:3.11", None)
+    assert service_url(entry) == "http://api.internal:30123"
+    assert host_names(doc) == ["api.internal", "backend.internal"]
+
+
+def test_app_to_app_relationship_needs_a_tcp_app_and_the_http_endpoint() -> None:
+    with pytest.raises(NotSupportedYet, match="socket_family: tcp"):
+        relationships_document({"api": Relationship("backend", "http")}, {}, ENDPOINTS,
+                               cluster=CLUSTER, apps={"backend": AppEndpoint("nodejs:20", None)})
+    with pytest.raises(UserError, match="has no endpoint 'grpc'"):
+        relationships_document({"api": Relationship("backend", "grpc")}, {}, ENDPOINTS,
+                               cluster=CLUSTER, apps={"backend": AppEndpoint("nodejs:20", 1)})
 
 
 @pytest.mark.parametrize(("relationships", "error", "says"), [

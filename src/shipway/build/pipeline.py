@@ -72,6 +72,7 @@ class BuildHost:
     home: Path
     disk_mb: int = 4096  # app + cache + /tmp (B6)
     memory_mb: int = 2048  # all the build's processes together (B6)
+    nearest_runtime: bool = False  # the version policy: another version if this one cannot be had
 
 
 def build_inputs(req: BuildRequest) -> BuildInputs:
@@ -140,7 +141,7 @@ def _chown_tree(path: Path, uid: int) -> None:
 
 
 def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:
-    runtime = runtime_binds(req.app.type, host.home)
+    runtime = runtime_binds(req.app.type, host.home, host.nearest_runtime)
     env = {
         **passthrough_env(os.environ, host.extra_passthrough),
         **runtime.env,

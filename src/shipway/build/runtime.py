@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.errors import RuntimeUnavailable
+from shipway.runtimes import provision
 from shipway.runtimes.binding import binding
 from shipway.runtimes.discover import discover
 from shipway.runtimes.model import Install
@@ -53,6 +56,31 @@ def runtime_binds(type_: str, home: Path, nearest: bool = False) -> SandboxRunti
     binds = [Bind(host, dest, writable=False) for host, dest in bound.ro_binds]
     binds.append(Bind(shim_dir, bound.shim_dir, writable=False))
     return SandboxRuntime(tuple(binds), bound.path_dirs, dict(bound.env), warning)
+
+
+def ensure_runtime(type_: str, home: Path, nearest: bool, log: Callable[[str], None]) -> SandboxRuntime:
+    """`runtime_binds`, installing a missing Node.js or Python into the store first.
+
+    An install of the version asked for beats the nearest policy: the
+    policy only applies when the version cannot be had at all.
+    """
+    try:
+        return runtime_binds(type_, home)
+    except RuntimeUnavailable as missing:
+        wanted = parse_type(type_)
+        if not provision.can_provision(wanted):
+            if nearest:
+                return runtime_binds(type_, home, nearest=True)
+            raise
+        try:
+            provision.provision(wanted, home, log)
+        except RuntimeUnavailable as failed:
+            if nearest:
+                log(f"W: {failed}")
+                return runtime_binds(type_, home, nearest=True)
+            raise RuntimeUnavailable(f"{missing} Installing it failed: {failed}") from failed
+        _inventory.pop(home, None)
+        return runtime_binds(type_, home)
 
 
 def inventory(home: Path) -> list[Install]:

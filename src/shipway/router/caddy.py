@@ -4,10 +4,21 @@ Caddy outlives the control plane: it is started detached (its own session,
 reparented away from us) so a control plane killed with -9 leaves apps
 served, and the next control plane adopts it. Identity is the pid file that
 Caddy itself writes plus an admin socket that answers; both live in `home`.
+
+The public ports are bound here, by the control plane, and handed to Caddy
+as inherited file descriptors (`fd/N` listen addresses). Caddy binds its own
+ports with SO_REUSEPORT, one socket per config: every config change closes
+the old socket and the kernel resets the connections queued on it, so
+activating one environment cut requests to the others (seen: 14 failed
+curls over 40 reloads). With one socket kept for Caddy's whole life there
+is one accept queue and nothing is dropped with it (0 over 40 reloads; a
+rarer race inside Caddy's TLS server shutdown remains, NOTES.md). Caddy then
+needs no right to bind ports below 1024 either.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -16,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +72,10 @@ class Caddy:
         gomaxprocs: int | None = None,
         run_as: int | None = None,
         groups: tuple[int, ...] = (),
+        listen: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.home = home
+        self.listen = [(host, port) for host, port in listen]
         # Caddy runs as its own uid so the deploy gate can match its connections
         # (nftables `meta skuid`) and an exploited router is not root.
         self.run_as = run_as
@@ -74,6 +88,7 @@ class Caddy:
         self.storage_dir = home / "storage"
         self.pid_file = home / "caddy.pid"
         self.log_file = home / "caddy.log"
+        self.listeners_file = home / "listeners.json"
         if len(os.fsencode(self.admin_socket)) > _MAX_SOCKET_PATH:
             raise PlatformError(f"router home {home} is too long a path for a unix socket")
 
@@ -86,11 +101,30 @@ class Caddy:
     def ensure_running(self, timeout: float = 10.0) -> None:
         """Adopt the Caddy left by an earlier control plane, or start one."""
         if self.pid is not None:
-            if self._answers():
+            if self._answers() and self._inherited() == self.listen:
                 return
-            self.stop()  # alive but deaf: a wedged router serves nobody
+            # Alive but deaf (a wedged router serves nobody), or holding other
+            # ports than the settings now ask for.
+            self.stop()
         self._start()
         self._wait_ready(timeout)
+
+    def listen_address(self, host: str, port: int) -> str:
+        """Caddy's listen address for (host, port): the inherited socket's `fd/N`."""
+        for entry in self._recorded():
+            if (entry["host"], entry["port"]) == (host, port):
+                return f"fd/{entry['fd']}"
+        raise PlatformError(f"the router holds no socket for {host or '*'}:{port}; restart `shipway serve`")
+
+    def _recorded(self) -> list[dict[str, Any]]:
+        try:
+            entries: list[dict[str, Any]] = json.loads(self.listeners_file.read_text())
+        except (OSError, ValueError):
+            return []
+        return entries
+
+    def _inherited(self) -> list[tuple[str, int]]:
+        return [(entry["host"], entry["port"]) for entry in self._recorded()]
 
     def load(self, config: dict[str, Any]) -> None:
         """Replace Caddy's whole config (Caddy skips a load that changes nothing)."""
@@ -131,18 +165,28 @@ class Caddy:
         if setsid is None:
             raise PlatformError("`setsid` (util-linux) is needed to start the router")
         argv = [str(self.bin), "run", "--config", str(initial), "--pidfile", str(self.pid_file)]
-        if self.run_as is not None:
-            self._hand_over_home(self.run_as)
-            argv = [*_drop_to(self.run_as, self.groups), *argv]
-        # `setsid --fork` double-forks: Caddy gets its own session (no signal
-        # from our terminal or process group reaches it) and is never our
-        # child, so its exit leaves no zombie in a long-lived control plane.
-        with self.log_file.open("ab") as log:
-            subprocess.run(
-                [setsid, "--fork", *argv],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self._environment(), cwd=self.home, check=True,
-            )
+        sockets = [bind_listener(host, port) for host, port in self.listen]
+        try:
+            self.listeners_file.write_text(json.dumps([
+                {"host": host, "port": port, "fd": sock.fileno()}
+                for (host, port), sock in zip(self.listen, sockets, strict=True)
+            ]))
+            if self.run_as is not None:
+                self._hand_over_home(self.run_as)
+                argv = [*_drop_to(self.run_as, self.groups, bind_ports=not sockets), *argv]
+            # `setsid --fork` double-forks: Caddy gets its own session (no signal
+            # from our terminal or process group reaches it) and is never our
+            # child, so its exit leaves no zombie in a long-lived control plane.
+            with self.log_file.open("ab") as log:
+                subprocess.run(
+                    [setsid, "--fork", *argv],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=self._environment(), cwd=self.home, check=True,
+                    pass_fds=[sock.fileno() for sock in sockets],
+                )
+        finally:
+            for sock in sockets:
+                sock.close()  # Caddy holds its own copies
 
     def _hand_over_home(self, uid: int) -> None:
         for path in (self.home, self.storage_dir, *self.home.rglob("*")):
@@ -201,13 +245,34 @@ class Caddy:
             return "(no log)"
 
 
-def _drop_to(uid: int, groups: tuple[int, ...]) -> list[str]:
-    # Keep only the right to bind ports below 1024 (80 and 443).
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port ("" = every address, IPv6 and IPv4)."""
+    family = socket.AF_INET6 if ":" in host or host == "" else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if host == "":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host or "::", port))
+        sock.listen(4096)
+    except OSError as error:
+        sock.close()
+        if host == "" and error.errno == errno.EAFNOSUPPORT:
+            return bind_listener("0.0.0.0", port)
+        raise PlatformError(
+            f"the router cannot listen on {host or '*'}:{port}: {error.strerror}; stop what uses "
+            "that port or choose others with SHIPWAY_HTTP_PORT / SHIPWAY_HTTPS_PORT"
+        ) from error
+    return sock
+
+
+def _drop_to(uid: int, groups: tuple[int, ...], *, bind_ports: bool) -> list[str]:
+    # No capability at all, unless Caddy must bind ports below 1024 itself.
+    caps = "-all,+net_bind_service" if bind_ports else "-all"
     group_args = [f"--groups={','.join(map(str, groups))}"] if groups else ["--clear-groups"]
     return [
         "setpriv", f"--reuid={uid}", f"--regid={uid}", *group_args,
-        "--inh-caps=-all,+net_bind_service", "--ambient-caps=-all,+net_bind_service",
-        "--bounding-set=-all,+net_bind_service", "--",
+        f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set={caps}", "--",
     ]
 
 

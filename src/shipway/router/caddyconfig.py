@@ -71,17 +71,28 @@ def render(
     storage_dir: Path,
     hold_seconds: float,
     access_log: Path | None,
+    listen: Mapping[str, str] | None = None,
 ) -> JSON:
-    """Caddy's complete JSON config serving `sites`."""
+    """Caddy's complete JSON config serving `sites`.
+
+    `listen` maps a scheme to Caddy's listen address for it (the router's
+    inherited sockets, `fd/N`); without it each server binds
+    `listen_host:port` itself.
+    """
+    listen = listen or {}
     sites = list(sites)
     plain = [s for s in sites if s.scheme == "http"]
     secure = [s for s in sites if s.scheme == "https"]
     hold = f"{round(hold_seconds * 1000)}ms"
     logged = access_log is not None
-    servers = {"http": _server(plain, f"{listen_host}:{http_port}", hold, logged)}
+    servers = {"http": _server(plain, listen.get("http", f"{listen_host}:{http_port}"), hold, logged)}
     servers["http"]["automatic_https"] = {"disable": True}
     if secure:
-        servers["https"] = _server(secure, f"{listen_host}:{https_port}", hold, logged)
+        https_listen = listen.get("https", f"{listen_host}:{https_port}")
+        servers["https"] = _server(secure, https_listen, hold, logged)
+        if https_listen.startswith("fd/"):
+            # HTTP/3 needs a UDP socket, and only TCP ones are handed over.
+            servers["https"]["protocols"] = ["h1", "h2"]
         # http → https twins are explicit Redirect sites in the table.
         servers["https"]["automatic_https"] = {"disable_redirects": True}
         servers["https"]["tls_connection_policies"] = [{}]

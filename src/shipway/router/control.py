@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,13 +32,14 @@ class RouterControl:
         storage_dir: Path,
         hold_seconds: float,
         access_log: Path | None,
+        listen: Mapping[str, str] | None = None,
     ) -> None:
         self._load = load
         self._current = current
         self._render_args = dict(
             http_port=http_port, https_port=https_port, listen_host=listen_host,
             admin_socket=admin_socket, storage_dir=storage_dir, hold_seconds=hold_seconds,
-            access_log=access_log,
+            access_log=access_log, listen=listen,
         )
         self._hold_limit = hold_seconds
         self._holds = 0

@@ -66,16 +66,17 @@ def search_places(
 ) -> SearchPlaces:
     """The places to search, in the order they are searched."""
     homes = _unique([*_env_paths(environ, "HOME"), root_home])
+    home = shipway_home or next(iter(_env_paths(environ, "SHIPWAY_HOME")), None)
     uv = [
         *_env_paths(environ, "UV_PYTHON_INSTALL_DIR"),
         *(p / "uv/python" for p in _env_paths(environ, "XDG_DATA_HOME")),
     ]
     path = environ.get("PATH", "").split(":")
-    home = shipway_home or next(iter(_env_paths(environ, "SHIPWAY_HOME")), None)
     return SearchPlaces(
         bin_dirs=SYSTEM_BIN_DIRS,
         pyenv_roots=_unique([*_env_paths(environ, "PYENV_ROOT"), *(h / ".pyenv" for h in homes)]),
-        uv_dirs=_unique([*uv, *(h / ".local/share/uv/python" for h in homes)]),
+        uv_dirs=_unique([*uv, *(h / ".local/share/uv/python" for h in homes),
+                         *([home / "runtimes" / "python"] if home else [])]),
         node_dirs=_unique(
             [SYSTEM_BIN_DIRS[0], *((Path(d), _path_origin(d)) for d in path if d.startswith("/"))]
         ),

@@ -18,6 +18,7 @@ from shipway.sandbox.spec import Bind
 from shipway.services import servers
 from shipway.services.local import expose, local_instance, retire
 from shipway.services.relationships import (
+    AppEndpoint,
     Endpoint,
     host_names,
     hosts_file,
@@ -68,8 +69,10 @@ def retire_all(found: Mapping[str, ServiceInstance], table: str) -> None:
 
 
 def app_view(app: AppConfig, config: ProjectConfig, endpoints: Mapping[str, Endpoint], *,
-             cluster: str, hosts_path: Path) -> AppServices:
-    doc = relationships_document(app.relationships, config.services, endpoints, cluster=cluster)
+             cluster: str, hosts_path: Path, apps: Mapping[str, AppEndpoint] | None = None
+             ) -> AppServices:
+    doc = relationships_document(app.relationships, config.services, endpoints, cluster=cluster,
+                                 apps=apps)
     hosts_path.parent.mkdir(parents=True, exist_ok=True)
     hosts_path.write_text(hosts_file(host_names(doc), base=Path("/etc/hosts").read_text()))
     return AppServices(doc, service_variables(doc), Bind(hosts_path, "/etc/hosts"))

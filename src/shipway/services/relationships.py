@@ -7,6 +7,11 @@ Every service listens on 127.0.0.1 on a port of its own, so `ip` is
 here). `host` is `<relationship>.internal` and `hostname`
 `<service>.internal`; the reference shows both spellings in use, so both
 resolve (`hosts_file`).
+
+A relationship may also name another app of the project (`api:
+"backend:http"`). The app is reached where it listens: its `PORT` on
+127.0.0.1 (apps of one environment run as one uid, so no rule stands in
+the way; other environments' apps and the builds are other uids).
 """
 
 from __future__ import annotations
@@ -37,18 +42,62 @@ class Endpoint:
     ip: str = LOOPBACK
 
 
+@dataclass(frozen=True)
+class AppEndpoint:
+    """Where another app of the environment answers HTTP."""
+
+    type: str
+    port: int | None  # None: it listens on a unix socket
+
+
+APP_ENDPOINT = "http"
+
+
 def relationships_document(
     relationships: Mapping[str, Relationship],
     services: Mapping[str, ServiceConfig],
     endpoints: Mapping[str, Endpoint],
     *,
     cluster: str,
+    apps: Mapping[str, AppEndpoint] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """PLATFORM_RELATIONSHIPS for one app (or worker): `endpoints` by service
-    name; `cluster` is `<project id>-<environment machine name>`."""
+    name, `apps` by app name (the apps it may name); `cluster` is
+    `<project id>-<environment machine name>`."""
     return {
-        name: [_entry(name, rel, services, endpoints, cluster)]
+        name: [_app_entry(name, rel, apps[rel.service], cluster) if rel.service in (apps or {})
+               else _entry(name, rel, services, endpoints, cluster)]
         for name, rel in sorted(relationships.items())
+    }
+
+
+def _app_entry(name: str, rel: Relationship, target: AppEndpoint, cluster: str) -> dict[str, Any]:
+    endpoint = rel.endpoint or APP_ENDPOINT
+    if endpoint != APP_ENDPOINT:
+        raise UserError(f"relationship '{name}': app '{rel.service}' has no endpoint '{endpoint}'; "
+                        f"shipway offers '{APP_ENDPOINT}'")
+    if target.port is None:
+        raise NotSupportedYet(
+            f"relationship '{name}': app '{rel.service}' listens on a unix socket, and shipway "
+            f"connects apps to apps over TCP only so far; give '{rel.service}' "
+            "`web.upstream.socket_family: tcp` (Platform.sh's default)")
+    return {
+        "username": None,
+        "scheme": "http",
+        "service": rel.service,
+        "fragment": None,
+        "ip": LOOPBACK,
+        "hostname": f"{rel.service}.internal",
+        "port": target.port,
+        "cluster": cluster,
+        "host": f"{name}.internal",
+        "rel": endpoint,
+        "path": None,
+        "query": [],
+        "password": None,
+        "type": target.type,
+        "public": False,
+        "host_mapped": False,
     }
 
 
@@ -56,8 +105,8 @@ def _entry(name: str, rel: Relationship, services: Mapping[str, ServiceConfig],
            endpoints: Mapping[str, Endpoint], cluster: str) -> dict[str, Any]:
     service = services.get(rel.service)
     if service is None:
-        raise NotSupportedYet(f"relationship '{name}': relationships to apps ('{rel.service}') "
-                              f"are not supported by shipway yet")
+        raise PlatformError(f"relationship '{name}': '{rel.service}' is neither a service nor "
+                            "an app of this project")
     kind = kind_of(service.kind)
     endpoint = rel.endpoint or kind.endpoint
     if endpoint != kind.endpoint:
