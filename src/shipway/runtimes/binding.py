@@ -5,7 +5,10 @@ and the sandbox builder act on it.
 Every install keeps its host path inside the sandbox (a pyenv install under
 /root/.pyenv/versions/3.10.13 is bound read-only at that same path), because
 virtualenvs, shebangs and pyenv's own rpath refer to it by absolute path and
-those files end up in the frozen artifact.
+those files end up in the frozen artifact. Installs from shipway's own store
+are the exception: they appear at `/run/shipway/runtimes/<language>-<version>` whatever
+$SHIPWAY_HOME is, so an artifact does not depend on where the platform keeps
+its state (and a home under /tmp is not hidden by the sandbox's own /tmp).
 
 The interpreter names are symlinks, so `python3 -m venv` run in a build
 records the shim directory as the venv's home: the run sandbox must carry
@@ -21,9 +24,10 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path, PurePath, PurePosixPath
 
-from shipway.runtimes.model import Install, RuntimeBinding, version_key
+from shipway.runtimes.model import Install, Origin, RuntimeBinding, version_key
 
 SHIM_DIR = "/run/shipway/runtime/bin"
+STORE_MOUNT = PurePosixPath("/run/shipway/runtimes")
 
 # Trees every shipway sandbox already binds read-only at their own path.
 SANDBOX_TREES = (PurePosixPath("/usr"), PurePosixPath("/etc"), PurePosixPath("/opt"))
@@ -50,7 +54,7 @@ def binding(
     elif install.language == "php":
         _versioned(install, "php", shims)
     else:
-        shims.update({name: str(path) for name, path in install.executables.items()})
+        shims.update({name: inside(install, path) for name, path in install.executables.items()})
     return RuntimeBinding(
         ro_binds=ro_binds(install),
         path_dirs=(shim_dir, *_extra_path(install)),
@@ -61,6 +65,14 @@ def binding(
     )
 
 
+def inside(install: Install, path: Path) -> str:
+    """Where a host path of the install is seen in the sandbox."""
+    if install.origin is Origin.STORE and path.is_relative_to(install.prefix):
+        name = f"{install.language}-{install.version}"  # one store install per version is used
+        return str(STORE_MOUNT / name / path.relative_to(install.prefix))
+    return str(path)
+
+
 def ro_binds(install: Install) -> tuple[tuple[Path, str], ...]:
     """Host directories outside the sandbox's standard trees that the install needs."""
     needed: list[Path] = []
@@ -68,7 +80,7 @@ def ro_binds(install: Install) -> tuple[tuple[Path, str], ...]:
         directory = path if path in (install.prefix, install.bin_dir) else path.parent
         if not _covered(directory, [*SANDBOX_TREES, *needed]):
             needed.append(directory)
-    return tuple((path, str(path)) for path in needed)
+    return tuple((path, inside(install, path)) for path in needed)
 
 
 def _covered(path: PurePath, roots: Iterable[PurePath]) -> bool:
@@ -77,7 +89,7 @@ def _covered(path: PurePath, roots: Iterable[PurePath]) -> bool:
 
 def _extra_path(install: Install) -> tuple[str, ...]:
     """The install's own bin directory (pydoc, 2to3, corepack…) after the shims."""
-    bin_dir = str(install.bin_dir)
+    bin_dir = inside(install, install.bin_dir)
     return () if bin_dir in _BASE_PATH_DIRS else (bin_dir,)
 
 
@@ -88,7 +100,7 @@ def _python(
     scripts: dict[str, str],
     env: dict[str, str],
 ) -> None:
-    interpreter = str(install.executables["python"])
+    interpreter = inside(install, install.executables["python"])
     for suffix in _python_suffixes(install, runtime_version):
         shims[f"python{suffix}"] = interpreter
         # Never link to the install's own pip: its shebang may name another
@@ -109,11 +121,11 @@ def _python_suffixes(install: Install, runtime_version: str | None) -> list[str]
 
 
 def _versioned(install: Install, name: str, shims: dict[str, str]) -> None:
-    target = str(install.executables[name])
+    target = inside(install, install.executables[name])
     shims[name] = target
     shims[f"{name}{install.major_minor}"] = target
     for other, path in install.executables.items():
-        shims.setdefault(other, str(path))
+        shims.setdefault(other, inside(install, path))
 
 
 def _exec_script(*argv: str) -> str:

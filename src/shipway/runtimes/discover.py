@@ -107,7 +107,8 @@ def find_pythons(places: SearchPlaces) -> list[Install]:
             for d in _subdirs(places.pyenv_roots, "versions")
             for exe in _named(d / "bin", _PYTHON_NAME)
         ),
-        *((exe, Origin.UV) for d in _subdirs(places.uv_dirs, "") for exe in _named(d / "bin", _PYTHON_NAME)),
+        *((exe, _uv_origin(d, places.node_store))
+          for d in _subdirs(places.uv_dirs, "") for exe in _named(d / "bin", _PYTHON_NAME)),
     ]
     # Each probe starts an interpreter (~50 ms); a host with a dozen pays once.
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -218,6 +219,11 @@ def _run(argv: list[str]) -> str | None:
         log.debug("skipping %s: exit %s: %s", argv[0], done.returncode, done.stderr.strip())
         return None
     return done.stdout
+
+
+def _uv_origin(install_dir: Path, store: Path | None) -> Origin:
+    """uv installs that shipway made (provision.py) are part of its store."""
+    return Origin.STORE if store and install_dir.is_relative_to(store) else Origin.UV
 
 
 # -- node helpers ---------------------------------------------------------
