@@ -590,6 +590,7 @@ class Platform:
                 rerun_deploy_hook: bool, sensitive: list[str],
                 restore_data: str | None = None) -> bool:
         self._ensure_data(env, log)
+        self._limit_data(env, config, log)
         services = self._services(env, config)
         _, warnings = envservices.prepare(services, nearest=self._nearest(env))
         for warning in warnings:
@@ -679,6 +680,9 @@ class Platform:
         parent = self.registry.environment(env.project, env.parent) if env.parent else None
         envdata.ensure(self.pool, env.project, env.name, parent.name if parent else None, log,
                        **self._clone_helpers(env, parent, log))
+
+    def _limit_data(self, env: Environment, config: ProjectConfig, log: Log) -> None:
+        envdata.limit(self.pool, env.project, env.name, config, log)
 
     def _clone_helpers(self, env: Environment, parent: Environment | None, log: Log) -> dict[str, Any]:
         owners = {}

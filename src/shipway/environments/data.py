@@ -5,6 +5,14 @@ data under `services/<name>/` — lives in one volume of the storage pool, so
 a single snapshot of it is consistent (crash-consistent on btrfs, which
 PostgreSQL, MariaDB and Redis recover from). Branching clones the parent's
 volume; each deploy snapshots it just before the deploy hook.
+
+Disk. The volume is limited to the sum of the `disk` of every app, worker
+and service (`disk_budget`), on what it writes beyond what it shares with
+its parent (storage/quota.py). One limit for the whole environment, not one
+per app or service: a limit per directory would need a volume each, and a
+btrfs snapshot does not descend into nested volumes, which would break the
+one consistent snapshot above. So an app can use what a service leaves
+free, but the environment as a whole cannot take more than its config says.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from shipway.config.model import ProjectConfig
 from shipway.storage import Pool, reown, scrub_clone
 
 Log = Callable[[str], None]
@@ -28,6 +37,37 @@ def volume_path(home: Path, project: str, environment: str) -> Path:
     Derived from names alone, so paths of mounts and service data can be
     computed without the pool at hand."""
     return home / "volumes" / "vol" / project / environment
+
+
+# A service without `disk` still keeps data (Platform.sh requires the key
+# for disk services); it counts as this much.
+SERVICE_DISK_MB = 512
+
+
+def disk_budget(config: ProjectConfig) -> dict[str, int]:
+    """MB of disk per app and worker that asks for one, and per service (pure)."""
+    budget = {}
+    for app in config.apps:
+        if app.disk:
+            budget[app.name] = app.disk
+        for name, worker in app.workers.items():
+            if worker.disk:  # each worker has a disk of its own on Platform.sh
+                budget[f"{app.name}--{name}"] = worker.disk
+    for name, service in sorted(config.services.items()):
+        budget[name] = service.disk or SERVICE_DISK_MB
+    return budget
+
+
+def limit(pool: Pool, project: str, environment: str, config: ProjectConfig, log: Log) -> None:
+    """Hold the environment's volume to its config's disk budget (none: no limit)."""
+    budget = disk_budget(config)
+    total = sum(budget.values()) or None
+    warning = pool.limit(volume_name(project, environment), total)
+    if warning:
+        log(f"W: disk limits not enforced: {warning}")
+    elif total:
+        parts = ", ".join(f"{name} {mb}" for name, mb in budget.items())
+        log(f"  Data: volume limited to {total} MB ({parts})")
 
 
 def ensure(pool: Pool, project: str, environment: str, parent: str | None, log: Log, *,

@@ -18,9 +18,9 @@ data_dir (persistent, cloned with its environment):
     service/        the uid's, 0700, /app in the sandbox: db/ (the server's files), run/
 state_dir (not persistent): the supervisor's files, passwd, group.
 
-TODO(disk): `disk` (MB) is not enforced here: no server limits its own
-size. Put data_dir on a size-limited volume (a loop-mounted image or a btrfs
-quota group, NOTES.md), which is the volume layer's job.
+`disk` (MB) is enforced by the environment's volume, which holds data_dir
+(environments/data.py: one limit for all of an environment's apps and
+services together).
 """
 
 from __future__ import annotations
