@@ -28,7 +28,7 @@ import pytest
 from shipway.errors import PlatformError
 from shipway.router.caddy import Caddy
 from shipway.router.caddyconfig import NOT_ANSWERING_BODY, render
-from shipway.router.table import Redirect, Site, StaticLocation, Upstream
+from shipway.router.table import LocationRule, Redirect, Site, StaticLocation, Upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -261,12 +261,18 @@ def test_static_files_and_passthru(serve, http: httpx.Client, tmp_path: Path) ->
     (public / "docs").mkdir(parents=True)
     (public / "app.css").write_text("body{}")
     (public / "docs" / "index.html").write_text("<p>docs</p>")
+    (public / "private").mkdir()
+    (public / "private" / "notes.html").write_text("<p>private</p>")
     sock = tmp_path / "app.sock"
     locations = (
         StaticLocation("/static", root=str(public), passthru=True, expires="2h",
                        index=("index.html",), headers={"X-Static": "yes"}),
         StaticLocation("/php", root=str(public), passthru="/index.php"),
-        StaticLocation("/files", root=str(public), passthru=False),
+        StaticLocation("/files", root=str(public), passthru=False, rules=(
+            LocationRule(r"\.css$", expires="1d", headers={"X-Rule": "css"}),
+            LocationRule(r"^/files/private/", allow=False),
+            LocationRule(r"\.txt$", passthru=True),
+        )),
     )
     with _serving(_UnixApp(str(sock), _Echo), "app"):
         serve([Site("http", HOST, "/", Upstream(f"unix/{sock}"), locations)])
@@ -275,7 +281,10 @@ def test_static_files_and_passthru(serve, http: httpx.Client, tmp_path: Path) ->
         missing = http.get("/static/missing.css?v=2")
         front = http.get("/php/some/page?q=1")
         absent = http.get("/files/nothing")
-        file_without_expires = http.get("/files/app.css")
+        file_by_rule = http.get("/files/app.css")
+        private = http.get("/files/private/notes.html")
+        to_app = http.get("/files/readme.txt")
+        first_rule_wins = http.get("/files/private/readme.txt")
     assert (css.status_code, css.text) == (200, "body{}")
     assert css.headers["Cache-Control"] == "max-age=7200"
     assert css.headers["X-Static"] == "yes"
@@ -284,8 +293,12 @@ def test_static_files_and_passthru(serve, http: httpx.Client, tmp_path: Path) ->
     assert "Cache-Control" not in missing.headers
     assert _seen(front)["path"] == "/index.php?q=1"
     assert absent.status_code == 404
-    assert file_without_expires.text == "body{}"
-    assert "Cache-Control" not in file_without_expires.headers
+    # Rules: the first whose pattern matches the path wins, over the location's fields.
+    assert (file_by_rule.text, file_by_rule.headers["Cache-Control"]) == ("body{}", "max-age=86400")
+    assert file_by_rule.headers["X-Rule"] == "css"
+    assert private.status_code == 404  # the file exists, but the rule does not allow it
+    assert _seen(to_app)["path"] == "/files/readme.txt"  # the location alone would 404
+    assert first_rule_wins.status_code == 404
 
 
 def test_access_log_gets_one_json_line_per_request(  # type: ignore[no-untyped-def]

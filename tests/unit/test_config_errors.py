@@ -175,6 +175,10 @@ CASES = [
      [(ROUTES, 5, "https://a.{default}/.primary", "only one route may be primary")]),
     ("routes not a mapping", {APP: HEAD + START, ROUTES: "- a\n"},
      [(ROUTES, 1, "", "must hold a mapping of routes")]),
+    ("rule the router cannot run",
+     {APP: HEAD + START + "  locations:\n    /:\n      root: web\n      rules:\n"
+                          "        '^/(?!api)': {allow: false}\n"},
+     [(APP, 10, "web.locations./.rules.^/(?!api)", "look-around")]),
     ("service name", {APP: HEAD + START, SERVICES: "My_DB:\n  type: postgresql:15\n"},
      [(SERVICES, 1, "My_DB", "invalid service name 'My_DB'")]),
     ("service type", {APP: HEAD + START, SERVICES: "db:\n  type: postgresql\n"},

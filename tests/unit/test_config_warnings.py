@@ -48,9 +48,10 @@ CASES = [
     ("location request_buffering", app("  locations:\n    /:\n      request_buffering: "
                                        "{enabled: false}\n"),
      [(APP, 8, "web.locations./.request_buffering", PENDING)]),
-    # The router does not apply location rules yet: the whole key is reported, once.
-    ("location rules", app("  locations:\n    /:\n      rules:\n        a: {scripts: true}\n"),
-     [(APP, 8, "web.locations./.rules", PENDING)]),
+    # Rules are applied by the router; only their `scripts` (PHP) is not.
+    ("location rule scripts", app("  locations:\n    /:\n      rules:\n        a: {scripts: true, "
+                                  "allow: false}\n"),
+     [(APP, 9, "web.locations./.rules.a.scripts", PENDING)]),
     ("cron timeout and stop", app("crons:\n  c:\n    spec: '@daily'\n    timeout: 60\n"
                                   "    commands: {start: a, stop: b}\n"),
      [(APP, 9, "crons.c.timeout", PENDING), (APP, 10, "crons.c.commands.stop", PENDING)]),

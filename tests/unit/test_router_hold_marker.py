@@ -62,3 +62,20 @@ def test_routed_app_marker_reaches_every_upstream_site(tmp_path: Path) -> None:
     upstreams = [s.action for s in sites([env]) if isinstance(s.action, Upstream)]
     assert len(upstreams) == 2
     assert {u.hold_marker for u in upstreams} == {"/srv/holds/x"}
+
+
+def test_location_rules_reach_the_route_table(tmp_path: Path) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n"
+        "  locations:\n    /:\n      root: web\n      passthru: true\n      rules:\n"
+        "        '\\.(css|js)$': {expires: 1h, headers: {X-Kind: asset}}\n"
+        "        '^/private/': {allow: false, passthru: false}\n")
+    config = load_project(tmp_path)
+    routed = RoutedApp(config.apps[0], "unix//srv/u/x.sock", "/srv/current/app")
+    env = RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})
+    (location,) = next(s for s in sites([env]) if s.locations).locations
+    assert [(r.pattern, r.expires, r.allow, r.passthru) for r in location.rules] == [
+        (r"\.(css|js)$", "1h", None, None), ("^/private/", None, False, False)]
+    assert location.with_rule(location.rules[0]).headers == {"X-Kind": "asset"}
+    assert location.with_rule(location.rules[1]).passthru is False

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
+from .regex import re2_problem
 from .schema import AppSchema, MountSchema, RelationshipSchema
 from .sourcemap import KeyPath, Notes
 
@@ -53,10 +54,15 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
         notes.error(("web", "commands", "start"), "web.commands.start is required (the "
                     "command that starts the app, e.g. 'gunicorn app:app'), unless the app "
                     "only has workers")
-    for path in app.web.locations:
+    for path, location in app.web.locations.items():
         if not path.startswith("/"):
             notes.error(("web", "locations", path), f"a location must be a URL path starting "
                         f"with '/'; got '{path}'")
+        for pattern in location.rules:
+            problem = re2_problem(pattern)
+            if problem:
+                notes.error(("web", "locations", path, "rules", pattern),
+                            f"rule pattern {problem}; rewrite it without them")
     for manager in app.dependencies:
         if manager not in DEPENDENCY_MANAGERS:
             notes.warn(("dependencies", manager), f"unknown dependency manager; ignored; "

@@ -28,7 +28,7 @@ APP_PENDING = frozenset({
     "web.commands.pre_start", "web.commands.post_start", "web.commands.stop",
     "web.move_to_root",
     "web.locations.*.scripts", "web.locations.*.request_buffering",
-    "web.locations.*.rules",  # accepted, but the router does not apply them yet
+    "web.locations.*.rules.*.scripts",
     "workers.*.size", "workers.*.access", "workers.*.container_profile",
     "crons.*.commands.stop", "crons.*.timeout",
 })

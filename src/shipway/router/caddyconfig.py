@@ -235,9 +235,23 @@ def _location_route(location: StaticLocation, proxy: JSON) -> JSON:
     match = {"path_regexp": {"name": "loc", "pattern": pattern}}
     if location.root is None:
         return {"match": [match], "handle": [proxy], "terminal": True}
+    # Each rule is the location again with the rule's fields, for the paths
+    # its pattern matches; the first matching rule wins, as in nginx.
+    routes = [
+        {"match": [{"path_regexp": {"name": "rule", "pattern": rule.pattern}}],
+         "handle": [{"handler": "subroute", "routes": _location_files(location.with_rule(rule), proxy)}],
+         "terminal": True}
+        for rule in location.rules
+    ]
+    routes += _location_files(location, proxy)
+    return {"match": [match], "handle": [{"handler": "subroute", "routes": routes}], "terminal": True}
+
+
+def _location_files(location: StaticLocation, proxy: JSON) -> list[JSON]:
+    """A file from the location's root if one matches and is allowed, else passthru."""
     inner = [_serve_file(location)] if location.allow else []
     inner.append({"handle": _passthru(location.passthru, proxy)})
-    return {"match": [match], "handle": [{"handler": "subroute", "routes": inner}], "terminal": True}
+    return inner
 
 
 def _serve_file(location: StaticLocation) -> JSON:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from shipway.config.model import AppConfig
 from shipway.config.routes import ResolvedRoute
-from shipway.router.table import Redirect, Site, StaticLocation, Upstream
+from shipway.router.table import LocationRule, Redirect, Site, StaticLocation, Upstream
 
 
 @dataclass(frozen=True)
@@ -60,5 +60,6 @@ def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
             path=path, root=root.rstrip("/") if root else None, passthru=loc.passthru,
             expires=loc.expires, allow=loc.allow,
             index=tuple(loc.index) if loc.index else None, headers=dict(loc.headers),
+            rules=tuple(LocationRule(pattern, **dict(rule)) for pattern, rule in loc.rules.items()),
         ))
     return tuple(out)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
+
+from shipway.config.regex import re2_problem
 
 _UNITS = {
     "ms": 0.001,
@@ -85,6 +87,26 @@ class Redirect:
 
 
 @dataclass(frozen=True)
+class LocationRule:
+    """A `rules` entry of a location: requests whose path matches `pattern`
+    get these fields instead of the location's (None: the location's)."""
+
+    pattern: str
+    passthru: bool | str | None = None
+    expires: str | None = None
+    allow: bool | None = None
+    headers: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        problem = re2_problem(self.pattern)
+        if problem:
+            raise ValueError(f"rule {self.pattern!r}: {problem}")
+        expires_seconds(self.expires)
+        if self.headers is not None:
+            object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+
+
+@dataclass(frozen=True)
 class StaticLocation:
     """One `web.locations` entry: files under `root` served for URL prefix `path`.
 
@@ -92,6 +114,8 @@ class StaticLocation:
     path ("/index.php") sends it to the app rewritten to that path, False
     answers 404. Without `root` (or with `allow` False) nothing is served from
     disk and requests go where `passthru` says (no root: always the app).
+    `rules` are tried in order before the location's own fields; the first
+    whose pattern matches the request path applies.
     """
 
     path: str
@@ -101,6 +125,17 @@ class StaticLocation:
     allow: bool = True
     index: tuple[str, ...] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    rules: tuple[LocationRule, ...] = ()
+
+    def with_rule(self, rule: LocationRule) -> StaticLocation:
+        """This location as a request matching `rule` sees it."""
+        return replace(
+            self, rules=(),
+            passthru=self.passthru if rule.passthru is None else rule.passthru,
+            expires=self.expires if rule.expires is None else rule.expires,
+            allow=self.allow if rule.allow is None else rule.allow,
+            headers={**self.headers, **(rule.headers or {})},
+        )
 
     def __post_init__(self) -> None:
         _check_path(self.path)
@@ -111,6 +146,7 @@ class StaticLocation:
         expires_seconds(self.expires)
         # A shared dict would let a caller change a "frozen" value later.
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
+        object.__setattr__(self, "rules", tuple(self.rules))
 
 
 @dataclass(frozen=True)
