@@ -603,6 +603,7 @@ class Platform:
             apps=tuple(launches),
             deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.deploy),
             post_deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.post_deploy),
+            post_start=frozenset(a.name for a in config.apps if a.web.post_start),
             rerun_deploy_hook=rerun_deploy_hook,
         )
         workers = [w for web in launches.values()

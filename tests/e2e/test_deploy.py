@@ -108,3 +108,29 @@ def test_d6_failing_deploy_hook_still_deploys(shipway: Shipway, site: dict) -> N
     assert shipway.fetch(str(site["url"]))[1].startswith("stdlib v3")
     activities = json.loads(shipway.cli("activity:list", "-p", "dep", "--format", "json").stdout)
     assert activities[0]["result"] == "failure"
+
+
+START_HOOKS = """\
+    pre_start: |
+      echo "prepared by pre_start" > /app/data/pre-start.txt
+    post_start: |
+      for i in $(seq 100); do [ -f /app/data/pre-start.txt ] && break; sleep 0.05; done
+      echo "post_start: $(cat /app/data/pre-start.txt), smtp=[${PLATFORM_SMTP_HOST-unset}]"
+      echo "post_start knows start: $PLATFORM_APP_COMMAND"
+"""
+
+
+def test_upsun_pre_start_and_post_start_run_around_the_start(shipway: Shipway, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "r", STDLIB)
+    cfg = repo / ".platform.app.yaml"
+    cfg.write_text(cfg.read_text().replace("    start: python3 app.py\n",
+                                           "    start: python3 app.py\n" + START_HOOKS, 1))
+    commit(repo, "start hooks")
+    out = push(repo, shipway.create_project("starthooks"))
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "post_start: prepared by pre_start, smtp=[]" in log, log
+    assert "post_start knows start: python3 app.py" in log
+    # post_start comes before the deploy hook, which comes before serving.
+    assert log.index("post_start:") < log.index("deploy hook ran as") < log.index("Serving requests")
+    assert shipway.fetch(shipway.url("starthooks"))[0] == 200

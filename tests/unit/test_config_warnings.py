@@ -41,7 +41,7 @@ CASES = [
     ("source.operations", app("source:\n  operations: {update: {command: x}}\n"),
      [(APP, 7, "source.operations", PENDING)]),
     *[(f"web.{key}", {APP: HEAD.replace("start: run\n", f"start: run\n    {key}: x\n")},
-       [(APP, 6, f"web.commands.{key}", PENDING)]) for key in ("pre_start", "post_start", "stop")],
+       [(APP, 6, f"web.commands.{key}", PENDING)]) for key in ("stop",)],
     ("web.move_to_root", app("  move_to_root: true\n"), [(APP, 6, "web.move_to_root", PENDING)]),
     ("location scripts", app("  locations:\n    /:\n      scripts: false\n"),
      [(APP, 8, "web.locations./.scripts", PENDING)]),

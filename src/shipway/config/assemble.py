@@ -93,7 +93,8 @@ def _web(web: WebSchema, runtime: str) -> Web:
     php = runtime == "php"
     locations = {path: _location(loc) for path, loc in web.locations.items()}
     return Web(
-        start=web.commands.start,
+        start=web.commands.start, pre_start=web.commands.pre_start,
+        post_start=web.commands.post_start,
         socket_family=web.upstream.socket_family or ("unix" if php else "tcp"),
         protocol=web.upstream.protocol or ("fastcgi" if php else "http"),
         locations=MappingProxyType(locations) if locations else _PASS_ALL,

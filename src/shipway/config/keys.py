@@ -25,7 +25,7 @@ APP_PENDING = frozenset({
     "size", "access", "runtime", "additional_hosts", "firewall", "operations",
     "container_profile", "preflight", "stack", "toolstack", "resources",
     "source.operations",
-    "web.commands.pre_start", "web.commands.post_start", "web.commands.stop",
+    "web.commands.stop",
     "web.move_to_root",
     "web.locations.*.scripts", "web.locations.*.request_buffering",
     "web.locations.*.rules.*.scripts",

@@ -76,6 +76,11 @@ class Web:
     socket_family: Literal["tcp", "unix"]
     protocol: Literal["http", "fastcgi"]
     locations: Mapping[str, Location]
+    # Upsun's web.commands: set-up run before `start` by the same supervised
+    # shell (so the deploy hook does not wait for it), and a check run after
+    # the start, before requests are served.
+    pre_start: str | None = None
+    post_start: str | None = None
 
 
 @dataclass(frozen=True)

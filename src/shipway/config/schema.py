@@ -143,6 +143,8 @@ Relationships = dict[str, RelationshipSchema]
 
 class WebCommandsSchema(_Schema):
     start: str | None = None
+    pre_start: str | None = None
+    post_start: str | None = None
 
 
 class UpstreamSchema(_Schema):

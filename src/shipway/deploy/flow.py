@@ -4,7 +4,8 @@ Theory of operation: `deploy_flow` yields one action at a time and receives
 its outcome back (`outcome = yield action`), so each decision is taken on
 fresh facts, and tests can drive the same flow with a fake driver. The order
 is Platform.sh's: hold requests, stop the previous release, mount file
-systems, expose services, start the new processes, run the deploy hook,
+systems, expose services, start the new processes, run post_start (Upsun's
+web.commands.post_start: a readiness check), run the deploy hook,
 serve (release the held requests), then run post_deploy while traffic flows.
 A failing deploy or post_deploy hook marks the deploy failed but never stops
 it: only the build can refuse a release.
@@ -44,7 +45,7 @@ class StartProcesses:
 @dataclass(frozen=True)
 class RunHook:
     app: str
-    hook: str  # "deploy" | "post_deploy"
+    hook: str  # "post_start" | "deploy" | "post_deploy"
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class DeployPlanInput:
     deploy_hooks: frozenset[str]  # apps that have a deploy hook
     post_deploy_hooks: frozenset[str]
     rerun_deploy_hook: bool  # False for a redeploy of the same commit (D8)
+    post_start: frozenset[str] = frozenset()  # apps with web.commands.post_start
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ def deploy_flow(plan: DeployPlanInput) -> Generator[Action, object, DeployOutcom
     yield MountFileSystems(apps)
     yield ExposeServices(apps)
     yield StartProcesses(apps)
+    for app in apps:
+        if app in plan.post_start and (yield RunHook(app, "post_start")) != 0:
+            failed.append(f"{app}: post_start")
     if plan.rerun_deploy_hook:
         for app in apps:
             if app in plan.deploy_hooks and (yield RunHook(app, "deploy")) != 0:

@@ -94,7 +94,14 @@ class Launch:
 
     @property
     def start_command(self) -> str | None:
-        return self.command if self.process != "web" else self.app.web.start
+        if self.process != "web":
+            return self.command
+        web = self.app.web
+        if web.start and web.pre_start:
+            # Run again at every start, as on Upsun; its failure is reported, not fatal.
+            return (f"{{\n{web.pre_start}\n}} || echo \"pre_start failed with status $?\" >&2\n"
+                    f"{web.start}")
+        return web.start
 
     @property
     def log_name(self) -> str:
@@ -184,9 +191,9 @@ def running(launch: Launch) -> bool:
 
 
 def run_hook(launch: Launch, hook: str, log: Callable[[str], None]) -> int:
-    """Run the deploy or post_deploy hook; output to the activity and its log file."""
-    name = "deploy.log" if hook == "deploy" else "post-deploy.log"
-    return run_script(launch, getattr(launch.app.hooks, hook), log, launch.instance.log(name))
+    """Run the deploy, post_deploy or post_start hook; output to the activity and its log file."""
+    script = launch.app.web.post_start if hook == "post_start" else getattr(launch.app.hooks, hook)
+    return run_script(launch, script or "", log, launch.instance.log(f"{hook.replace('_', '-')}.log"))
 
 
 def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file: Path,

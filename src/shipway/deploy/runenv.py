@@ -63,6 +63,11 @@ def runtime_environment(app: AppConfig, ctx: RunContext, path_dirs: tuple[str, .
         "PLATFORM_RELATIONSHIPS": b64json(ctx.relationships),
         "PLATFORM_VARIABLES": b64json(platform_vars),
         "PLATFORM_APP_COMMAND": app.web.start or "",
+        "PLATFORM_PRE_APP_COMMAND": app.web.pre_start or "",
+        "PLATFORM_POST_APP_COMMAND": app.web.post_start or "",
+        # Outgoing email is not offered: empty, as Platform.sh leaves it when
+        # email is disabled for an environment.
+        "PLATFORM_SMTP_HOST": "",
     })
     if app.web.socket_family == "unix":
         env["SOCKET"] = SOCKET_PATH
