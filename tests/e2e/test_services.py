@@ -162,6 +162,27 @@ def test_redis_is_ephemeral_and_has_no_password(launch: Launch) -> None:
     assert redis(APP, cache, "GET", "k").stdout.strip() == ""
 
 
+MEMCACHE_CLIENT = """import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5) as s:
+    s.sendall(sys.argv[2].encode().replace(b"|", b"\\r\\n"))
+    print(s.recv(256).decode().replace("\\r\\n", "|"))
+"""
+
+
+def memcache(uid: int, inst: ServiceInstance, command: str) -> subprocess.CompletedProcess[str]:
+    return as_uid(uid, ["python3", "-c", MEMCACHE_CLIENT, str(inst.port), command])
+
+
+def test_memcached_is_a_cache_for_its_apps_only(launch: Launch) -> None:
+    cache = launch("mc", "memcached:1.6")
+    assert memcache(APP, cache, "set k 0 0 4|kept|").stdout.strip() == "STORED|"
+    assert memcache(APP, cache, "get k|").stdout.strip() == "VALUE k 0 4|kept|END|"
+    refused = memcache(OTHER, cache, "get k|")
+    assert refused.returncode != 0 and "ConnectionRefused" in refused.stderr
+    restart(cache)
+    assert memcache(APP, cache, "get k|").stdout.strip() == "END|"  # nothing kept
+
+
 def test_redis_persistent_survives_a_crash_under_its_supervisor(launch: Launch) -> None:
     store = launch("store", "redis-persistent:7.0")
     assert redis(APP, store, "SET", "k", "kept").stdout.strip() == "OK"

@@ -16,6 +16,7 @@ KINDS = [
     ("oracle-mysql", ("oracle-mysql", "mysql", "mysql", "user", "main", True, True)),
     ("redis", ("redis", "redis", "redis", None, None, False, False)),
     ("redis-persistent", ("redis", "redis", "redis", None, None, True, False)),
+    ("memcached", ("memcached", "memcached", "memcached", None, None, False, False)),
 ]
 
 
@@ -27,7 +28,7 @@ def test_kind_facts(name: str, expected: tuple[object, ...]) -> None:
 
 
 @pytest.mark.parametrize(("name", "says"), [
-    ("memcached", "not supported by shipway yet"),
+    ("mongodb", "not supported by shipway yet"),
     ("elasticsearch", "not supported by shipway yet"),
     ("postgres", "unknown service type 'postgres'"),
 ])

@@ -54,6 +54,13 @@ def document(root: Path, relationships: str) -> dict[str, list[dict[str, Any]]]:
                                   cluster=CLUSTER)
 
 
+def test_memcached_entry_has_no_credentials(tmp_path: Path) -> None:
+    (entry,) = document(tmp_path, 'relationships:\n  cache: "mc:memcached"\n')["cache"]
+    assert (entry["scheme"], entry["rel"], entry["port"], entry["type"]) == (
+        "memcached", "memcached", 30005, "memcached:1.6")
+    assert (entry["username"], entry["password"], entry["path"], entry["query"]) == (None, None, None, [])
+
+
 def test_postgresql_entry_in_platform_shape(tmp_path: Path) -> None:
     doc = document(tmp_path, 'relationships:\n  database: "db:postgresql"\n')
     assert list(doc) == ["database"]
@@ -166,7 +173,7 @@ def test_app_to_app_relationship_needs_a_tcp_app_and_the_http_endpoint() -> None
 @pytest.mark.parametrize(("relationships", "error", "says"), [
     ('relationships:\n  database: "db:mysql"\n', UserError, "has no endpoint 'mysql'"),
     ('relationships:\n  database: "db:postgresql-replica"\n', UserError, "offers 'postgresql'"),
-    ('relationships:\n  cache: "mc:memcached"\n', NotSupportedYet, "memcached"),
+    ('relationships:\n  cache: "mc:redis"\n', UserError, "offers 'memcached'"),
 ])
 def test_unusable_relationships(tmp_path: Path, relationships: str, error: type[Exception],
                                 says: str) -> None:

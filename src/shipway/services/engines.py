@@ -12,6 +12,7 @@ readiness check runs on the host as root, over TCP, as an app would connect.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -19,7 +20,7 @@ from typing import Protocol
 
 from shipway.config.model import ServiceConfig
 from shipway.errors import NotSupportedYet
-from shipway.services.versions import MARIADBD, POSTGRESQL_ROOT, REDIS_SERVER
+from shipway.services.versions import MARIADBD, MEMCACHED, POSTGRESQL_ROOT, REDIS_SERVER
 
 ROOT = "/app"
 DB = f"{ROOT}/db"
@@ -185,6 +186,35 @@ class Redis:
         return True  # newer servers read older RDB and AOF files
 
 
+# memcached has no client on a Debian host; the check speaks its text protocol.
+_MEMCACHED_PING = """import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2) as s:
+    s.sendall(b"version\\r\\n")
+    print(s.recv(64).decode(errors="replace"))
+"""
+
+
+class Memcached:
+    """A cache: no credentials and no data kept (as on Platform.sh), so the
+    firewall (isolation.py) is the only access control."""
+
+    def check(self, service: ServiceConfig) -> None:
+        _no_configuration(service)
+
+    def init_steps(self, version: str, creds: Credentials) -> tuple[Step, ...]:
+        return ()
+
+    def run_argv(self, version: str, port: int, service: ServiceConfig) -> tuple[str, ...]:
+        # -U 0: no UDP (amplification attacks); 64 MB is memcached's own default.
+        return (MEMCACHED, "-p", str(port), "-l", LISTEN, "-U", "0", "-m", "64")
+
+    def ready_check(self, version: str, port: int, creds: Credentials) -> Check:
+        return Check((sys.executable, "-c", _MEMCACHED_PING, LISTEN, str(port)), {}, "VERSION")
+
+    def compatible(self, made_by: str, version: str) -> bool:
+        return True  # nothing is kept
+
+
 def engine_for(engine: str, persistent: bool) -> Engine:
     if engine == "postgresql":
         return Postgresql()
@@ -192,4 +222,6 @@ def engine_for(engine: str, persistent: bool) -> Engine:
         return Mariadb()
     if engine == "redis":
         return Redis(persistent)
+    if engine == "memcached":
+        return Memcached()
     raise NotSupportedYet(f"shipway cannot run {engine} servers yet")

@@ -15,7 +15,7 @@ from shipway.errors import NotSupportedYet
 
 # Kinds Platform.sh has that shipway does not run yet (reference §2.1).
 _KNOWN_ELSEWHERE = (
-    "memcached", "elasticsearch", "opensearch", "mongodb", "mongodb-enterprise", "rabbitmq",
+    "elasticsearch", "opensearch", "mongodb", "mongodb-enterprise", "rabbitmq",
     "solr", "kafka", "influxdb", "chrome-headless", "varnish", "vault-kms", "network-storage",
     "valkey", "clickhouse", "gotenberg", "netstorage",
 )
@@ -26,7 +26,7 @@ class Kind:
     """One service type (the part of `type` before the colon)."""
 
     name: str
-    engine: str  # "postgresql" | "mariadb" | "redis" | "oracle-mysql"
+    engine: str  # "postgresql" | "mariadb" | "redis" | "memcached" | "oracle-mysql"
     endpoint: str  # the default endpoint, also `rel` in PLATFORM_RELATIONSHIPS
     scheme: str
     username: str | None
@@ -51,6 +51,7 @@ KINDS: dict[str, Kind] = {
     "oracle-mysql": Kind("oracle-mysql", "oracle-mysql", "mysql", "mysql", "user", "main", True),
     "redis": _REDIS,
     "redis-persistent": Kind("redis-persistent", "redis", "redis", "redis", None, None, True),
+    "memcached": Kind("memcached", "memcached", "memcached", "memcached", None, None, False),
 }
 
 

@@ -23,6 +23,7 @@ from shipway.services.kinds import Kind
 POSTGRESQL_ROOT = Path("/usr/lib/postgresql")
 MARIADBD = "/usr/sbin/mariadbd"
 REDIS_SERVER = "/usr/bin/redis-server"
+MEMCACHED = "/usr/bin/memcached"
 
 HOW_TO_GET = {
     "postgresql": "Debian 12 ships PostgreSQL 15 (apt-get install postgresql); other majors come "
@@ -31,6 +32,7 @@ HOW_TO_GET = {
     "come from MariaDB's own apt repository",
     "redis": "Debian 12 ships Redis 7.0 (apt-get install redis-server); other versions come from "
     "packages.redis.io",
+    "memcached": "Debian 12 ships memcached 1.6 (apt-get install memcached)",
     "oracle-mysql": "Oracle MySQL is not packaged by Debian and shipway does not run it yet; "
     "use `type: mariadb:<version>` (MySQL-compatible) instead",
 }
@@ -95,6 +97,8 @@ def _look_up(engine: str) -> tuple[str, ...]:
         return _probe([MARIADBD, "--version"], r"Ver (\d+\.\d+\.\d+)-MariaDB")
     if engine == "redis":
         return _probe([REDIS_SERVER, "--version"], r"\bv=(\d+\.\d+\.\d+)")
+    if engine == "memcached":
+        return _probe([MEMCACHED, "-V"], r"^memcached (\d+\.\d+\.\d+)")
     return ()
 
 
