@@ -28,7 +28,14 @@ import pytest
 from shipway.errors import PlatformError
 from shipway.router.caddy import Caddy
 from shipway.router.caddyconfig import NOT_ANSWERING_BODY, render
-from shipway.router.table import LocationRule, Redirect, Site, StaticLocation, Upstream
+from shipway.router.table import (
+    LocationRule,
+    PathRedirect,
+    Redirect,
+    Site,
+    StaticLocation,
+    Upstream,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -169,6 +176,23 @@ def test_proxies_to_unix_and_tcp_upstreams(serve, http: httpx.Client, tmp_path: 
     }
     assert via_unix["forwarded_for"] == "127.0.0.1"
     assert (via_tcp["app"], via_tcp["path"], via_tcp["body"]) == ("tcp", "/tcp/form", "a=1")
+
+
+def test_partial_redirects_before_the_app(serve, http: httpx.Client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sock = tmp_path / "app.sock"
+    redirects = (
+        PathRedirect("/old", "/new", expires="1h"),
+        PathRedirect(r"^/blog/(\d+)/(\w+)$", "https://blog.test/$1/$2", code=301, regexp=True),
+    )
+    with _serving(_UnixApp(str(sock), _Echo), "app"):
+        serve([Site("http", HOST, "/", Upstream(f"unix/{sock}"), redirects=redirects)])
+        moved = http.get("/old/page")
+        regexp = http.get("/blog/2024/hello")
+        app = _seen(http.get("/oldies"))
+    assert (moved.status_code, moved.headers["Location"]) == (302, "/new/page")
+    assert moved.headers["Cache-Control"] == "max-age=3600"
+    assert (regexp.status_code, regexp.headers["Location"]) == (301, "https://blog.test/2024/hello")
+    assert app["path"] == "/oldies"  # not a whole-segment match: the app answers
 
 
 def test_unknown_host_gets_404(serve, http: httpx.Client) -> None:  # type: ignore[no-untyped-def]

@@ -168,6 +168,10 @@ CASES = [
      [(ROUTES, 1, "ftp://{default}/", "scheme must be http or https")]),
     ("route host", {APP: HEAD + START, ROUTES: "'https://{default}.x/': {type: upstream}\n"},
      [(ROUTES, 1, "https://{default}.x/", "invalid host")]),
+    ("partial redirect code",
+     {APP: HEAD + START, ROUTES: "'https://{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
+                                 "  redirects:\n    paths:\n      /old: {to: /new, code: 303}\n"},
+     [(ROUTES, 6, "https://{default}/.redirects.paths./old.code", "301")]),
     ("two primary routes",
      {APP: HEAD + START, ROUTES: "'https://{default}/': {type: upstream, upstream: 'app:http', "
                                  "primary: true}\n'https://a.{default}/':\n  type: upstream\n"

@@ -80,7 +80,7 @@ CASES = [
      [(APP, 6, "variables", "unknown YAML tag !vars")]),
     *[(f"route {key}", {APP: HEAD, ROUTES: ROUTE + f"  {key}: {{enabled: false}}\n"},
        [(ROUTES, 4, f"https://{{default}}/.{key}", PENDING)])
-      for key in ("cache", "ssi", "tls", "redirects")],
+      for key in ("cache", "ssi", "tls")],
     ("route sticky", {APP: HEAD, ROUTES: ROUTE + "  sticky: true\n"},
      [(ROUTES, 4, "https://{default}/.sticky", PENDING)]),
     ("proxy route", {APP: HEAD, ROUTES: ROUTE + "'https://p.{default}/': {type: proxy, "

@@ -6,13 +6,14 @@ Matching is checked by a tiny model of Caddy's host and path matchers
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shipway.router.caddyconfig import DOWN_RETRY, NO_ROUTE_BODY, NOT_ANSWERING_BODY, render
-from shipway.router.table import Redirect, Site, StaticLocation, Upstream
+from shipway.router.table import PathRedirect, Redirect, Site, StaticLocation, Upstream
 
 
 def _render(sites: list[Site], **overrides: Any) -> dict[str, Any]:
@@ -311,3 +312,50 @@ def test_the_table_order_does_not_change_the_config() -> None:
     # fails held requests and cuts idle keep-alive connections.
     assert _render(SITES) == _render(list(reversed(SITES)))
     assert _render(SITES[3:] + SITES[:3]) == _render(SITES)
+
+
+def _redirect_answer(config: dict[str, Any], path: str) -> tuple[int, str] | None:
+    """What the partial redirects of the first http route answer for `path` (a tiny model of
+    Caddy's path_regexp and its `{http.regexp.redir.N}` placeholders)."""
+    (sub,) = config["apps"]["http"]["servers"]["http"]["routes"][0]["handle"]
+    for route in sub["routes"][:-1]:
+        found = re.search(route["match"][0]["path_regexp"]["pattern"], path)
+        if found:
+            answer = route["handle"][0]
+            location = answer["headers"]["Location"][0]
+            for n, group in enumerate(found.groups(), start=1):
+                location = location.replace(f"{{http.regexp.redir.{n}}}", group or "")
+            return answer["status_code"], location
+    return None
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("/old", (302, "/new")),
+    ("/old/page", (302, "/new/page")),
+    ("/oldies", None),  # whole path segments only
+    ("/exact", (301, "https://b.test/x")),
+    ("/exact/more", None),
+    ("/whole/a/b", (308, "/flat")),  # append_suffix: false
+    ("/blog/2020/post", (307, "/posts/2020-post")),
+    ("/elsewhere", None),
+])
+def test_partial_redirects(path: str, expected: tuple[int, str] | None) -> None:
+    redirects = (
+        PathRedirect("/old", "/new/"),
+        PathRedirect("/exact", "https://b.test/x", code=301, prefix=False),
+        PathRedirect("/whole", "/flat", code=308, append_suffix=False),
+        PathRedirect(r"^/blog/(\d+)/(\w+)$", "/posts/$1-$2", code=307, regexp=True, expires="1h"),
+    )
+    config = _render([Site("http", "a.test", "/", Upstream("127.0.0.1:1"), redirects=redirects)])
+    assert _redirect_answer(config, path) == expected
+
+
+def test_partial_redirect_caching_and_bad_targets() -> None:
+    site = Site("http", "a.test", "/", Upstream("127.0.0.1:1"),
+                redirects=(PathRedirect("/a", "/b", expires="2h"),))
+    (sub,) = _render([site])["apps"]["http"]["servers"]["http"]["routes"][0]["handle"]
+    assert sub["routes"][0]["handle"][0]["headers"]["Cache-Control"] == ["max-age=7200"]
+    with pytest.raises(ValueError, match="path or an http"):
+        PathRedirect("/a", "b{x}")
+    with pytest.raises(ValueError, match="look-around"):
+        PathRedirect("^/(?!keep)", "/b", regexp=True)

@@ -79,3 +79,21 @@ def test_location_rules_reach_the_route_table(tmp_path: Path) -> None:
         (r"\.(css|js)$", "1h", None, None), ("^/private/", None, False, False)]
     assert location.with_rule(location.rules[0]).headers == {"X-Kind": "asset"}
     assert location.with_rule(location.rules[1]).passthru is False
+
+
+def test_partial_redirects_reach_the_route_table(tmp_path: Path) -> None:
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n")
+    (tmp_path / ".platform" / "routes.yaml").write_text(
+        '"https://{default}/":\n  type: upstream\n  upstream: "app:http"\n  redirects:\n'
+        '    expires: 1d\n    paths:\n      /old: {to: /new}\n'
+        '      "^/b/(.*)$": {to: "https://blog.test/$1", regexp: true, code: 301, expires: 1h}\n')
+    config = load_project(tmp_path)
+    routed = RoutedApp(config.apps[0], "unix//srv/u/x.sock", "/srv/current/app")
+    env = RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})
+    (secure,) = [s for s in sites([env]) if s.scheme == "https"]
+    assert [(r.path, r.to, r.code, r.regexp, r.expires) for r in secure.redirects] == [
+        ("/old", "/new", 302, False, "1d"), ("^/b/(.*)$", "https://blog.test/$1", 301, True, "1h")]
+    # The http twin sends everything to https first; the redirects apply there.
+    assert all(not s.redirects for s in sites([env]) if s.scheme == "http")

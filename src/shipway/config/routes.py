@@ -81,6 +81,7 @@ class ResolvedRoute:
     id: str | None
     original_url: str
     attributes: Mapping[str, Any] = no_entries()
+    redirects: Mapping[str, Any] = no_entries()  # partial redirects, kept out of PLATFORM_ROUTES
 
 
 def resolve_routes(routes: Sequence[RouteConfig], default_host: str) -> tuple[ResolvedRoute, ...]:
@@ -115,6 +116,7 @@ def _resolve(route: RouteConfig, default_host: str,
         type=route.type, upstream_app=upstream,
         to=_target(route.to, default_host, by_template), primary=bool(route.primary),
         id=route.id, original_url=route.template, attributes=route.attributes,
+        redirects=route.redirects,
     )
 
 

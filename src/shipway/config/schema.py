@@ -222,6 +222,20 @@ class ServiceSchema(_Schema):
     configuration: Section[dict[str, Any]] = {}
 
 
+class PathRedirectSchema(_Schema):
+    to: str
+    regexp: bool = False
+    prefix: bool = True
+    append_suffix: bool = True
+    code: Literal[301, 302, 307, 308] = 302
+    expires: Expires | None = None
+
+
+class RedirectsSchema(_Schema):
+    expires: Expires | None = None
+    paths: Section[dict[str, Section[PathRedirectSchema]]] = {}
+
+
 class RouteSchema(_Schema):
     type: Literal["upstream", "redirect", "proxy"]
     upstream: str | None = None
@@ -229,7 +243,7 @@ class RouteSchema(_Schema):
     id: str | None = None
     primary: bool | None = None
     attributes: Section[dict[str, Any]] = {}
-    redirects: Section[dict[str, Any]] = {}
+    redirects: Section[RedirectsSchema] = RedirectsSchema()
     cache: Annotated[Any, AfterValidator(_cache)] = None
 
 

@@ -28,7 +28,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from shipway.router.table import Redirect, Site, StaticLocation, Upstream, expires_seconds
+from shipway.router.table import (
+    PathRedirect,
+    Redirect,
+    Site,
+    StaticLocation,
+    Upstream,
+    expires_seconds,
+)
 
 JSON = dict[str, Any]
 
@@ -167,7 +174,34 @@ def _site_route(site: Site, hold: str) -> JSON:
         handle = _redirect(site.action, prefix)
     else:
         handle = _upstream(site.action, site.locations, hold)
+    if site.redirects:
+        routes = [_path_redirect(r) for r in site.redirects]
+        handle = [{"handler": "subroute", "routes": [*routes, {"handle": handle}]}]
     return {"match": [match], "handle": handle, "terminal": True}
+
+
+def _path_redirect(redirect: PathRedirect) -> JSON:
+    """One partial redirect; `$1`… in a regexp redirect's target are its groups."""
+    if redirect.regexp:
+        pattern = redirect.path
+        location = re.sub(r"\$(\d)", r"{http.regexp.redir.\1}", redirect.to)
+    elif redirect.prefix:
+        # Whole path segments: "/from" covers "/from" and "/from/x", not "/fromage".
+        pattern = "^" + re.escape(redirect.path.rstrip("/")) + "(/.*)?$"
+        location = (redirect.to.rstrip("/") + "{http.regexp.redir.1}" if redirect.append_suffix
+                    else redirect.to)
+    else:
+        pattern = "^" + re.escape(redirect.path) + "$"
+        location = redirect.to
+    headers = {"Location": [location]}
+    seconds = expires_seconds(redirect.expires)
+    if seconds is not None:
+        headers["Cache-Control"] = [f"max-age={seconds}"]
+    return {
+        "match": [{"path_regexp": {"name": "redir", "pattern": pattern}}],
+        "handle": [{"handler": "static_response", "status_code": redirect.code, "headers": headers}],
+        "terminal": True,
+    }
 
 
 def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:

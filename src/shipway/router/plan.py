@@ -13,7 +13,14 @@ from urllib.parse import urlsplit
 
 from shipway.config.model import AppConfig
 from shipway.config.routes import ResolvedRoute
-from shipway.router.table import LocationRule, Redirect, Site, StaticLocation, Upstream
+from shipway.router.table import (
+    LocationRule,
+    PathRedirect,
+    Redirect,
+    Site,
+    StaticLocation,
+    Upstream,
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,23 @@ def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
     scheme = "https" if parts.scheme == "https" else "http"
     host, path = parts.hostname or "", parts.path or "/"
     if route.type == "redirect" and route.to:
-        return Site(scheme, host, path, Redirect(route.to, 301))
+        return Site(scheme, host, path, Redirect(route.to, 301), redirects=_redirects(route))
     routed = apps.get(route.upstream_app or "")
     if route.type != "upstream" or routed is None:
         return None
-    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker), _locations(routed))
+    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker), _locations(routed),
+                redirects=_redirects(route))
+
+
+def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:
+    """`redirects.paths`, in the order written; `redirects.expires` is their default."""
+    default_expires = route.redirects.get("expires")
+    return tuple(
+        PathRedirect(path, rule["to"], code=rule.get("code", 302), regexp=rule.get("regexp", False),
+                     prefix=rule.get("prefix", True), append_suffix=rule.get("append_suffix", True),
+                     expires=rule.get("expires", default_expires))
+        for path, rule in route.redirects.get("paths", {}).items()
+    )
 
 
 def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:

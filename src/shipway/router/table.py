@@ -150,6 +150,34 @@ class StaticLocation:
 
 
 @dataclass(frozen=True)
+class PathRedirect:
+    """A route's partial redirect (`redirects.paths`): requests for `path`
+    (a prefix of whole path segments, the exact path, or with `regexp` a
+    pattern whose `$1`… `to` may use) are sent to `to` with `code`."""
+
+    path: str
+    to: str
+    code: int = 302
+    regexp: bool = False
+    prefix: bool = True
+    append_suffix: bool = True
+    expires: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.regexp:
+            problem = re2_problem(self.path)
+            if problem:
+                raise ValueError(f"redirect pattern {self.path!r}: {problem}")
+        else:
+            _check_path(self.path)
+        if "{" in self.to or not re.match(r"^(https?://[^/\s]+)?/\S*$", self.to):
+            raise ValueError(f"redirect target must be a path or an http(s) URL, not {self.to!r}")
+        if self.code not in _REDIRECT_CODES:
+            raise ValueError(f"redirect code must be one of {_REDIRECT_CODES}, not {self.code}")
+        expires_seconds(self.expires)
+
+
+@dataclass(frozen=True)
 class Site:
     """One route: requests for scheme://host/path… get `action`."""
 
@@ -158,6 +186,7 @@ class Site:
     path: str
     action: Upstream | Redirect
     locations: tuple[StaticLocation, ...] = ()
+    redirects: tuple[PathRedirect, ...] = ()  # tried before `action`
 
     def __post_init__(self) -> None:
         if self.scheme not in ("http", "https"):
@@ -168,6 +197,7 @@ class Site:
         if self.locations and not isinstance(self.action, Upstream):
             raise ValueError("static locations only make sense on an upstream site")
         object.__setattr__(self, "locations", tuple(self.locations))
+        object.__setattr__(self, "redirects", tuple(self.redirects))
 
 
 def _check_path(path: str) -> None:
