@@ -34,12 +34,14 @@ APPLICATIONS = """\
       start: python3 server.py
 """
 
-BACKEND = """\
-import http.server, os
+# One small server for both apps: ANSWER is the body, SETUP runs first.
+SERVER = """\
+import base64, http.server, json, os, urllib.request
+SETUP
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = f"backend at {self.headers['Host']}".encode()
+        body = (ANSWER).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -48,24 +50,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 """
 
-FRONTEND = """\
-import base64, http.server, json, os, urllib.request
+BACKEND = SERVER.replace("SETUP", "").replace("ANSWER", "f\"backend at {self.headers['Host']}\"")
 
+FRONTEND = SERVER.replace("SETUP", """\
 api = json.loads(base64.b64decode(os.environ["PLATFORM_RELATIONSHIPS"]))["api"][0]
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        url = f"{api['scheme']}://{api['host']}:{api['port']}/"
-        with urllib.request.urlopen(url, timeout=5) as answer:
-            fetched = answer.read().decode()
-        body = f"frontend got: {fetched} (API_URL={os.environ['API_URL']})".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"""
+def fetched():
+    url = f"{api['scheme']}://{api['host']}:{api['port']}/"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return answer.read().decode()
+""").replace("ANSWER", "f\"frontend got: {fetched()} (API_URL={os.environ['API_URL']})\"")
 
 ROUTES = '"https://{default}/":\n  type: upstream\n  upstream: "frontend:http"\n'
 

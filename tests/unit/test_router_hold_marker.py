@@ -11,7 +11,7 @@ from shipway.config.routes import resolve_routes
 from shipway.deploy import gate
 from shipway.deploy.instances import Instance
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
-from shipway.router.table import Upstream
+from shipway.router.table import Site, Upstream
 
 
 def test_marker_is_per_app_and_beside_nothing_the_app_can_write(tmp_path: Path) -> None:
@@ -46,35 +46,38 @@ def test_clear_holds_removes_markers_left_by_an_interrupted_deploy(tmp_path: Pat
     assert list((tmp_path / "holds").iterdir()) == []
 
 
-def test_routed_app_marker_reaches_every_upstream_site(tmp_path: Path) -> None:
-    (tmp_path / ".platform").mkdir()
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n"
-        "  locations:\n    /static:\n      root: static\n")
-    (tmp_path / ".platform" / "routes.yaml").write_text(
-        '"https://{default}/": {type: upstream, upstream: "app:http"}\n'
-        '"http://{default}/api": {type: upstream, upstream: "app:http"}\n'
-        '"https://www.{default}/": {type: redirect, to: "https://{default}/"}\n')
-    config = load_project(tmp_path)
+APP_HEAD = "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n"
+
+
+def _sites(root: Path, app: str, routes: str | None = None, hold_marker: str | None = None
+           ) -> list[Site]:
+    """The route table of one environment of the project written into `root`."""
+    (root / ".platform").mkdir()
+    (root / ".platform.app.yaml").write_text(APP_HEAD + app)
+    if routes is not None:
+        (root / ".platform" / "routes.yaml").write_text(routes)
+    config = load_project(root)
     routed = RoutedApp(config.apps[0], "unix//srv/u/x.sock", "/srv/current/app",
-                       hold_marker="/srv/holds/x")
-    env = RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})
-    upstreams = [s.action for s in sites([env]) if isinstance(s.action, Upstream)]
+                       hold_marker=hold_marker)
+    return sites([RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})])
+
+
+def test_routed_app_marker_reaches_every_upstream_site(tmp_path: Path) -> None:
+    table = _sites(tmp_path, "  locations:\n    /static:\n      root: static\n",
+                   '"https://{default}/": {type: upstream, upstream: "app:http"}\n'
+                   '"http://{default}/api": {type: upstream, upstream: "app:http"}\n'
+                   '"https://www.{default}/": {type: redirect, to: "https://{default}/"}\n',
+                   hold_marker="/srv/holds/x")
+    upstreams = [s.action for s in table if isinstance(s.action, Upstream)]
     assert len(upstreams) == 2
     assert {u.hold_marker for u in upstreams} == {"/srv/holds/x"}
 
 
 def test_location_rules_reach_the_route_table(tmp_path: Path) -> None:
-    (tmp_path / ".platform").mkdir()
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n"
-        "  locations:\n    /:\n      root: web\n      passthru: true\n      rules:\n"
-        "        '\\.(css|js)$': {expires: 1h, headers: {X-Kind: asset}}\n"
-        "        '^/private/': {allow: false, passthru: false}\n")
-    config = load_project(tmp_path)
-    routed = RoutedApp(config.apps[0], "unix//srv/u/x.sock", "/srv/current/app")
-    env = RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})
-    (location,) = next(s for s in sites([env]) if s.locations).locations
+    table = _sites(tmp_path, "  locations:\n    /:\n      root: web\n      passthru: true\n"
+                   "      rules:\n        '\\.(css|js)$': {expires: 1h, headers: {X-Kind: asset}}\n"
+                   "        '^/private/': {allow: false, passthru: false}\n")
+    (location,) = next(s for s in table if s.locations).locations
     assert [(r.pattern, r.expires, r.allow, r.passthru) for r in location.rules] == [
         (r"\.(css|js)$", "1h", None, None), ("^/private/", None, False, False)]
     assert location.with_rule(location.rules[0]).headers == {"X-Kind": "asset"}
@@ -82,18 +85,12 @@ def test_location_rules_reach_the_route_table(tmp_path: Path) -> None:
 
 
 def test_partial_redirects_reach_the_route_table(tmp_path: Path) -> None:
-    (tmp_path / ".platform").mkdir()
-    (tmp_path / ".platform.app.yaml").write_text(
-        "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: x\n")
-    (tmp_path / ".platform" / "routes.yaml").write_text(
-        '"https://{default}/":\n  type: upstream\n  upstream: "app:http"\n  redirects:\n'
-        '    expires: 1d\n    paths:\n      /old: {to: /new}\n'
-        '      "^/b/(.*)$": {to: "https://blog.test/$1", regexp: true, code: 301, expires: 1h}\n')
-    config = load_project(tmp_path)
-    routed = RoutedApp(config.apps[0], "unix//srv/u/x.sock", "/srv/current/app")
-    env = RoutedEnvironment(resolve_routes(config.routes, "main.localhost"), {"app": routed})
-    (secure,) = [s for s in sites([env]) if s.scheme == "https"]
+    table = _sites(tmp_path, "",
+                   '"https://{default}/":\n  type: upstream\n  upstream: "app:http"\n  redirects:\n'
+                   '    expires: 1d\n    paths:\n      /old: {to: /new}\n'
+                   '      "^/b/(.*)$": {to: "https://blog.test/$1", regexp: true, code: 301, expires: 1h}\n')
+    (secure,) = [s for s in table if s.scheme == "https"]
     assert [(r.path, r.to, r.code, r.regexp, r.expires) for r in secure.redirects] == [
         ("/old", "/new", 302, False, "1d"), ("^/b/(.*)$", "https://blog.test/$1", 301, True, "1h")]
     # The http twin sends everything to https first; the redirects apply there.
-    assert all(not s.redirects for s in sites([env]) if s.scheme == "http")
+    assert all(not s.redirects for s in table if s.scheme == "http")
