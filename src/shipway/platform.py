@@ -598,7 +598,7 @@ class Platform:
         launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
         previous = self._previous_instances(env)
         self.crons.drain(env, log)
-        self.sync_router(extra=(env, config, launches))
+        self.sync_router(extra=(env, config))
         plan = DeployPlanInput(
             apps=tuple(launches),
             deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.deploy),
@@ -886,7 +886,7 @@ class Platform:
 
     # -- router ------------------------------------------------------------------
 
-    def sync_router(self, extra: tuple[Environment, ProjectConfig, dict[str, Launch]] | None = None
+    def sync_router(self, extra: tuple[Environment, ProjectConfig] | None = None
                     ) -> None:
         routed = []
         for env in self.registry.environments():
@@ -895,22 +895,25 @@ class Platform:
             if env.status != "active" or not env.current_release:
                 continue
             release = self.releases.get(env.project, env.name, env.current_release)
-            config = self._config_at(env.project, release.commit)
-            variables = release.config.get("variables", {})
-            launches = {a.name: self._launch(env, a, release.builds, config, variables) for a in config.apps}
-            routed.append(self._routed(env, config, launches))
+            routed.append(self._routed(env, self._config_at(env.project, release.commit)))
         if extra:
-            routed.append(self._routed(*extra))
+            routed.append(self._routed(extra[0], extra[1]))
         self.router.apply(sites(routed))
 
-    def _routed(self, env: Environment, config: ProjectConfig,
-                launches: dict[str, Launch]) -> RoutedEnvironment:
+    def _routed(self, env: Environment, config: ProjectConfig) -> RoutedEnvironment:
+        """What the router needs of an environment: where each app listens, its
+        static roots and hold marker. From config and state alone: no launch
+        (runtime shims, service credentials, hosts files) is computed for it."""
         apps = {}
-        for name, launch in launches.items():
-            port = self._port_of(launch)
-            dial = f"127.0.0.1:{port}" if port else f"unix/{launch.instance.upstream_socket}"
-            apps[name] = RoutedApp(launch.app, dial, str(self.current_link(launch.instance)),
-                                   hold_marker=str(gate.hold_marker(launch.instance)))
+        for app in config.apps:
+            instance = Instance(self.settings.home, env.project, env.name, app.name)
+            if app.web.socket_family == "tcp":
+                port = allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
+                dial = f"127.0.0.1:{port}"
+            else:
+                dial = f"unix/{instance.upstream_socket}"
+            apps[app.name] = RoutedApp(app, dial, str(self.current_link(instance)),
+                                       hold_marker=str(gate.hold_marker(instance)))
         return RoutedEnvironment(self._routes(env, config), apps)
 
     # -- queries -----------------------------------------------------------------
