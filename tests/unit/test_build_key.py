@@ -1,7 +1,8 @@
-"""B2: the build key and the one line that says why a build was not reused."""
+"""B2: what changes the build key (reference §3.1, §4.4, §5), and why a build was not reused."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,8 @@ workers:
     commands: {start: worker}
 crons:
   c: {spec: '@daily', commands: {start: x}}
+access:
+  ssh: admin
 """
 SERVICES = "db: {type: 'postgresql:15'}\nother: {type: 'postgresql:15'}\n"
 TREE = "a" * 40
@@ -67,6 +70,13 @@ CONFIG_CASES = [
     ("app variable", "A: '1'", "A: '2'", ["variables.env changed"]),
     ("dependencies", "poetry: '*'", "poetry: '1.8'", ["dependencies.python3 changed"]),
     ("two at once", "python:3.11\ndisk: 512", "python:3.12\ndisk: 1024", ["disk changed", "type changed"]),
+    ("access", "ssh: admin", "ssh: viewer", []),
+    ("flavor written as its default", "name: app\n", "name: app\nbuild: {flavor: default}\n", []),
+    ("dependencies removed", "dependencies:\n  python3: {poetry: '*'}\n", "",
+     ["dependencies changed", "dependencies.python3 changed"]),
+    ("worker mounts", "start: worker}", "start: worker}\n    mounts: {w: {source: tmp}}",
+     ["workers.queue changed"]),
+    ("legacy form of the same mount", "logs: {source: local}", "/logs/: 'shared:files/logs'", []),
 ]
 
 
@@ -132,3 +142,24 @@ def test_b2_key_depends_on_app_name(tmp_path: Path) -> None:
     app = load(tmp_path, BASE)
     same = BuildInputs("other", TREE, app.build_relevant(), VARS)
     assert inputs(app).key != same.key
+
+
+def test_build_time_application_leaves_out_runtime_keys(tmp_path: Path) -> None:
+    app = load(tmp_path, BASE.replace("start: worker}", "start: worker}\n    mounts: {}"))
+    build = app.platform_application(build_time=True)
+    assert build == app.build_relevant()
+    assert "web" not in build and "crons" not in build and "access" not in build
+    assert "relationships" not in build
+    assert build["hooks"] == {"build": "pip install ."}
+    assert build["workers"] == {"queue": {"mounts": {}}}
+    runtime = app.platform_application(build_time=False)
+    assert runtime["hooks"]["deploy"] == "migrate"
+    assert runtime["relationships"] == {"db": {"service": "db", "endpoint": "postgresql"}}
+    assert runtime["access"] == {"ssh": "admin"}
+
+
+def test_build_relevant_is_json(tmp_path: Path) -> None:
+    app = load(tmp_path, BASE)
+    assert json.loads(json.dumps(app.build_relevant())) == app.build_relevant()
+    assert json.loads(json.dumps(app.platform_application(False))) == \
+        app.platform_application(False)
