@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import socketserver
 import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -36,6 +33,9 @@ from shipway.router.table import (
     StaticLocation,
     Upstream,
 )
+
+from .conftest import free_port
+from .upstreams import TcpApp, UnixApp, serving, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -72,25 +72,7 @@ class _Echo(BaseHTTPRequestHandler):
         pass  # unix peers have no address to log, and tests need no log
 
 
-class _UnixApp(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
 
-
-class _TcpApp(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-
-
-@contextmanager
-def _serving(server: socketserver.BaseServer, name: str) -> Iterator[socketserver.BaseServer]:
-    server.name = name  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _seen(response: httpx.Response) -> dict[str, Any]:
@@ -100,13 +82,6 @@ def _seen(response: httpx.Response) -> dict[str, Any]:
 
 
 # --- fixtures ---------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +94,7 @@ def caddy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caddy]:
 
 @pytest.fixture(scope="module")
 def ports() -> tuple[int, int]:
-    return _free_port(), _free_port()
+    return free_port(), free_port()
 
 
 @pytest.fixture
@@ -130,21 +105,8 @@ def serve(caddy: Caddy, ports: tuple[int, int]):  # type: ignore[no-untyped-def]
             admin_socket=caddy.admin_socket, storage_dir=caddy.storage_dir,
             hold_seconds=hold_seconds, access_log=kwargs.get("access_log"),
         ))
-        _settle(ports[0])
+        settle(ports[0])
     return load
-
-
-def _settle(port: int) -> None:
-    # Measured: just after a config change, Caddy's old server may still take
-    # a new connection and drop it unanswered (rare when idle). Wait until a
-    # probe is answered, so each test sees only the config it loaded.
-    for _ in range(5):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": "probe.invalid"},
-                      trust_env=False)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
 
 
 @pytest.fixture
@@ -162,8 +124,8 @@ def http(ports: tuple[int, int]) -> Iterator[httpx.Client]:
 
 def test_proxies_to_unix_and_tcp_upstreams(serve, http: httpx.Client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sock = tmp_path / "app.sock"
-    with _serving(_UnixApp(str(sock), _Echo), "unix"), \
-            _serving(_TcpApp(("127.0.0.1", 0), _Echo), "tcp") as tcp:
+    with serving(UnixApp(str(sock), _Echo), "unix"), \
+            serving(TcpApp(("127.0.0.1", 0), _Echo), "tcp") as tcp:
         serve([
             Site("http", HOST, "/", Upstream(f"unix/{sock}")),
             Site("http", HOST, "/tcp", Upstream(f"127.0.0.1:{tcp.server_address[1]}")),  # type: ignore[attr-defined]
@@ -184,7 +146,7 @@ def test_partial_redirects_before_the_app(serve, http: httpx.Client, tmp_path: P
         PathRedirect("/old", "/new", expires="1h"),
         PathRedirect(r"^/blog/(\d+)/(\w+)$", "https://blog.test/$1/$2", code=301, regexp=True),
     )
-    with _serving(_UnixApp(str(sock), _Echo), "app"):
+    with serving(UnixApp(str(sock), _Echo), "app"):
         serve([Site("http", HOST, "/", Upstream(f"unix/{sock}"), redirects=redirects)])
         moved = http.get("/old/page")
         regexp = http.get("/blog/2024/hello")
@@ -225,7 +187,7 @@ def test_request_is_held_until_the_socket_appears_by_rename(  # type: ignore[no-
     time.sleep(1.0)
     assert get.is_alive() and post.is_alive(), "requests should be held, not answered"
     # The deploy's switch: bind beside the final name, then rename() into it.
-    with _serving(_UnixApp(str(tmp_path / "app.sock.new"), _Echo), "new"):
+    with serving(UnixApp(str(tmp_path / "app.sock.new"), _Echo), "new"):
         os.rename(tmp_path / "app.sock.new", sock)
         get.join(10)
         post.join(10)
@@ -266,7 +228,7 @@ def _https_get(caddy: Caddy, url: str) -> httpx.Response:
 def test_https_with_internal_certificate_and_http_twin_redirect(  # type: ignore[no-untyped-def]
     serve, http: httpx.Client, caddy: Caddy, ports: tuple[int, int]
 ) -> None:
-    with _serving(_TcpApp(("127.0.0.1", 0), _Echo), "tcp") as app:
+    with serving(TcpApp(("127.0.0.1", 0), _Echo), "tcp") as app:
         upstream = Upstream(f"127.0.0.1:{app.server_address[1]}")  # type: ignore[attr-defined]
         serve([
             Site("https", HOST, "/", upstream),
@@ -298,7 +260,7 @@ def test_static_files_and_passthru(serve, http: httpx.Client, tmp_path: Path) ->
             LocationRule(r"\.txt$", passthru=True),
         )),
     )
-    with _serving(_UnixApp(str(sock), _Echo), "app"):
+    with serving(UnixApp(str(sock), _Echo), "app"):
         serve([Site("http", HOST, "/", Upstream(f"unix/{sock}"), locations)])
         css = http.get("/static/app.css")
         index = http.get("/static/docs/")
@@ -346,7 +308,7 @@ def test_reloading_an_identical_config_keeps_held_requests(  # type: ignore[no-u
     thread, result = _send_later(lambda: http.get("/"))
     time.sleep(0.5)
     serve(sites)  # Caddy sees "config is unchanged" and does nothing
-    with _serving(_UnixApp(str(sock), _Echo), "app"):
+    with serving(UnixApp(str(sock), _Echo), "app"):
         thread.join(10)
     assert _seen(result["response"])["app"] == "app"
 

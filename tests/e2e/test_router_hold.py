@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import socketserver
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,9 @@ from shipway.router.caddy import Caddy
 from shipway.router.caddyconfig import NOT_ANSWERING_BODY, RETRY_AFTER, render
 from shipway.router.holdlog import log_offset, read_hold_figures
 from shipway.router.table import Site, Upstream
+
+from .conftest import free_port
+from .upstreams import TcpApp, UnixApp, serving, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -62,39 +62,13 @@ class _Echo(BaseHTTPRequestHandler):
         pass
 
 
-class _UnixApp(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
 
 
-class _TcpApp(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
-
-@contextmanager
-def _serving(server: socketserver.BaseServer, name: str) -> Iterator[socketserver.BaseServer]:
-    server.name = name  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def _unix_app(path: Path) -> _UnixApp:
-    server = _UnixApp(str(path), _Echo)
+def _unix_app(path: Path) -> UnixApp:
+    server = UnixApp(str(path), _Echo)
     path.chmod(0o666)  # the router's uid must be allowed to connect
     return server
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +92,7 @@ def caddy(base: Path) -> Iterator[Caddy]:
 
 @pytest.fixture(scope="module")
 def http_port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture(scope="module")
@@ -133,18 +107,11 @@ def access_log(base: Path) -> Path:
 def route(caddy: Caddy, http_port: int, access_log: Path) -> Callable[..., None]:
     def load(upstream: Upstream, hold_seconds: float = 30) -> None:
         caddy.load(render(
-            [Site("http", HOST, "/", upstream)], http_port=http_port, https_port=_free_port(),
+            [Site("http", HOST, "/", upstream)], http_port=http_port, https_port=free_port(),
             listen_host="127.0.0.1", admin_socket=caddy.admin_socket, storage_dir=caddy.storage_dir,
             hold_seconds=hold_seconds, access_log=access_log,
         ))
-        # Just after a load the old server may take a connection and drop it.
-        for _ in range(20):
-            try:
-                httpx.get(f"http://127.0.0.1:{http_port}/", headers={"Host": "probe.invalid"},
-                          trust_env=False)
-                return
-            except httpx.TransportError:
-                time.sleep(0.05)
+        settle(http_port)
     return load
 
 
@@ -202,7 +169,7 @@ def _assert_answered_by(results: dict[str, Any], app: str, held_at_least: float)
 @pytest.mark.parametrize("family", ["unix", "tcp"])
 def test_d2_app_down_outside_a_deploy_gets_503_within_a_second(
         route: Callable[..., None], base: Path, http_port: int, family: str) -> None:
-    dial = f"unix/{base}/absent.sock" if family == "unix" else f"127.0.0.1:{_free_port()}"
+    dial = f"unix/{base}/absent.sock" if family == "unix" else f"127.0.0.1:{free_port()}"
     marker = base / "holds" / f"down-{family}"
     gate.end_hold(marker)
     route(Upstream(dial, hold_marker=str(marker)), hold_seconds=60)
@@ -224,7 +191,7 @@ def test_d2_a_crashed_app_that_comes_back_quickly_is_answered(
     route(Upstream(f"unix/{sock}", hold_marker=str(base / "holds" / "restart")))
     threads, results = _send_all(http_port)
     time.sleep(0.2)  # the supervisor's restart, well within the down retry
-    with _serving(_unix_app(sock), "restarted"):
+    with serving(_unix_app(sock), "restarted"):
         for thread in threads:
             thread.join(10)
     _assert_answered_by(results, "restarted", held_at_least=0.1)
@@ -245,7 +212,7 @@ def test_d2_marker_holds_and_removing_it_keeps_the_held_request(
     gate.end_hold(marker)  # the deploy ends: new requests now fail fast ...
     time.sleep(0.2)
     assert all(t.is_alive() for t in threads), "... but the held ones keep waiting"
-    with _serving(_unix_app(sock), "new"):
+    with serving(_unix_app(sock), "new"):
         for thread in threads:
             thread.join(10)
     _assert_answered_by(results, "new", held_at_least=1.5)
@@ -259,7 +226,7 @@ def test_d2_every_method_held_and_answered_by_the_new_unix_release(
     upstream.parent.mkdir(exist_ok=True)
     marker = base / "holds" / "unix-app"
     route(Upstream(f"unix/{upstream}", hold_marker=str(marker)))
-    with _serving(_unix_app(sock_dir / "old.sock"), "old"):
+    with serving(_unix_app(sock_dir / "old.sock"), "old"):
         gate.release_socket(sock_dir / "old.sock", upstream)
         with _client(http_port) as client:
             assert client.get("/").headers["X-App"] == "old"
@@ -268,7 +235,7 @@ def test_d2_every_method_held_and_answered_by_the_new_unix_release(
     threads, results = _send_all(http_port)  # the old app is gone, the new not yet up
     time.sleep(1.5)
     assert all(t.is_alive() for t in threads), "every method must wait, none be refused"
-    with _serving(_unix_app(sock_dir / "new.sock"), "new"):
+    with serving(_unix_app(sock_dir / "new.sock"), "new"):
         gate.release_socket(sock_dir / "new.sock", upstream)
         gate.end_hold(marker)
         for thread in threads:
@@ -278,17 +245,17 @@ def test_d2_every_method_held_and_answered_by_the_new_unix_release(
 
 def test_d2_every_method_held_and_answered_by_the_new_tcp_release(
         route: Callable[..., None], base: Path, http_port: int, table: str) -> None:
-    port = _free_port()
+    port = free_port()
     marker = base / "holds" / "tcp-app"
     route(Upstream(f"127.0.0.1:{port}", hold_marker=str(marker)))
-    with _serving(_TcpApp(("127.0.0.1", port), _Echo), "old"):
+    with serving(TcpApp(("127.0.0.1", port), _Echo), "old"):
         with _client(http_port) as client:
             assert client.get("/").headers["X-App"] == "old"
         gate.begin_hold(marker)
         gate.hold_port(table, port)
     threads, results = _send_all(http_port)
     time.sleep(1.0)
-    with _serving(_TcpApp(("127.0.0.1", port), _Echo), "new"):
+    with serving(TcpApp(("127.0.0.1", port), _Echo), "new"):
         # The gate stops only the router: a deploy hook or health check
         # reaches the new release directly, while clients still wait.
         direct = httpx.get(f"http://127.0.0.1:{port}/", trust_env=False)
@@ -330,7 +297,7 @@ def test_d2_hold_figures_from_the_access_log(
     gate.begin_hold(marker)
     threads, results = _send_all(http_port)
     time.sleep(1.2)
-    with _serving(_unix_app(sock), "new"):
+    with serving(_unix_app(sock), "new"):
         gate.end_hold(marker)
         end = time.time()
         for thread in threads:

@@ -34,6 +34,8 @@ from shipway.services.relationships import (
 )
 from shipway.services.servers import ServiceInstance
 
+from .conftest import free_port
+
 NEEDED = ("bwrap", "nft", "psql", "mysql", "redis-cli", "redis-server", "mariadbd", "setpriv")
 pytestmark = [
     pytest.mark.e2e,
@@ -46,12 +48,6 @@ pytestmark = [
 APP = 262501  # an app with a relationship to the services
 OTHER = 262502  # an app without one
 Launch = Callable[..., ServiceInstance]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def as_uid(uid: int, argv: list[str], env: dict[str, str] | None = None
