@@ -33,6 +33,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def processes_of(uid: int) -> list[int]:
+    """Live (not zombie) processes whose uids are all `uid`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        uids = [line.split()[1] for line in status.splitlines() if line.startswith("Uid:")]
+        if uids == [str(uid)] and "State:\tZ" not in status:
+            pids.append(int(entry.name))
+    return pids
+
+
 @dataclass
 class Shipway:
     home: Path

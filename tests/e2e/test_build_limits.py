@@ -14,22 +14,11 @@ from shipway.build import memory
 from shipway.build.disk import open_disk, sweep
 from shipway.errors import BuildFailed, Cancelled
 
+from .conftest import processes_of
 from .test_build_kit import Project, app_yaml, leftovers, needs_root
 
 pytestmark = [pytest.mark.e2e, needs_root]
 
-
-def processes_of(uid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            status = (entry / "status").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        uids = [line.split()[1] for line in status.splitlines() if line.startswith("Uid:")]
-        if uids == [str(uid)] and "State:\tZ" not in status:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from shipway.sandbox.layout import HostLayout
 from shipway.sandbox.run import run_oneshot
 from shipway.sandbox.spec import SandboxSpec
 
+from .conftest import processes_of
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
@@ -22,18 +24,6 @@ pytestmark = [
     ),
 ]
 
-
-def processes_of(uid: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            status = (entry / "status").read_text() if entry.name.isdigit() else ""
-        except OSError:
-            continue
-        uids = [line.split()[1] for line in status.splitlines() if line.startswith("Uid:")]
-        if uids == [str(uid)] and "State:\tZ" not in status:
-            pids.append(int(entry.name))
-    return pids
 
 
 class Recorder:
