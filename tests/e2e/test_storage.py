@@ -40,6 +40,16 @@ def pool(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pool]:
         release(home)
 
 
+@pytest.fixture
+def btrfs_pool(tmp_path: Path) -> Iterator[Pool]:
+    """A btrfs pool only (the test itself says @needs_btrfs)."""
+    home = tmp_path / "home"
+    try:
+        yield open_pool(home, size_mb=POOL_MB, mode="btrfs")
+    finally:
+        release(home)
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -121,18 +131,14 @@ def test_delete_removes_the_volume_and_its_snapshots(pool: Pool) -> None:
 
 
 @needs_btrfs
-def test_delete_also_removes_subvolumes_nested_by_someone_else(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    try:
-        pool = open_pool(home, size_mb=POOL_MB, mode="btrfs")
-        vol = pool.create("proj/dev")
-        (vol / "deep").mkdir()
-        subprocess.run(["btrfs", "-q", "subvolume", "create", str(vol / "deep" / "sub")], check=True)
-        assert pool.backend.is_volume(vol / "deep" / "sub")
-        assert pool.delete("proj/dev")
-        assert not vol.exists()
-    finally:
-        release(home)
+def test_delete_also_removes_subvolumes_nested_by_someone_else(btrfs_pool: Pool) -> None:
+    pool = btrfs_pool
+    vol = pool.create("proj/dev")
+    (vol / "deep").mkdir()
+    subprocess.run(["btrfs", "-q", "subvolume", "create", str(vol / "deep" / "sub")], check=True)
+    assert pool.backend.is_volume(vol / "deep" / "sub")
+    assert pool.delete("proj/dev")
+    assert not vol.exists()
 
 
 def test_limit_stops_writes_past_it(pool: Pool) -> None:
@@ -153,62 +159,46 @@ def test_limit_stops_writes_past_it(pool: Pool) -> None:
 
 
 @needs_btrfs
-def test_a_limited_clone_of_a_bigger_parent_can_still_write(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    try:
-        pool = open_pool(home, size_mb=POOL_MB, mode="btrfs")
-        assert "simple quotas" in pool.method or "full quotas" in pool.method
-        (pool.create("proj/main") / "data").write_bytes(os.urandom(40 << 20))
-        child = pool.clone("proj/main", "proj/dev")
-        assert pool.limit("proj/dev", 20) is None
-        (child / "new").write_bytes(os.urandom(10 << 20))  # a limit on all it sees would refuse this
-        with pytest.raises(OSError) as caught:
-            (child / "more").write_bytes(os.urandom(30 << 20))
-            os.sync()
-        assert caught.value.errno in (errno.EDQUOT, errno.ENOSPC)
-    finally:
-        release(home)
+def test_a_limited_clone_of_a_bigger_parent_can_still_write(btrfs_pool: Pool) -> None:
+    pool = btrfs_pool
+    assert "simple quotas" in pool.method or "full quotas" in pool.method
+    (pool.create("proj/main") / "data").write_bytes(os.urandom(40 << 20))
+    child = pool.clone("proj/main", "proj/dev")
+    assert pool.limit("proj/dev", 20) is None
+    (child / "new").write_bytes(os.urandom(10 << 20))  # a limit on all it sees would refuse this
+    with pytest.raises(OSError) as caught:
+        (child / "more").write_bytes(os.urandom(30 << 20))
+        os.sync()
+    assert caught.value.errno in (errno.EDQUOT, errno.ENOSPC)
 
 
 @needs_btrfs
-def test_restore_keeps_the_volume_limit(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    try:
-        pool = open_pool(home, size_mb=POOL_MB, mode="btrfs")
-        pool.create("proj/main")
-        pool.snapshot("proj/main", "s1")
-        pool.limit("proj/main", 30)
-        pool.restore("s1", "proj/main")
-        usage = pool.usage("proj/main")
-        assert usage is not None and usage.limit == 30 << 20
-    finally:
-        release(home)
+def test_restore_keeps_the_volume_limit(btrfs_pool: Pool) -> None:
+    pool = btrfs_pool
+    pool.create("proj/main")
+    pool.snapshot("proj/main", "s1")
+    pool.limit("proj/main", 30)
+    pool.restore("s1", "proj/main")
+    usage = pool.usage("proj/main")
+    assert usage is not None and usage.limit == 30 << 20
 
 
 @needs_btrfs
-def test_quotas_turned_off_by_an_administrator_only_lift_limits(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    try:
-        pool = open_pool(home, size_mb=POOL_MB, mode="btrfs")
-        pool.create("proj/main")
-        pool.snapshot("proj/main", "s1")
-        subprocess.run(["btrfs", "quota", "disable", str(pool.root)], check=True)
-        pool.restore("s1", "proj/main")
-        assert pool.usage("proj/main") is None
-        warning = pool.limit("proj/main", 10)
-        assert warning is not None and "quotas are off" in warning
-    finally:
-        release(home)
+def test_quotas_turned_off_by_an_administrator_only_lift_limits(btrfs_pool: Pool) -> None:
+    pool = btrfs_pool
+    pool.create("proj/main")
+    pool.snapshot("proj/main", "s1")
+    subprocess.run(["btrfs", "quota", "disable", str(pool.root)], check=True)
+    pool.restore("s1", "proj/main")
+    assert pool.usage("proj/main") is None
+    warning = pool.limit("proj/main", 10)
+    assert warning is not None and "quotas are off" in warning
 
 
 @needs_btrfs
-def test_settle_waits_for_deleted_space(tmp_path: Path) -> None:
+def test_settle_waits_for_deleted_space(btrfs_pool: Pool) -> None:
     # btrfs only: in copy mode rmtree frees at once, and the host disk is shared.
-    home = tmp_path / "home"
-    try:
-        settle_and_measure(open_pool(home, size_mb=POOL_MB, mode="btrfs"))
-    finally:
-        release(home)
+    settle_and_measure(btrfs_pool)
 
 
 def settle_and_measure(pool: Pool) -> None:
@@ -326,22 +316,18 @@ def test_e2_a_cloned_database_directory_is_scrubbed(pool: Pool) -> None:
 
 
 @needs_btrfs
-def test_e2_a_snapshot_taken_while_writing_is_point_in_time(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    try:
-        pool = open_pool(home, size_mb=POOL_MB, mode="btrfs")
-        log = pool.create("p/main") / "log"
-        with open(log, "w") as f:
-            for n in range(2000):
-                f.write(f"{n}\n")
-                if n == 1000:
-                    f.flush()
-                    snap = pool.snapshot("p/main", "mid")
-        lines = (snap / "log").read_text().splitlines()
-        assert lines == [str(n) for n in range(len(lines))] and len(lines) >= 1000
-        assert len(log.read_text().splitlines()) == 2000
-    finally:
-        release(home)
+def test_e2_a_snapshot_taken_while_writing_is_point_in_time(btrfs_pool: Pool) -> None:
+    pool = btrfs_pool
+    log = pool.create("p/main") / "log"
+    with open(log, "w") as f:
+        for n in range(2000):
+            f.write(f"{n}\n")
+            if n == 1000:
+                f.flush()
+                snap = pool.snapshot("p/main", "mid")
+    lines = (snap / "log").read_text().splitlines()
+    assert lines == [str(n) for n in range(len(lines))] and len(lines) >= 1000
+    assert len(log.read_text().splitlines()) == 2000
 
 
 def test_e2_a_clone_is_given_to_the_new_environment_users(pool: Pool) -> None:
