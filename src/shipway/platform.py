@@ -590,7 +590,7 @@ class Platform:
                 rerun_deploy_hook: bool, sensitive: list[str],
                 restore_data: str | None = None) -> bool:
         self._ensure_data(env, log)
-        self._limit_data(env, config, log)
+        envdata.limit(self.pool, env.project, env.name, config, log)
         services = self._services(env, config)
         _, warnings = envservices.prepare(services, nearest=self._nearest(env))
         for warning in warnings:
@@ -682,9 +682,6 @@ class Platform:
         envdata.ensure(self.pool, env.project, env.name, parent.name if parent else None, log,
                        **self._clone_helpers(env, parent, log))
 
-    def _limit_data(self, env: Environment, config: ProjectConfig, log: Log) -> None:
-        envdata.limit(self.pool, env.project, env.name, config, log)
-
     def _clone_helpers(self, env: Environment, parent: Environment | None, log: Log) -> dict[str, Any]:
         owners = {}
         if parent is not None:
@@ -753,10 +750,13 @@ class Platform:
     def _launch(self, env: Environment, app: AppConfig, builds: dict[str, str],
                 config: ProjectConfig, variables: dict[str, Any]) -> Launch:
         """How to run the web process of `app` in `env` (workers: `_worker_launches`)."""
-        port = None
-        if app.web.socket_family == "tcp":
-            port = allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
-        return self._process(env, app, builds[app.name], config, variables, port)
+        return self._process(env, app, builds[app.name], config, variables, self._web_port(env, app))
+
+    def _web_port(self, env: Environment, app: AppConfig) -> int | None:
+        """The TCP port `app` listens on in `env`; None when it listens on a unix socket."""
+        if app.web.socket_family != "tcp":
+            return None
+        return allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
 
     def _process(self, env: Environment, app: AppConfig, key: str, config: ProjectConfig,
                  variables: dict[str, Any], port: int | None, process: str = "web",
@@ -788,12 +788,8 @@ class Platform:
                        ) -> dict[str, AppEndpoint]:
         """The other apps `app` has relationships to, and where they listen."""
         named = {rel.service for rel in app.relationships.values()}
-        return {
-            other.name: AppEndpoint(other.type, allocate_port(
-                self.store, env.project, env.name, other.name, self.settings.port_base)
-                if other.web.socket_family == "tcp" else None)
-            for other in config.apps if other.name in named
-        }
+        return {other.name: AppEndpoint(other.type, self._web_port(env, other))
+                for other in config.apps if other.name in named}
 
     def _services(self, env: Environment, config: ProjectConfig) -> dict[str, ServiceInstance]:
         return envservices.instances(
@@ -897,7 +893,7 @@ class Platform:
             release = self.releases.get(env.project, env.name, env.current_release)
             routed.append(self._routed(env, self._config_at(env.project, release.commit)))
         if extra:
-            routed.append(self._routed(extra[0], extra[1]))
+            routed.append(self._routed(*extra))
         self.router.apply(sites(routed))
 
     def _routed(self, env: Environment, config: ProjectConfig) -> RoutedEnvironment:
@@ -907,11 +903,8 @@ class Platform:
         apps = {}
         for app in config.apps:
             instance = Instance(self.settings.home, env.project, env.name, app.name)
-            if app.web.socket_family == "tcp":
-                port = allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
-                dial = f"127.0.0.1:{port}"
-            else:
-                dial = f"unix/{instance.upstream_socket}"
+            port = self._web_port(env, app)
+            dial = f"127.0.0.1:{port}" if port else f"unix/{instance.upstream_socket}"
             apps[app.name] = RoutedApp(app, dial, str(self.current_link(instance)),
                                        hold_marker=str(gate.hold_marker(instance)))
         return RoutedEnvironment(self._routes(env, config), apps)
