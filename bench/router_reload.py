@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,19 +24,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import free_port  # noqa: E402
 
 from shipway.router.caddy import Caddy  # noqa: E402
 from shipway.router.caddyconfig import render  # noqa: E402
 from shipway.router.table import Site, Upstream  # noqa: E402
 
 ROUTER_UID = 3_950_000 + os.getpid() % 1000
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -48,7 +43,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def run(mode: str, reloads: int, upstream: int) -> tuple[int, Counter[str]]:
     base = Path(tempfile.mkdtemp(prefix="router-reload-"))
     base.chmod(0o755)
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     listen = [("127.0.0.1", http_port), ("127.0.0.1", https_port)] if mode == "inherited" else []
     caddy = Caddy(base / "router", run_as=ROUTER_UID, listen=listen)
     caddy.ensure_running()
