@@ -148,7 +148,7 @@ CASES = [
     ("source root missing", {APP: HEAD + START + "source:\n  root: nowhere\n"},
      [(APP, 7, "source.root", "'nowhere' is not a directory")]),
     ("source root outside", {APP: HEAD + START + "source:\n  root: ../x\n"},
-     [(APP, 7, "source.root", "outside the repository")]),
+     [(APP, 7, "source.root", "must not contain '..'")]),
     ("route to unknown app", {APP: HEAD + START, ROUTES: "'https://{default}/':\n"
                               "  type: upstream\n  upstream: 'nope:http'\n"},
      [(ROUTES, 3, "https://{default}/.upstream", "'nope:http' names no app; apps: app")]),

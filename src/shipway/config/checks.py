@@ -6,7 +6,7 @@ objects and report through Notes, so each message names file, line and key.
 
 from __future__ import annotations
 
-import posixpath
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ from pathlib import Path
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
 from .regex import re2_problem
-from .schema import AppSchema, MountSchema, RelationshipSchema
+from .schema import AppSchema, MountSchema, RelationshipSchema, shown
 from .sourcemap import KeyPath, Notes
 
 DEFAULT_FLAVORS = {"nodejs": "default", "php": "composer"}
@@ -22,6 +22,7 @@ FLAVORS = {
     "nodejs": ("default", "none"),
     "php": ("composer", "default", "none", "symfony", "drupal"),
 }
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DEPENDENCY_MANAGERS = ("php", "python", "python2", "python3", "nodejs", "ruby")
 
 
@@ -55,9 +56,9 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
                     "command that starts the app, e.g. 'gunicorn app:app'), unless the app "
                     "only has workers")
     for path, location in app.web.locations.items():
-        if not path.startswith("/"):
+        if not path.startswith("/") or _CONTROL.search(path):
             notes.error(("web", "locations", path), f"a location must be a URL path starting "
-                        f"with '/'; got '{path}'")
+                        f"with '/', without control characters; got {shown(path)}")
         for pattern in location.rules:
             problem = re2_problem(pattern)
             if problem:
@@ -82,12 +83,14 @@ def _check_flavor(app: AppSchema, runtime: str, notes: Notes) -> None:
 
 
 def _check_source_root(root: str | None, notes: Notes, repo: Path) -> None:
+    """`root` is already normalised and free of `..` (paths.py)."""
     if root is None:
         return
-    rel = posixpath.normpath(root.strip("/") or ".")
-    if rel == ".." or rel.startswith("../"):
-        notes.error(("source", "root"), f"'{root}' points outside the repository")
-    elif not (repo / rel).is_dir():
+    full = repo / root
+    if full.is_symlink() or not full.resolve().is_relative_to(repo.resolve()):
+        notes.error(("source", "root"), f"'{root}' is a symlink; source.root must be a "
+                    "directory in the repository")
+    elif not full.is_dir():
         notes.error(("source", "root"), f"'{root}' is not a directory in the repository "
                     "(source.root is relative to the repository root)")
 

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from .keys import NOT_IMPLEMENTED
+from .paths import dir_path
 from .sourcemap import KeyPath, Notes
 
 _LEGACY_MOUNT = re.compile(r"shared:files(?:/(.*))?")
@@ -53,11 +54,12 @@ def _instance(data: Any, path: KeyPath, notes: Notes) -> Any:
 def _mounts(mounts: dict[str, Any], path: KeyPath, notes: Notes) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for written, mount in mounts.items():
-        key = written.strip("/")
-        if not key:
-            notes.error(path + (written,), "a mount path must name a directory inside the "
-                        "app, not the app root")
-        elif key in out:
+        try:
+            key = dir_path(written)
+        except ValueError as exc:
+            notes.error(path + (written,), str(exc))
+            continue
+        if key in out:
             notes.error(path + (written,), f"mount '{key}' is defined twice (leading and "
                         "trailing slashes are ignored)")
         elif (value := _mount(mount, path + (written,), notes)) is not _DROP:
@@ -98,6 +100,18 @@ def _relationships(relationships: dict[str, Any], path: KeyPath, notes: Notes) -
 
 
 def _web(web: dict[str, Any], notes: Notes) -> dict[str, Any]:
+    web = _legacy_web(web, notes)
+    if isinstance(web.get("locations"), dict):
+        for path, location in web["locations"].items():
+            root = location.get("root") if isinstance(location, dict) else None
+            if isinstance(root, str) and root.startswith("/") and root.strip("/"):
+                notes.warn(("web", "locations", path, "root"), f"'{root}' is read relative to "
+                           f"the app, as '{root.strip('/')}' (never a host path); write it "
+                           "without the leading '/'")
+    return web
+
+
+def _legacy_web(web: dict[str, Any], notes: Notes) -> dict[str, Any]:
     """Flat `web.document_root`, `passthru`, … become `web.locations["/"]`."""
     legacy = [key for key in (*_LEGACY_WEB, "whitelist", "blacklist") if key in web]
     if not legacy:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from .paths import app_path, check_text, dir_path, file_name_path, instance_name
 from .sourcemap import Notes
 
 RUNTIMES = ("python", "nodejs", "php", "ruby", "golang", "java", "dotnet", "elixir", "rust",
@@ -56,7 +57,10 @@ def _service_type(value: str) -> str:
 
 
 def _passthru(value: Any) -> bool | str:
-    if isinstance(value, bool) or (isinstance(value, str) and value.startswith("/")):
+    if isinstance(value, str) and value.startswith("/"):
+        check_text(value)
+        return value
+    if isinstance(value, bool):
         return value
     raise ValueError("must be true, false, or the URL path of a front controller such as "
                      f"'/index.php'; got {shown(value)}")
@@ -106,6 +110,11 @@ Passthru = Annotated[Any, AfterValidator(_passthru)]
 Expires = Annotated[Any, AfterValidator(_expires)]
 Variables = dict[str, Annotated[Any, AfterValidator(_prefix_group)]]
 MountSource = Literal["local", "storage", "instance", "tmp", "service"]
+# Paths, normalised by paths.py (S1): a model built from these holds no `..`.
+AppPath = Annotated[str, AfterValidator(app_path)]
+MountPath = Annotated[str, AfterValidator(dir_path)]
+IndexFile = Annotated[str, AfterValidator(file_name_path)]
+WorkerName = Annotated[str, AfterValidator(instance_name)]
 
 
 class _Schema(BaseModel):
@@ -123,12 +132,12 @@ class BuildSchema(_Schema):
 
 
 class SourceSchema(_Schema):
-    root: str | None = None
+    root: AppPath | None = None
 
 
 class MountSchema(_Schema):
     source: MountSource
-    source_path: str | None = None
+    source_path: AppPath | None = None
     service: str | None = None
 
 
@@ -137,7 +146,7 @@ class RelationshipSchema(_Schema):
     endpoint: str | None = None
 
 
-Mounts = dict[str, MountSchema]
+Mounts = dict[MountPath, MountSchema]
 Relationships = dict[str, RelationshipSchema]
 
 
@@ -160,11 +169,11 @@ class RuleSchema(_Schema):
 
 
 class LocationSchema(_Schema):
-    root: str | None = None
+    root: AppPath | None = None
     passthru: Passthru = False
     expires: Expires | None = None
     allow: bool = True
-    index: list[str] | None = None
+    index: list[IndexFile] | None = None
     headers: Section[dict[str, str]] = {}
     rules: Section[dict[str, Section[RuleSchema]]] = {}
 
@@ -209,7 +218,7 @@ class AppSchema(_Schema):
     mounts: Section[Mounts] = {}
     relationships: Section[Relationships] = {}
     web: Section[WebSchema] = WebSchema()
-    workers: Section[dict[str, WorkerSchema]] = {}
+    workers: Section[dict[WorkerName, WorkerSchema]] = {}
     variables: Section[Variables] = {}
     disk: PositiveInt | None = None
     crons: Section[dict[str, CronSchema]] = {}
@@ -256,7 +265,9 @@ def validate(schema: type[M], data: Any, notes: Notes) -> M | None:
         return schema.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            notes.error(tuple(error["loc"]), describe(error))
+            loc = tuple(error["loc"])
+            # A bad mapping key is reported at the key itself.
+            notes.error(loc[:-1] if loc[-1:] == ("[key]",) else loc, describe(error))
         return None
 
 

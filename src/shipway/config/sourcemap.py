@@ -55,8 +55,12 @@ class SourceMap:
 
 
 def dotted(path: KeyPath) -> str:
+    """The key as messages name it; control characters escaped, so that a key
+    cannot forge lines of the push output."""
     text = ""
     for part in path:
+        if isinstance(part, str) and not part.isprintable():
+            part = part.encode("unicode_escape").decode("ascii")
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
