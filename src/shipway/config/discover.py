@@ -199,7 +199,7 @@ class _Reader:
     def _document(self, rel: str, expected: str, allow_list: bool = False) -> Any:
         """The parsed file if it holds a mapping (or a list); None if it is broken."""
         try:
-            tree = parse(self.repo, rel)
+            tree = parse(self.repo, rel, self.convert.budget)
         except BadFile as exc:
             self.issues.errors.append(exc.issue)
             return None

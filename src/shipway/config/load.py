@@ -11,15 +11,17 @@ others, so one push reports everything.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import MappingProxyType
 
-from shipway.errors import ConfigError, ConfigIssue
+from shipway.errors import ConfigError, ConfigIssue, PlatformError
 
 from .assemble import make_app, make_route, make_service
 from .checks import LoadedApp, LoadedRoute, check_app, check_project
 from .discover import Source, discover
 from .keys import APP_PENDING, NOT_IMPLEMENTED, ROUTE_PENDING, SERVICE_PENDING, report_keys
+from .limits import LimitExceeded
 from .model import ProjectConfig, RouteConfig, ServiceConfig
 from .normalize import normalize_app
 from .routes import parse_template
@@ -27,11 +29,27 @@ from .schema import NAME, AppSchema, RouteSchema, ServiceSchema, validate
 from .sourcemap import Issues, Notes
 
 IMPLICIT_ROUTE = "https://{default}/"
+_log = logging.getLogger(__name__)
 
 
 def load_project(root: Path) -> ProjectConfig:
-    repo = Path(root)
     issues = Issues()
+    try:
+        return _load(Path(root), issues)
+    except LimitExceeded as exc:  # a cap stops everything: what was found so far, and it
+        raise ConfigError(_ordered(issues.errors) + [exc.issue]) from None
+    except ConfigError:
+        raise
+    except Exception as exc:
+        # A bug, or a value no check foresaw: the pusher must not see a traceback
+        # (it names the server's paths); the control plane's log keeps it.
+        _log.exception("internal error while reading the configuration in %s", root)
+        raise PlatformError("shipway failed while reading the configuration files (an internal "
+                            f"error, {type(exc).__name__}; the details are in the control "
+                            "plane's log); nothing was deployed") from None
+
+
+def _load(repo: Path, issues: Issues) -> ProjectConfig:
     found = discover(repo, issues)
     if found is None:
         raise ConfigError(_ordered(issues.errors))

@@ -26,6 +26,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from shipway.errors import ConfigIssue
 
+from .limits import MAX_DEPTH, MAX_FILE_BYTES, Budget, LimitExceeded, scan
 from .sourcemap import KeyPath, Notes, Where
 
 INCLUDE_KINDS = ("yaml", "string", "binary")
@@ -75,18 +76,40 @@ _Constructor.add_constructor("!include", _construct_include)
 _Constructor.add_constructor("!archive", _construct_archive)
 
 
-def parse(repo: Path, rel: str) -> Any:
-    """The round-trip tree of one repo-relative YAML file; BadFile if unreadable."""
-    if not (repo / rel).resolve().is_relative_to(repo.resolve()):
+def read_bytes(repo: Path, rel: str, budget: Budget) -> bytes:
+    """A repo-relative file's content, within the budget; BadFile if it cannot be had.
+
+    LimitExceeded (a cap) stops the whole load, not just this file."""
+    full = repo / rel
+    if not full.resolve().is_relative_to(repo.resolve()):
         # A pushed symlink must not make us read (and quote in errors) a host file.
         raise BadFile(ConfigIssue(rel, None, "", "is a symlink to a file outside the repository"))
     try:
-        text = (repo / rel).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadFile(ConfigIssue(rel, None, "", f"cannot read file: {exc}")) from exc
+        budget.read(rel, full.stat().st_size)
+        with full.open("rb") as file:
+            # Read no more than the cap, whatever the size was a moment ago.
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        # Not str(exc): it names the server's directory.
+        reason = exc.strerror or type(exc).__name__
+        raise BadFile(ConfigIssue(rel, None, "", f"cannot read file: {reason}")) from exc
+    if len(data) > MAX_FILE_BYTES:  # grown since stat(): refused as if seen then
+        budget.read(rel, len(data))
+    return data
+
+
+def parse(repo: Path, rel: str, budget: Budget) -> Any:
+    """The round-trip tree of one repo-relative YAML file; BadFile if unreadable."""
+    try:
+        text = read_bytes(repo, rel, budget).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadFile(ConfigIssue(rel, None, "", f"cannot read file: not UTF-8 text ({exc.reason} "
+                                  f"at byte {exc.start})")) from exc
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
     try:
+        # Count what the tree would hold before building it (limits.py).
+        scan(yaml.parse(text), rel, budget)
         return yaml.load(text)
     except MarkedYAMLError as exc:
         # When the parser ran into the end of the file, the construct left
@@ -130,9 +153,15 @@ class Converter:
     def __init__(self, repo: Path) -> None:
         self._repo = repo
         self._stack: list[str] = []
+        self.budget = Budget()
 
     def plain(self, node: Any, notes: Notes, file: str, base: str, path: KeyPath = ()) -> Any:
         """`node` as plain Python; `base` is the repo-relative directory includes start from."""
+        if len(path) > MAX_DEPTH:
+            # Each file is within the cap (limits.scan); included files nest further.
+            raise LimitExceeded(notes.entity.issue(path[:MAX_DEPTH], f"nested more than "
+                                                   f"{MAX_DEPTH} levels deep (counting the "
+                                                   "files it includes)"))
         if isinstance(node, IncludeTag):
             return self._include(node, notes, base, path)
         if isinstance(node, ArchiveTag):
@@ -217,6 +246,8 @@ class Converter:
     def _open(self, tag: IncludeTag, notes: Notes, base: str,
               path: KeyPath) -> tuple[str, Any] | None:
         """(repo-relative path, content) of an include: a tree, text or base64 text."""
+        where = notes.entity.where(path)
+        self.budget.include(where.file, where.line)
         try:
             kind, target = include_spec(tag.spec)
             rel = self._resolve(base, target)
@@ -230,15 +261,15 @@ class Converter:
         return None
 
     def _read(self, kind: str, rel: str) -> Any:
-        full = self._repo / rel
+        if kind == "yaml":
+            return parse(self._repo, rel, self.budget)
+        data = read_bytes(self._repo, rel, self.budget)
         if kind == "binary":
-            return base64.b64encode(full.read_bytes()).decode("ascii")
-        if kind == "string":
-            try:
-                return full.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"'{rel}' is not UTF-8 text; use type: binary") from exc
-        return parse(self._repo, rel)
+            return base64.b64encode(data).decode("ascii")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"'{rel}' is not UTF-8 text; use type: binary") from exc
 
     def _resolve(self, base: str, target: str) -> str:
         if posixpath.isabs(target):
