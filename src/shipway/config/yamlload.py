@@ -118,6 +118,8 @@ def parse(repo: Path, rel: str, budget: Budget) -> Any:
         mark = (exc.context_mark if at_end else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        if len(problem) > 300:  # ruamel quotes whole values (a duplicate key's)
+            problem = problem[:297] + "..."
         if at_end and exc.context_mark and exc.problem_mark:
             problem += f" (at line {exc.problem_mark.line + 1})"
         raise BadFile(ConfigIssue(rel, line, "", f"invalid YAML: {problem}")) from exc
