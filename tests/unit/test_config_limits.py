@@ -7,8 +7,8 @@ import logging
 import pytest
 from ruamel.yaml import YAML
 
-from shipway.config import load_project
 from shipway.config import load as load_module
+from shipway.config import load_project
 from shipway.config.limits import (
     MAX_DEPTH,
     MAX_FILE_BYTES,

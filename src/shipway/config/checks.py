@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.encoding import b64json
+
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
 from .regex import re2_problem
@@ -23,6 +25,9 @@ FLAVORS = {
     "php": ("composer", "default", "none", "symfony", "drupal"),
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Linux's MAX_ARG_STRLEN: no argv or environment string may be longer.
+MAX_ENV_STRING = 128 * 1024
+_APP_VAR = "PLATFORM_APPLICATION"
 DEPENDENCY_MANAGERS = ("php", "python", "python2", "python3", "nodejs", "ruby")
 
 
@@ -70,6 +75,26 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
                        f"allowed: {', '.join(DEPENDENCY_MANAGERS)}")
     for prefix, mounts in _mount_sets(app):
         _check_mounts(mounts, prefix, notes)
+    _check_env_names(app, notes)
+
+
+def _check_env_names(app: AppSchema, notes: Notes) -> None:
+    sets = [((), app.variables)] + [(("workers", name), w.variables)
+                                    for name, w in app.workers.items() if w.variables]
+    for prefix, variables in sets:
+        for name in variables.get("env", {}):
+            if not name or "=" in name:
+                notes.error(prefix + ("variables", "env", name), "an environment variable's "
+                            "name must not be empty or contain '='")
+
+
+def check_env_size(app: AppConfig, notes: Notes) -> None:
+    """The app reaches its processes as one environment variable, which Linux caps."""
+    size = len(b64json(app.platform_application(build_time=False))) + len(_APP_VAR) + 1
+    if size > MAX_ENV_STRING:
+        notes.error((), f"the app's configuration is {size // 1024} KiB as {_APP_VAR} (base64 "
+                    f"JSON); Linux passes at most {MAX_ENV_STRING // 1024} KiB in one "
+                    "environment variable: move large values (variables, hooks) into files")
 
 
 def _check_flavor(app: AppSchema, runtime: str, notes: Notes) -> None:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from shipway.errors import ConfigError, ConfigIssue, PlatformError
 
 from .assemble import make_app, make_route, make_service
-from .checks import LoadedApp, LoadedRoute, check_app, check_project
+from .checks import LoadedApp, LoadedRoute, check_app, check_env_size, check_project
 from .discover import Source, discover
 from .keys import APP_PENDING, NOT_IMPLEMENTED, ROUTE_PENDING, SERVICE_PENDING, report_keys
 from .limits import LimitExceeded
@@ -89,7 +89,9 @@ def _load_app(source: Source, repo: Path) -> LoadedApp | None:
         return None
     check_app(schema, notes, repo)
     config_file = notes.entity.where().file
-    return LoadedApp(make_app(schema, data, config_file, source.default_root), schema, notes)
+    config = make_app(schema, data, config_file, source.default_root)
+    check_env_size(config, notes)
+    return LoadedApp(config, schema, notes)
 
 
 def _load_service(source: Source) -> ServiceConfig | None:
@@ -135,4 +137,8 @@ def _implicit_routes(written: list[Source] | None,
 
 
 def _ordered(issues: list[ConfigIssue]) -> list[ConfigIssue]:
-    return sorted(issues, key=lambda issue: (issue.file, issue.line or 0))
+    """Sorted by place, the first problem found at each key only (a NUL in a
+    path is both bad text and a bad path: one message is enough)."""
+    first = {(i.file, i.line, i.key): i for i in reversed(issues)}
+    return sorted((i for i in issues if first[(i.file, i.line, i.key)] is i),
+                  key=lambda issue: (issue.file, issue.line or 0))

@@ -176,7 +176,7 @@ class Converter:
             return self._mapping(node, notes, file, base, path)
         if isinstance(node, CommentedSeq):
             return self._sequence(node, notes, file, base, path)
-        return self._scalar(node)
+        return _text_checked(self._scalar(node), notes, path)
 
     def include_app(self, tag: IncludeTag, notes: Notes, file: str) -> Any:
         """A whole app included from an applications file (`- !include pip.app.yaml`).
@@ -197,6 +197,7 @@ class Converter:
             name = _key_text(key)
             notes.entity.smap.record(notes.entity.prefix + path + (name,),
                                      Where(file, line_of(node, key)))
+            _text_checked(name, notes, path + (name,))
             out[name] = self.plain(value, notes, file, base, path + (name,))
         return out
 
@@ -233,7 +234,7 @@ class Converter:
         rel, content = opened
         if kind == "yaml":
             return self._descend(rel, content, notes, base, path)
-        return content
+        return _text_checked(content, notes, path)
 
     def _descend(self, rel: str, tree: Any, notes: Notes, base: str, path: KeyPath) -> Any:
         first = tree.lc.line + 1 if isinstance(tree, CommentedMap | CommentedSeq) else 1
@@ -285,6 +286,26 @@ class Converter:
             raise ValueError(f"file '{rel}' not found (path '{target}' is relative to "
                              f"'{base or '.'}/')")
         return rel
+
+
+def _text_checked(value: Any, notes: Notes, path: KeyPath) -> Any:
+    """`value`, after reporting text no file name, argument or environment can hold."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            notes.error(path, "contains a NUL character (\\0), which no command, file name "
+                        "or environment variable can hold")
+        elif not _encodable(value):
+            notes.error(path, "contains a lone UTF-16 surrogate (such as \\ud800), which is "
+                        "not text")
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def include_spec(spec: Any) -> tuple[str, str]:
