@@ -3,13 +3,13 @@
 Theory of operation: config is parsed by the root control plane, so a pushed
 file must not be able to take its memory or time. Real configs are a few kB,
 a few hundred nodes and under ten levels deep; the caps sit two to three
-orders of magnitude above that. Before ruamel composes a file into a tree,
-`scan()` reads its event stream (the parser is iterative, so neither depth
-nor size costs a Python stack frame) and counts what the tree *would* hold
-once every alias is expanded: an anchor's expanded size is known when its
-node ends, and each `*alias` adds that size again. A billion-laughs bomb is
-refused after its few dozen aliases, before anything is built, and a deep
-nesting before ruamel's recursive composer sees it. `Budget` carries the
+orders of magnitude above that. As ruamel's composer takes each event from
+the parser (which is iterative: neither depth nor size costs it a stack
+frame), a `Meter` counts what the tree will hold once every alias is
+expanded: an anchor's expanded size is known when its node ends, and each
+`*alias` adds that size again. A billion-laughs bomb is refused at its first
+aliases past the cap, and a deep nesting at level 65, long before the
+recursive composer could exhaust Python's stack. `Budget` carries the
 totals across the files and `!include`s of one project, since each include
 is read and expanded again wherever it is used.
 """
@@ -82,39 +82,53 @@ class Budget:
                     "text (YAML aliases are counted as copies of their anchor)")
 
 
-def scan(events: Any, rel: str, budget: Budget) -> None:
-    """Walk a file's parser events, refusing it at the first cap it would pass."""
-    anchors: dict[str, tuple[int, int]] = {}
-    open_: list[list[Any]] = []  # [anchor, nodes, text] of each open mapping or list
-    for event in events:
+class Meter:
+    """Sees one file's parser events in order; raises LimitExceeded at the first
+    cap the file would pass. The parser calls `see()` as the composer takes each
+    event, so nothing beyond the cap is ever built."""
+
+    def __init__(self, rel: str, budget: Budget) -> None:
+        self.rel = rel
+        self.budget = budget
+        self._anchors: dict[str, tuple[int, int]] = {}
+        self._open: list[list[Any]] = []  # [anchor, nodes, text] of each open collection
+
+    def see(self, event: Any) -> None:
         line = event.start_mark.line + 1
         if isinstance(event, DocumentStartEvent):
-            anchors.clear()
-            continue
-        if isinstance(event, CollectionStartEvent):
-            if len(open_) >= MAX_DEPTH:
-                _refuse(rel, line, f"nested more than {MAX_DEPTH} levels deep")
-            open_.append([event.anchor, 1, 0])
-            budget.spend(rel, line, 1, 0)
-            continue
-        if isinstance(event, CollectionEndEvent):
-            anchor, nodes, text = open_.pop()
-            size = (nodes, text)  # already spent, child by child
+            self._anchors.clear()
+        elif isinstance(event, CollectionStartEvent):
+            if len(self._open) >= MAX_DEPTH:
+                _refuse(self.rel, line, f"nested more than {MAX_DEPTH} levels deep")
+            self._open.append([event.anchor, 1, 0])
+            self.budget.spend(self.rel, line, 1, 0)
+        elif isinstance(event, CollectionEndEvent):
+            anchor, nodes, text = self._open.pop()
+            self._ended(anchor, (nodes, text))  # already spent, child by child
         elif isinstance(event, ScalarEvent):
-            anchor, size = event.anchor, (1, len(event.value))
-            budget.spend(rel, line, *size)
+            size = (1, len(event.value))
+            self.budget.spend(self.rel, line, *size)
+            self._ended(event.anchor, size)
         elif isinstance(event, AliasEvent):
             # A copy of the anchor's whole expanded value; an undefined alias is
             # left for the composer to report.
-            anchor, size = None, anchors.get(event.anchor, (1, 0))
-            budget.spend(rel, line, *size)
-        else:
-            continue
+            size = self._anchors.get(event.anchor, (1, 0))
+            self.budget.spend(self.rel, line, *size)
+            self._ended(None, size)
+
+    def _ended(self, anchor: str | None, size: tuple[int, int]) -> None:
         if anchor is not None:
-            anchors[anchor] = size
-        if open_:
-            open_[-1][1] += size[0]
-            open_[-1][2] += size[1]
+            self._anchors[anchor] = size
+        if self._open:
+            self._open[-1][1] += size[0]
+            self._open[-1][2] += size[1]
+
+
+def scan(events: Any, rel: str, budget: Budget) -> None:
+    """Meter a whole event stream (as a parser would feed it)."""
+    meter = Meter(rel, budget)
+    for event in events:
+        meter.see(event)
 
 
 def _refuse(rel: str, line: int | None, message: str) -> None:

@@ -140,5 +140,19 @@ def _ordered(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     """Sorted by place, the first problem found at each key only (a NUL in a
     path is both bad text and a bad path: one message is enough)."""
     first = {(i.file, i.line, i.key): i for i in reversed(issues)}
-    return sorted((i for i in issues if first[(i.file, i.line, i.key)] is i),
+    return sorted((_shown(i) for i in issues if first[(i.file, i.line, i.key)] is i),
                   key=lambda issue: (issue.file, issue.line or 0))
+
+
+def _shown(issue: ConfigIssue) -> ConfigIssue:
+    """One printable line of bounded length: messages quote pushed values, and a
+    newline or an escape sequence in one must not forge lines of the push output."""
+    return ConfigIssue(_line(issue.file, 200), issue.line, _line(issue.key, 200),
+                       _line(issue.message, 500))
+
+
+def _line(text: str, limit: int) -> str:
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                       for c in text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

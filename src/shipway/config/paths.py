@@ -33,12 +33,7 @@ def app_path(written: str) -> str:
     segments = [s for s in written.split("/") if s not in ("", ".")]
     if ".." in segments:
         raise ValueError(f"'{_shown(written)}' must not contain '..' (it would point outside the "
-                         f"app or repository); "
-                         f"allowed: {ALLOWED}")
-    for segment in segments:
-        if len(segment.encode()) > MAX_SEGMENT_BYTES:
-            raise ValueError(f"a path segment is longer than {MAX_SEGMENT_BYTES} bytes "
-                             f"('{_shown(segment)}')")
+                         f"app or repository); allowed: {ALLOWED}")
     return "/".join(segments)
 
 
@@ -74,6 +69,10 @@ def check_text(written: str) -> None:
                          f"newline); allowed: {ALLOWED}")
     if len(written.encode()) > MAX_PATH_BYTES:
         raise ValueError(f"the path is longer than {MAX_PATH_BYTES} bytes")
+    for segment in written.split("/"):
+        if len(segment.encode()) > MAX_SEGMENT_BYTES:
+            raise ValueError(f"a path segment is longer than {MAX_SEGMENT_BYTES} bytes "
+                             f"('{_shown(segment)}')")
 
 
 def _shown(text: str) -> str:

@@ -22,11 +22,13 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from shipway.errors import ConfigIssue
 
-from .limits import MAX_DEPTH, MAX_FILE_BYTES, Budget, LimitExceeded, scan
+from .limits import MAX_DEPTH, MAX_FILE_BYTES, Budget, LimitExceeded, Meter
+from .paths import check_text
 from .sourcemap import KeyPath, Notes, Where
 
 INCLUDE_KINDS = ("yaml", "string", "binary")
@@ -72,6 +74,15 @@ def _construct_archive(constructor: Any, node: Node) -> ArchiveTag:
     return ArchiveTag(_tag_value(node), node.start_mark.line + 1)
 
 
+class _MeteredParser(RoundTripParser):
+    """Shows each event to the file's Meter (limits.py) as the composer takes it."""
+
+    def get_event(self) -> Any:
+        event = super().get_event()
+        self.loader.shipway_meter.see(event)
+        return event
+
+
 _Constructor.add_constructor("!include", _construct_include)
 _Constructor.add_constructor("!archive", _construct_archive)
 
@@ -107,9 +118,9 @@ def parse(repo: Path, rel: str, budget: Budget) -> Any:
                                   f"at byte {exc.start})")) from exc
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
+    yaml.Parser = _MeteredParser
+    yaml.shipway_meter = Meter(rel, budget)
     try:
-        # Count what the tree would hold before building it (limits.py).
-        scan(yaml.parse(text), rel, budget)
         return yaml.load(text)
     except MarkedYAMLError as exc:
         # When the parser ran into the end of the file, the construct left
@@ -197,7 +208,7 @@ class Converter:
             name = _key_text(key)
             notes.entity.smap.record(notes.entity.prefix + path + (name,),
                                      Where(file, line_of(node, key)))
-            _text_checked(name, notes, path + (name,))
+            name = _text_checked(name, notes, path + (name,))
             out[name] = self.plain(value, notes, file, base, path + (name,))
         return out
 
@@ -275,6 +286,7 @@ class Converter:
             raise ValueError(f"'{rel}' is not UTF-8 text; use type: binary") from exc
 
     def _resolve(self, base: str, target: str) -> str:
+        check_text(target)
         if posixpath.isabs(target):
             raise ValueError(f"path '{target}' must be relative (to '{base or '.'}/')")
         rel = posixpath.normpath(posixpath.join(base, target))
@@ -296,7 +308,9 @@ def _text_checked(value: Any, notes: Notes, path: KeyPath) -> Any:
                         "or environment variable can hold")
         elif not _encodable(value):
             notes.error(path, "contains a lone UTF-16 surrogate (such as \\ud800), which is "
-                        "not text")
+                        "not text; write the character itself or \\U0001F642")
+            # Later stages (pydantic's, every encode()) cannot take it at all.
+            return value.encode("utf-8", "replace").decode("utf-8")
     return value
 
 
