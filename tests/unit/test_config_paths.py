@@ -99,7 +99,7 @@ CASES = [
     ("index up", "  locations:\n    /:\n      root: public\n      index: ['../../etc/passwd']\n",
      9, "web.locations./.index[0]", "must not contain '..'"),
     ("location key newline", '  locations:\n    "/a\\nremote: ok":\n      root: public\n',
-     7, "web.locations./a\\nremote: ok", "without control characters"),
+     7, "web.locations./a\\nremote: ok", "a key must not contain control"),
     ("passthru NUL", '  locations:\n    /:\n      passthru: "/index.php\\0"\n',
      8, "web.locations./.passthru", "NUL character"),
     ("mount key up", MOUNT.format(key="../../../../tmp/victim", source_path="d"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import datetime
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from .paths import check_text
 from .sourcemap import KeyPath, Notes, Where
 
 INCLUDE_KINDS = ("yaml", "string", "binary")
+# Keys are names (of apps, variables, mounts, headers): none holds a control character.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,9 @@ class Converter:
             notes.entity.smap.record(notes.entity.prefix + path + (name,),
                                      Where(file, line_of(node, key)))
             name = _text_checked(name, notes, path + (name,))
+            if _CONTROL.search(name) and "\x00" not in name:
+                notes.error(path + (name,), "a key must not contain control characters (such "
+                            "as a newline or a tab)")
             out[name] = self.plain(value, notes, file, base, path + (name,))
         return out
 
