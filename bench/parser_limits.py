@@ -1,0 +1,101 @@
+"""Parser limits (S5, issue 9 item 7): the time to refuse hostile configs and the
+parsing process's peak RSS, against the largest configs the caps still accept.
+
+    .venv/bin/python bench/parser_limits.py [--runs 3]
+
+Each case runs `load_project()` in a fresh Python process (as the control plane
+calls it), so its peak RSS (ru_maxrss) is that case's alone; "baseline" is the
+same process having imported shipway and read nothing. Prints figures; asserts
+nothing. The issue's figures before the caps: the alias bomb held the control
+plane at 2 GB RSS for 167 s; a 50 MB file parsed for 62 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+HEAD = "name: app\ntype: python:3.11\nweb:\n  commands:\n    start: run\nvariables:\n  env:\n"
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+from shipway.config import load_project
+from shipway.errors import ShipwayError
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+try:
+    load_project(sys.argv[1]); outcome = "accepted"
+except ShipwayError as exc:
+    outcome = str(exc).splitlines()[0][:90]
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "base_kb": base, "peak_kb": peak, "outcome": outcome}))
+"""
+
+
+def bomb() -> str:
+    lines = [f"a0: &a0 [{', '.join(['lol'] * 9)}]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    return HEAD + "".join(f"    {line}\n" for line in lines)
+
+
+def lines_of(size: int, width: int = 100) -> str:
+    """`size` bytes of block-style variables, the common shape of a big config."""
+    count = size // (width + 12)
+    return HEAD + "".join(f"    V{i:06d}: '{'x' * width}'\n" for i in range(count))
+
+
+def flow_values(size: int) -> str:
+    """One JSON line of short values: the slowest shape per byte for ruamel."""
+    count = (size - len(HEAD) - 20) // 12
+    return HEAD + "    X: {" + ", ".join(f'"k{i:06d}": 1' for i in range(count)) + "}\n"
+
+
+CASES = {
+    "alias bomb 9 levels of 9": bomb,
+    "10,000-level nesting": lambda: HEAD + "    X: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "8 MB config": lambda: lines_of(8_000_000),
+    "50 MB config": lambda: lines_of(50_000_000),
+    "largest accepted, block style (1 MiB)": lambda: lines_of(1024 * 1024 - 200),
+    "largest accepted, flow style (~0.9 MiB, 75k values)": lambda: flow_values(900_000),
+    "ordinary config (stdlib test app)": lambda: (Path(__file__).resolve().parents[1] / "tests"
+                                                   / "e2e" / "apps" / "stdlib"
+                                                   / ".platform.app.yaml").read_text(),
+}
+
+
+def run(text: str) -> dict:
+    with tempfile.TemporaryDirectory() as repo:
+        (Path(repo) / ".platform.app.yaml").write_text(text)
+        out = subprocess.run([sys.executable, "-c", CHILD, repo, str(SRC)], capture_output=True,
+                             text=True, check=True).stdout
+    return json.loads(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"{'case':<52} {'size':>9} {'seconds (median)':>17} {'peak RSS':>9} "
+          f"{'over baseline':>13}  outcome")
+    for name, make in CASES.items():
+        text = make()
+        results = [run(text) for _ in range(args.runs)]
+        seconds = statistics.median(r["seconds"] for r in results)
+        peak = max(r["peak_kb"] for r in results) / 1024
+        over = max(r["peak_kb"] - r["base_kb"] for r in results) / 1024
+        size = len(text.encode())
+        shown = f"{size / 2**20:.1f} MiB" if size > 2**20 else f"{size / 1024:.0f} kB"
+        print(f"{name:<52} {shown:>9} {seconds:>17.3f} {peak:>6.0f} MB {over:>10.0f} MB"
+              f"  {results[0]['outcome']}")
+
+
+if __name__ == "__main__":
+    main()
