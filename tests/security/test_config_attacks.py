@@ -179,7 +179,7 @@ def test_the_router_ca_key_is_not_served_through_a_location(shipway: Shipway, si
 # (id, files, file:line) — parser limits (S5, item 7)
 LIMIT_ATTACKS = [
     ("alias bomb 9x9", {APP: BASE + "variables:\n  env:\n" + BOMB},
-     f"{APP}:17: the configuration expands to more than 100,000 values"),
+     f"{APP}:16: the configuration expands to more than 50,000 values"),
     ("10,000-level nesting",
      {APP: BASE + "variables:\n  env:\n    X: " + "[" * 10_000 + "]" * 10_000 + "\n"},
      f"{APP}:12: nested more than 64 levels deep"),

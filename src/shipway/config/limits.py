@@ -34,7 +34,7 @@ MAX_FILE_BYTES = 1 * MiB        # one file (real: a few kB)
 MAX_TOTAL_BYTES = 4 * MiB       # every file and include read for one project
 MAX_INCLUDES = 256              # !include resolutions per project
 MAX_DEPTH = 64                  # nesting of mappings and lists, across includes too
-MAX_NODES = 100_000             # values once aliases are expanded, per project
+MAX_NODES = 50_000              # values once aliases are expanded, per project
 MAX_TEXT = 8 * MiB              # characters of scalars once aliases are expanded
 
 
