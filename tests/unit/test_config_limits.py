@@ -142,3 +142,42 @@ def test_an_unexpected_failure_shows_no_traceback_or_server_path(tmp_path, monke
     assert "Traceback" not in message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
     assert "boom in" in caplog.text  # the operator still has it
+
+
+# What reaches the app as one environment variable must fit in one (Linux: 128 KiB),
+# or the deploy fails at exec with "Argument list too long".
+ENV_CASES = [
+    ("app too big for PLATFORM_APPLICATION",
+     {APP: HEAD + START + VARS + "".join(f"    V{i}: '{'x' * 100}'\n" for i in range(1200))},
+     (APP, 1, ""), "as PLATFORM_APPLICATION"),
+    ("routes too big for PLATFORM_ROUTES",
+     {APP: HEAD + START, ".platform/routes.yaml": "".join(
+         f"'https://r{i}.{{default}}/': {{type: upstream, upstream: 'app:http'}}\n"
+         for i in range(800))},
+     (".platform/routes.yaml", 1, "https://r0.{default}/"), "as PLATFORM_ROUTES"),
+    ("disk of 10**100 MB", {APP: HEAD + START + f"disk: {10**100}\n"}, (APP, 6, "disk"),
+     "less than or equal to 10000000"),
+    ("cron shutdown_timeout of a year",
+     {APP: HEAD + START + "crons:\n  c:\n    spec: '* * * * *'\n    commands: {start: c}\n"
+      "    shutdown_timeout: 31536000\n"}, (APP, 10, "crons.c.shutdown_timeout"),
+     "less than or equal to 86400"),
+]
+
+
+@pytest.mark.parametrize(("files", "where", "fragment"), [c[1:] for c in ENV_CASES],
+                         ids=[c[0] for c in ENV_CASES])
+def test_what_a_deploy_could_not_pass_on_is_refused_at_validation(tmp_path, files, where,
+                                                                  fragment) -> None:
+    [issue] = issues_of(tmp_path, files)
+    assert (issue.file, issue.line, issue.key) == where
+    assert fragment in issue.message
+
+
+def test_routes_and_an_app_just_under_the_caps_are_accepted(tmp_path) -> None:
+    write(tmp_path, {APP: HEAD + START + VARS + "".join(f"    V{i}: '{'x' * 100}'\n"
+                                                         for i in range(600)),
+                     ".platform/routes.yaml": "".join(
+                         f"'https://r{i}.{{default}}/': {{type: upstream, upstream: 'app:http'}}\n"
+                         for i in range(100))})
+    config = load_project(tmp_path)
+    assert len(config.routes) == 100 and len(config.apps[0].variables["env"]) == 600

@@ -16,6 +16,7 @@ from shipway.encoding import b64json
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
 from .regex import re2_problem
+from .routes import platform_routes, resolve_routes
 from .schema import AppSchema, MountSchema, RelationshipSchema, shown
 from .sourcemap import KeyPath, Notes
 
@@ -28,6 +29,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Linux's MAX_ARG_STRLEN: no argv or environment string may be longer.
 MAX_ENV_STRING = 128 * 1024
 _APP_VAR = "PLATFORM_APPLICATION"
+# <environment>.<project>.<domain>, as routes expand {default}: a long one (the
+# real one is not known before deploy, which must still refuse cleanly past this).
+_LONGEST_HOST = 64
 DEPENDENCY_MANAGERS = ("php", "python", "python2", "python3", "nodejs", "ruby")
 
 
@@ -86,6 +90,18 @@ def _check_env_names(app: AppSchema, notes: Notes) -> None:
             if not name or "=" in name:
                 notes.error(prefix + ("variables", "env", name), "an environment variable's "
                             "name must not be empty or contain '='")
+
+
+def check_routes_size(routes: Sequence[RouteConfig], loaded: Sequence[LoadedRoute]) -> None:
+    """Apps read the routes as one environment variable, which Linux caps."""
+    if not loaded:
+        return
+    table = platform_routes(resolve_routes(routes, "x" * _LONGEST_HOST))
+    size = len(b64json(table)) + len("PLATFORM_ROUTES") + 1
+    if size > MAX_ENV_STRING:
+        loaded[0].notes.error((), f"the routes are {size // 1024} KiB as PLATFORM_ROUTES "
+                              f"(base64 JSON); Linux passes at most {MAX_ENV_STRING // 1024} "
+                              "KiB in one environment variable: fewer routes or redirects")
 
 
 def check_env_size(app: AppConfig, notes: Notes) -> None:

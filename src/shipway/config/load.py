@@ -18,7 +18,14 @@ from types import MappingProxyType
 from shipway.errors import ConfigError, ConfigIssue, PlatformError
 
 from .assemble import make_app, make_route, make_service
-from .checks import LoadedApp, LoadedRoute, check_app, check_env_size, check_project
+from .checks import (
+    LoadedApp,
+    LoadedRoute,
+    check_app,
+    check_env_size,
+    check_project,
+    check_routes_size,
+)
 from .discover import Source, discover
 from .keys import APP_PENDING, NOT_IMPLEMENTED, ROUTE_PENDING, SERVICE_PENDING, report_keys
 from .limits import LimitExceeded
@@ -58,6 +65,7 @@ def _load(repo: Path, issues: Issues) -> ProjectConfig:
                 if (svc := _load_service(s)) is not None}
     routes = [r for r in (_load_route(s) for s in found.routes or ()) if r is not None]
     check_project(apps, routes, _app_names(found.apps), {str(s.name) for s in found.services})
+    check_routes_size([r.config for r in routes], routes)
     if issues.errors:
         raise ConfigError(_ordered(issues.errors))
     return ProjectConfig(

@@ -104,8 +104,9 @@ def _empty_if_null(value: Any) -> Any:
 
 T = TypeVar("T")
 Section = Annotated[T, BeforeValidator(_empty_if_null)]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+# Bounds far above any real value, so that no later arithmetic or syscall sees 10**100.
+DiskMB = Annotated[int, Field(ge=1, le=10_000_000)]  # 10 TB
+Seconds = Annotated[int, Field(ge=0, le=86_400)]
 Passthru = Annotated[Any, AfterValidator(_passthru)]
 Expires = Annotated[Any, AfterValidator(_expires)]
 Variables = dict[str, Annotated[Any, AfterValidator(_prefix_group)]]
@@ -195,7 +196,7 @@ class WorkerSchema(_Schema):
     mounts: Mounts | None = None
     relationships: Relationships | None = None
     variables: Variables | None = None
-    disk: PositiveInt | None = None
+    disk: DiskMB | None = None
 
 
 class CronCommandsSchema(_Schema):
@@ -205,7 +206,7 @@ class CronCommandsSchema(_Schema):
 class CronSchema(_Schema):
     spec: Annotated[str, AfterValidator(_cron_spec)]
     commands: CronCommandsSchema
-    shutdown_timeout: NonNegativeInt | None = None
+    shutdown_timeout: Seconds | None = None
 
 
 class AppSchema(_Schema):
@@ -220,14 +221,14 @@ class AppSchema(_Schema):
     web: Section[WebSchema] = WebSchema()
     workers: Section[dict[WorkerName, WorkerSchema]] = {}
     variables: Section[Variables] = {}
-    disk: PositiveInt | None = None
+    disk: DiskMB | None = None
     crons: Section[dict[str, CronSchema]] = {}
     timezone: str | None = None  # read by the cron scheduler (D10)
 
 
 class ServiceSchema(_Schema):
     type: Annotated[str, AfterValidator(_service_type)]
-    disk: PositiveInt | None = None
+    disk: DiskMB | None = None
     configuration: Section[dict[str, Any]] = {}
 
 
