@@ -102,13 +102,15 @@ def attack(shipway: Shipway, site: dict, files: dict[str, str | bytes]) -> str:
     return out.stdout + out.stderr
 
 
-def assert_refused_cleanly(shipway: Shipway, site: dict, log: str, where: str) -> None:
+def assert_refused_cleanly(shipway: Shipway, site: dict, log: str, where: str,
+                           echoed: str = "\0") -> None:
+    """`echoed` marks lines that quote the pusher's own value back (which may hold a path)."""
     assert "Error parsing configuration files" in log, log[-3000:]
     assert re.search(re.escape(where), log), f"no {where!r} in:\n{log[-3000:]}"
     assert "Traceback" not in log and "internal error" not in log, log[-3000:]
     # No server path reaches the pusher (git itself names the local remote's path).
     remote = [line for line in log.splitlines() if line.startswith("remote:")]
-    assert not [line for line in remote if str(shipway.home) in line]
+    assert not [line for line in remote if str(shipway.home) in line and echoed not in line]
     assert "Building application" not in log and "Launching" not in log  # nothing ran
 
 
@@ -174,6 +176,33 @@ def test_the_router_ca_key_is_not_served_through_a_location(shipway: Shipway, si
     code, body = shipway.fetch(f"{site['url'].rstrip('/')}/up{key}")  # type: ignore[attr-defined]
     assert "PRIVATE KEY" not in body
     assert body.startswith("stdlib v1")  # the app answered: no /up location exists
+
+
+ROUTER_PLACEHOLDERS = [
+    ("header value {file.*}", "      headers:\n        X-Key: '{{file.{key}}}'\n",
+     f"{APP}:14: web.locations./.headers.X-Key: must not contain '{{{{'"),
+    ("header value {env.*}", "      headers:\n        X-Env: '{{env.SHIPWAY_HOME}}'\n",
+     f"{APP}:14: web.locations./.headers.X-Env: must not contain '{{{{'"),
+    ("rule header {file.*}", "      rules:\n        '.*':\n          headers:\n"
+     "            X-Key: '{{file.{key}}}'\n",
+     f"{APP}:16: web.locations./.rules..*.headers.X-Key: must not contain '{{{{'"),
+]
+
+
+@pytest.mark.parametrize(("extra", "where"), [c[1:] for c in ROUTER_PLACEHOLDERS],
+                         ids=[c[0] for c in ROUTER_PLACEHOLDERS])
+def test_caddy_placeholders_cannot_read_the_router_ca_key(shipway: Shipway, site: dict,
+                                                          extra: str, where: str) -> None:
+    """Caddy expands {file./path} and {env.NAME} in header values (seen: 2.11.7 served
+    /etc/hostname in a header): a pushed header must not reach it."""
+    key = shipway.home / "router" / "storage" / "pki" / "authorities" / "local" / "root.key"
+    before = releases(shipway)
+    text = BASE + "  locations:\n    /:\n      passthru: true\n" + extra.format(key=key)
+    log = attack(shipway, site, {APP: text})
+    assert_refused_cleanly(shipway, site, log, where.format(), echoed="got '{file.")
+    code, out = shipway.fetch(str(site["url"]), "-D", "-")
+    assert code == 200 and "PRIVATE KEY" not in out and str(shipway.home) not in out
+    assert_previous_release_answers(shipway, site, before)
 
 
 # (id, files, file:line) — parser limits (S5, item 7)

@@ -160,3 +160,61 @@ def test_source_root_symlinked_out_of_the_repository_is_refused(tmp_path) -> Non
     found = issues_of(repo, {APP: HEAD + START + "source:\n  root: code\n"})
     assert [(i.line, i.key) for i in found] == [(7, "source.root")]
     assert "symlink" in found[0].message
+
+
+LOC = "  locations:\n    /:\n      passthru: true\n"  # lines 6–8 after HEAD + START
+ROUTE = "'https://{{default}}/':\n  type: redirect\n  to: '{to}'\n"
+
+# Values the router is handed as is: Caddy expands `{...}` in them, and
+# `{file./path}` / `{env.NAME}` would serve the router's own files and environment.
+ROUTER_CASES = [
+    ("header value {file.*}", {APP: HEAD + START + LOC + "      headers:\n        X-A: "
+                                "'{file./etc/shadow}'\n"},
+     (APP, 10, "web.locations./.headers.X-A"), "must not contain '{' or '}'"),
+    ("header name {env.*}", {APP: HEAD + START + LOC + "      headers:\n        '{env.X}': a\n"},
+     (APP, 10, "web.locations./.headers.{env.X}"), "must not contain '{' or '}'"),
+    ("header value newline", {APP: HEAD + START + LOC + "      headers:\n        X-A: \"a\\r\\n"
+                              "Set-Cookie: x\"\n"},
+     (APP, 10, "web.locations./.headers.X-A"), "control characters"),
+    ("rule header", {APP: HEAD + START + LOC + "      rules:\n        '\\.css$':\n"
+                     "          headers: {X-A: '{env.HOME}'}\n"},
+     (APP, 11, "web.locations./.rules.\\.css$.headers.X-A"), "must not contain '{'"),
+    ("passthru placeholder", {APP: HEAD + START + "  locations:\n    /:\n"
+                              "      passthru: '/{file./etc/passwd}'\n"},
+     (APP, 8, "web.locations./.passthru"), "must not contain '{'"),
+    ("root placeholder", {APP: HEAD + START + "  locations:\n    /:\n      root: '{env.HOME}'\n"},
+     (APP, 8, "web.locations./.root"), "must not contain '{'"),
+    ("index placeholder", {APP: HEAD + START + LOC + "      index: ['{file./etc/passwd}']\n"},
+     (APP, 9, "web.locations./.index[0]"), "must not contain '{'"),
+    ("location key placeholder", {APP: HEAD + START + "  locations:\n    '/{env.X}':\n"
+                                  "      passthru: true\n"},
+     (APP, 7, "web.locations./{env.X}"), "a plain URL path"),
+    ("route to placeholder", {APP: HEAD + START, ".platform/routes.yaml":
+                              ROUTE.format(to="https://{file./etc/passwd}/")},
+     (".platform/routes.yaml", 3, "https://{default}/.to"), "must not contain '{'"),
+    ("redirect path to placeholder", {APP: HEAD + START, ".platform/routes.yaml":
+                                      "'https://{default}/':\n  type: upstream\n"
+                                      "  upstream: 'app:http'\n  redirects:\n    paths:\n"
+                                      "      /old: {to: '/{env.HOME}'}\n"},
+     (".platform/routes.yaml", 6, "https://{default}/.redirects.paths./old.to"),
+     "must not contain '{'"),
+    ("route path placeholder", {APP: HEAD + START, ".platform/routes.yaml":
+                                "'https://{default}/{env.X}':\n  type: upstream\n"
+                                "  upstream: 'app:http'\n"},
+     (".platform/routes.yaml", 1, "https://{default}/{env.X}"), "path must be plain"),
+]
+
+
+@pytest.mark.parametrize(("files", "where", "fragment"), [c[1:] for c in ROUTER_CASES],
+                         ids=[c[0] for c in ROUTER_CASES])
+def test_no_router_placeholder_reaches_caddy(tmp_path, files, where, fragment) -> None:
+    [issue] = issues_of(tmp_path, files)
+    assert (issue.file, issue.line, issue.key) == where
+    assert fragment in issue.message
+
+
+def test_route_placeholders_of_shipway_are_still_accepted(tmp_path) -> None:
+    write(tmp_path, {APP: HEAD + START, ".platform/routes.yaml":
+                     "'https://www.{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
+                     + ROUTE.format(to="https://www.{default}/")})
+    assert [r.to for r in load_project(tmp_path).routes] == [None, "https://www.{default}/"]

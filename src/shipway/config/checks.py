@@ -25,7 +25,9 @@ FLAVORS = {
     "nodejs": ("default", "none"),
     "php": ("composer", "default", "none", "symfony", "drupal"),
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What the router refuses in a path prefix (router/table.py), and why: `{` is a
+# Caddy placeholder, `*` a matcher wildcard, `?#` never reach a path.
+_NOT_IN_URL_PATH = re.compile(r"[?#{}*\s\x00-\x1f\x7f]")
 # Linux's MAX_ARG_STRLEN: no argv or environment string may be longer.
 MAX_ENV_STRING = 128 * 1024
 _APP_VAR = "PLATFORM_APPLICATION"
@@ -65,9 +67,10 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
                     "command that starts the app, e.g. 'gunicorn app:app'), unless the app "
                     "only has workers")
     for path, location in app.web.locations.items():
-        if not path.startswith("/") or _CONTROL.search(path):
-            notes.error(("web", "locations", path), f"a location must be a URL path starting "
-                        f"with '/', without control characters; got {shown(path)}")
+        if not path.startswith("/") or _NOT_IN_URL_PATH.search(path):
+            notes.error(("web", "locations", path), f"a location must be a plain URL path "
+                        f"starting with '/' (no ?, #, {{, }}, *, spaces or control "
+                        f"characters); got {shown(path)}")
         for pattern in location.rules:
             problem = re2_problem(pattern)
             if problem:

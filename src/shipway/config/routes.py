@@ -20,6 +20,7 @@ from .model import RouteConfig, no_entries
 
 PLACEHOLDERS = ("{default}", "{all}")
 _TEMPLATE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>[^/?#]*)(?P<path>[^?#]*)")
+_NOT_IN_PATH = re.compile(r"[{}*\s\x00-\x1f\x7f]")
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?|\*|\{default\}|\{all\}")
 
 
@@ -45,6 +46,9 @@ def parse_template(text: str) -> Template:
     if ":" in host:
         raise ValueError("ports are not allowed in routes")
     _check_host(host)
+    if _NOT_IN_PATH.search(found["path"]):
+        raise ValueError("a route's path must be plain: no {, }, *, spaces or control "
+                         "characters")
     return Template(scheme, host, found["path"] or "/")
 
 

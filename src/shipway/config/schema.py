@@ -59,7 +59,7 @@ def _service_type(value: str) -> str:
 def _passthru(value: Any) -> bool | str:
     if isinstance(value, str) and value.startswith("/"):
         check_text(value)
-        return value
+        return _router_text(value)
     if isinstance(value, bool):
         return value
     raise ValueError("must be true, false, or the URL path of a front controller such as "
@@ -91,6 +91,36 @@ def _prefix_group(value: Any) -> dict[str, Any]:
                      f"variables: {{env: {{NAME: value}}}}; got {shown(value)}")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ROUTE_PLACEHOLDERS = re.compile(r"\{(default|all)\}")
+
+
+def _router_text(value: str) -> str:
+    """A value the router (Caddy) is given as is: Caddy expands `{...}` in it, and
+    `{file./path}` or `{env.NAME}` would serve its own files and environment."""
+    if "{" in value or "}" in value:
+        raise ValueError(f"must not contain '{{' or '}}': the router would read them as its "
+                         f"placeholders (such as {{file.*}}, which reads a file); got "
+                         f"{shown(value)}")
+    if _CONTROL.search(value):
+        raise ValueError(f"must not contain control characters; got {shown(value)}")
+    return value
+
+
+def _redirect_target(value: str) -> str:
+    """A redirect's `to`: `{default}` and `{all}` are shipway's; nothing else may reach Caddy."""
+    _router_text(_ROUTE_PLACEHOLDERS.sub("", value))
+    return value
+
+
+def _location_root(value: str) -> str:
+    return app_path(_router_text(value))
+
+
+def _index_file(value: str) -> str:
+    return file_name_path(_router_text(value))
+
+
 def _cache(value: Any) -> Any:
     if value is None or isinstance(value, bool | dict):
         return value
@@ -114,7 +144,11 @@ MountSource = Literal["local", "storage", "instance", "tmp", "service"]
 # Paths, normalised by paths.py (S1): a model built from these holds no `..`.
 AppPath = Annotated[str, AfterValidator(app_path)]
 MountPath = Annotated[str, AfterValidator(dir_path)]
-IndexFile = Annotated[str, AfterValidator(file_name_path)]
+IndexFile = Annotated[str, AfterValidator(_index_file)]
+LocationRoot = Annotated[str, AfterValidator(_location_root)]
+RouterText = Annotated[str, AfterValidator(_router_text)]
+Headers = dict[RouterText, RouterText]
+RedirectTarget = Annotated[str, AfterValidator(_redirect_target)]
 WorkerName = Annotated[str, AfterValidator(instance_name)]
 
 
@@ -166,16 +200,16 @@ class RuleSchema(_Schema):
     passthru: Passthru | None = None
     expires: Expires | None = None
     allow: bool | None = None
-    headers: dict[str, str] | None = None
+    headers: Headers | None = None
 
 
 class LocationSchema(_Schema):
-    root: AppPath | None = None
+    root: LocationRoot | None = None
     passthru: Passthru = False
     expires: Expires | None = None
     allow: bool = True
     index: list[IndexFile] | None = None
-    headers: Section[dict[str, str]] = {}
+    headers: Section[Headers] = {}
     rules: Section[dict[str, Section[RuleSchema]]] = {}
 
 
@@ -233,7 +267,7 @@ class ServiceSchema(_Schema):
 
 
 class PathRedirectSchema(_Schema):
-    to: str
+    to: RedirectTarget
     regexp: bool = False
     prefix: bool = True
     append_suffix: bool = True
@@ -249,7 +283,7 @@ class RedirectsSchema(_Schema):
 class RouteSchema(_Schema):
     type: Literal["upstream", "redirect", "proxy"]
     upstream: str | None = None
-    to: str | None = None
+    to: RedirectTarget | None = None
     id: str | None = None
     primary: bool | None = None
     attributes: Section[dict[str, Any]] = {}
