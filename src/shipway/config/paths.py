@@ -67,10 +67,10 @@ def check_text(written: str) -> None:
     if _CONTROL.search(written):
         raise ValueError(f"'{_shown(written)}' contains a control character (such as NUL or a "
                          f"newline); allowed: {ALLOWED}")
-    if len(written.encode()) > MAX_PATH_BYTES:
+    if len(written.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
         raise ValueError(f"the path is longer than {MAX_PATH_BYTES} bytes")
     for segment in written.split("/"):
-        if len(segment.encode()) > MAX_SEGMENT_BYTES:
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
             raise ValueError(f"a path segment is longer than {MAX_SEGMENT_BYTES} bytes "
                              f"('{_shown(segment)}')")
 

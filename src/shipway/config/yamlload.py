@@ -6,6 +6,11 @@ but the file itself. `Converter.plain()` then walks that tree into plain
 Python values, recording in the entity's SourceMap where each key was
 written, and resolves the markers: by then the caller knows which app a tag
 sits in, and so the directory its path is relative to (reference §0).
+
+Every file and include is read within one project's Budget, and metered
+event by event as ruamel composes it (limits.py), so no pushed file costs
+the control plane more than the caps allow. Text no later stage could
+carry (NUL, lone surrogates, control characters in keys) is reported here.
 """
 
 from __future__ import annotations
@@ -174,7 +179,7 @@ class Converter:
     def plain(self, node: Any, notes: Notes, file: str, base: str, path: KeyPath = ()) -> Any:
         """`node` as plain Python; `base` is the repo-relative directory includes start from."""
         if len(path) > MAX_DEPTH:
-            # Each file is within the cap (limits.scan); included files nest further.
+            # Each file is within the cap (limits.Meter); included files nest further.
             raise LimitExceeded(notes.entity.issue(path[:MAX_DEPTH], f"nested more than "
                                                    f"{MAX_DEPTH} levels deep (counting the "
                                                    "files it includes)"))
