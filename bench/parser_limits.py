@@ -2,12 +2,16 @@
 parsing process's peak RSS, against the largest configs the caps still accept.
 
     .venv/bin/python bench/parser_limits.py [--runs 3]
+    sudo .venv/bin/python bench/parser_limits.py --push   # against a real shipway
 
 Each case runs `load_project()` in a fresh Python process (as the control plane
-calls it), so its peak RSS (ru_maxrss) is that case's alone; "baseline" is the
-same process having imported shipway and read nothing. Prints figures; asserts
-nothing. The issue's figures before the caps: the alias bomb held the control
-plane at 2 GB RSS for 167 s; a 50 MB file parsed for 62 s.
+calls it), so its peak RSS (VmHWM) is that case's alone; "baseline" is the
+same process having imported shipway and read nothing. With --push, a real
+`shipway serve` (tests/e2e's fixture) gets the alias bomb, the nesting and the
+8 MB config as pushes, and the control plane's VmHWM is printed after each,
+with the push's wall time (git included). Prints figures; asserts nothing.
+The issue's figures before the caps: the alias bomb held the control plane at
+2 GB RSS for 167 s; a 50 MB file parsed for 62 s.
 """
 
 from __future__ import annotations
@@ -83,10 +87,50 @@ def run(text: str) -> dict:
     return json.loads(out)
 
 
+def hwm_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def pushes() -> None:
+    import time
+
+    sys.path.insert(0, str(SRC.parent))
+    from tests.e2e.conftest import STDLIB, commit, make_repo, push, running_shipway
+
+    base = ("name: app\ntype: python:3.11\nmounts:\n  scratch: {source: tmp}\n"
+            "web:\n  commands:\n    start: python3 app.py\nvariables:\n  env:\n")
+    attacks = {name: CASES[name]().replace(HEAD, base) for name in
+               ("alias bomb 9 levels of 9", "10,000-level nesting", "8 MB config")}
+    with running_shipway() as sw, tempfile.TemporaryDirectory() as tmp:
+        assert sw.proc is not None
+        repo = make_repo(Path(tmp) / "repo")
+        (repo / "app.py").write_text((STDLIB / "app.py").read_text())
+        (repo / ".platform.app.yaml").write_text(base + "    A: b\n")
+        commit(repo, "v1")
+        remote = sw.create_project("bench")
+        assert push(repo, remote).returncode == 0
+        print(f"control plane VmHWM after a first deploy: {hwm_mb(sw.proc.pid):.0f} MB")
+        for name, text in attacks.items():
+            (repo / ".platform.app.yaml").write_text(text)
+            commit(repo, name)
+            start = time.perf_counter()
+            out = push(repo, remote)
+            took = time.perf_counter() - start
+            refused = out.returncode != 0 and "Error parsing configuration" in out.stdout + out.stderr
+            print(f"{name:<28} push refused: {refused}  {took:6.2f} s  "
+                  f"control plane VmHWM: {hwm_mb(sw.proc.pid):.0f} MB")
+            subprocess.run(["git", "-C", str(repo), "reset", "-q", "--hard", "HEAD~1"], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--push", action="store_true", help="push the attacks to a shipway")
     args = parser.parse_args()
+    if args.push:
+        pushes()
+        return
     print(f"{'case':<52} {'size':>9} {'seconds (median)':>17} {'peak RSS':>9} "
           f"{'over baseline':>13}  outcome")
     for name, make in CASES.items():
