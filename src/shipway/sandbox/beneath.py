@@ -1,0 +1,187 @@
+"""Act as root on a tree an app can write, without a symlink redirecting us (S1).
+
+Theory of operation. Root creates, chowns, empties and binds directories
+inside trees the app owns (its mounts, its /tmp). Between two pushes the app
+may replace any directory there with a symlink to a host path (`data/inner`
+-> `/etc/cron.d`): anything that then walks the path by name (Path.mkdir,
+shutil.chown, bwrap's --bind SRC) acts on the symlink's target as root.
+
+So every such path is given as (base, rel): `base` is a directory only root
+controls, `rel` a relative path inside it, and each is opened with openat2
+and RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (Linux
+5.6): the kernel refuses any symlink anywhere in `rel` (ELOOP) and any step
+out of `base` (EXDEV). Directories are made one component at a time with
+mkdirat() under an fd of their parent, each then opened the same way, so a
+swap between the two calls is refused too. What we act on is the fd we
+opened (fchown, bwrap's --bind-fd), never the name again. Where openat2 is
+missing (ENOSYS: kernel < 5.6, or a seccomp filter) each component is opened
+with O_NOFOLLOW under its parent's fd: `rel` holds no "..", ".", or empty
+component (checked first), so with one component per call there is no
+other symlink to follow and no way up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import shutil
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shipway.errors import AppError
+
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(platform.machine())
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+class PathEscape(AppError):
+    """A path under an app-writable tree is (or passes through) a symlink or
+    leaves its base: most likely the app planted it. Nothing was done to it."""
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_openat2_works = _SYS_OPENAT2 is not None
+
+
+def parts(rel: str) -> list[str]:
+    """The components of `rel`; ValueError if it is absolute or holds ., .. or //."""
+    if rel.startswith("/") or not rel:
+        raise ValueError(f"not a relative path: {rel!r}")
+    names = rel.rstrip("/").split("/")
+    if any(name in ("", ".", "..") or "\0" in name for name in names):
+        raise ValueError(f"path {rel!r} must not hold empty, '.' or '..' components")
+    return names
+
+
+def open_beneath(dir_fd: int, rel: str, flags: int = _DIR) -> int:
+    """An fd for `rel` under the directory `dir_fd`, no symlink followed, never above it."""
+    global _openat2_works
+    names = parts(rel)
+    if _openat2_works:
+        how = _OpenHow(flags | os.O_CLOEXEC, 0, _RESOLVE)
+        fd = _libc.syscall(_SYS_OPENAT2, dir_fd, os.fsencode(rel), ctypes.byref(how),
+                           ctypes.sizeof(how))
+        if fd >= 0:
+            return int(fd)
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EPERM):  # EPERM: a seccomp filter said no
+            raise OSError(err, os.strerror(err), rel)
+        _openat2_works = False
+    return _walk(dir_fd, names, flags)
+
+
+def _walk(dir_fd: int, names: list[str], flags: int) -> int:
+    fd = os.dup(dir_fd)
+    try:
+        for name in names[:-1]:
+            nxt = os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        return os.open(names[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def opened(base: Path, rel: str = "") -> Iterator[int]:
+    """`base/rel` opened as a directory (see open_beneath); `base` itself is trusted."""
+    base_fd = os.open(base, _DIR)
+    try:
+        if not rel:
+            yield base_fd
+            return
+        fd = _refusing(lambda: open_beneath(base_fd, rel), base, rel)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+    finally:
+        os.close(base_fd)
+
+
+def opened_fd(base: Path, rel: str) -> int:
+    """`base/rel` opened as a directory (see open_beneath); the caller closes the fd."""
+    base_fd = os.open(base, _DIR)
+    try:
+        return _refusing(lambda: open_beneath(base_fd, rel), base, rel)
+    finally:
+        os.close(base_fd)
+
+
+def make_dirs(base: Path, rel: str, owner: tuple[int, int] | None = None,
+              mode: int | None = None) -> None:
+    """mkdir -p `base/rel` beneath `base`; then give the last one to `owner` (uid, gid)."""
+    fd = make_dirs_fd(base, rel)
+    try:
+        if owner is not None:
+            os.fchown(fd, *owner)
+        if mode is not None:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_fd(base: Path, rel: str) -> int:
+    """As make_dirs, returning an fd of the last directory (the caller closes it)."""
+    names = parts(rel)
+    fd = os.open(base, _DIR)
+    try:
+        for i, name in enumerate(names):
+            try:
+                os.mkdir(name, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            so_far = "/".join(names[: i + 1])
+            nxt = _refusing(lambda name=name, d=fd: open_beneath(d, name), base, so_far)
+            os.close(fd)
+            fd = nxt
+        result, fd = fd, -1
+        return result
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def remove_tree(base: Path, rel: str) -> None:
+    """rm -rf `base/rel` without following any symlink in or under it."""
+    # shutil.rmtree walks by fds (O_NOFOLLOW, compared with lstat) on Linux;
+    # the path to the tree's parent is ours to resolve.
+    assert shutil.rmtree.avoids_symlink_attacks
+    names = parts(rel)
+    parent_rel = "/".join(names[:-1])
+    try:
+        with opened(base, parent_rel) as parent:
+            try:
+                st = os.lstat(names[-1], dir_fd=parent)
+            except FileNotFoundError:
+                return
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(names[-1], dir_fd=parent)
+            else:
+                os.unlink(names[-1], dir_fd=parent)
+    except FileNotFoundError:
+        return
+
+
+def _refusing(open_: Callable[[], int], base: Path, rel: str) -> int:
+    try:
+        return open_()
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
+            raise PathEscape(
+                f"{base}/{rel} is a symlink or not a directory (made by the app?); "
+                "shipway will not follow it as root: remove it from inside the app and push again"
+            ) from None
+        raise

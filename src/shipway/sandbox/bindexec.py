@@ -1,0 +1,57 @@
+"""Exec bwrap with app-writable bind sources pinned by fd (S1):
+`python -m shipway.sandbox.bindexec -- BWRAP ARGS…`.
+
+bwrap's `--bind SRC DEST` resolves SRC by name when the sandbox starts,
+following symlinks: a mount directory the app replaced with a symlink
+between two starts would bind the symlink's target, writable. So spec.py
+writes such binds as `--shipway-bind-beneath BASE REL DEST`; here, just
+before exec, each REL is opened beneath BASE without following any symlink
+(beneath.py) and handed to bwrap as `--bind-fd FD DEST`, which mounts the
+very directory we opened. A refused path stops the start: nothing runs.
+The supervisor runs this argv again at every restart, so every start checks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from shipway.sandbox.beneath import PathEscape, opened_fd
+from shipway.sandbox.spec import BIND_BENEATH, RO_BIND_BENEATH
+
+
+def pinned(argv: list[str]) -> list[str]:
+    """`argv` (bwrap's) with every beneath-bind replaced by --bind-fd on a fresh fd."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":  # the sandboxed command follows: never rewritten
+            return out + argv[i:]
+        if arg in (BIND_BENEATH, RO_BIND_BENEATH):
+            base, rel, dest = argv[i + 1 : i + 4]
+            fd = opened_fd(Path(base), rel)
+            os.set_inheritable(fd, True)
+            out += ["--bind-fd" if arg == BIND_BENEATH else "--ro-bind-fd", str(fd), dest]
+            i += 4
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def main(args: list[str]) -> int:
+    if not args or args[0] != "--" or len(args) < 2:
+        print("usage: python -m shipway.sandbox.bindexec -- BWRAP ARGS…", file=sys.stderr)
+        return 2
+    try:
+        argv = pinned(args[1:])
+    except PathEscape as exc:
+        print(f"shipway: {exc}", file=sys.stderr, flush=True)
+        return 126
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

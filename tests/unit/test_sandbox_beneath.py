@@ -1,0 +1,125 @@
+"""S1: root acts beneath a base, never through a symlink the app planted."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from shipway.sandbox import beneath
+from shipway.sandbox.beneath import PathEscape
+from shipway.sandbox.bindexec import pinned
+from shipway.sandbox.spec import BIND_BENEATH, Bind
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    # Both ways of resolving: the kernel's openat2, and the O_NOFOLLOW walk
+    # used where openat2 is missing.
+    monkeypatch.setattr(beneath, "_openat2_works", request.param == "openat2")
+    return str(request.param)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    base, victim = tmp_path / "base", tmp_path / "victim"
+    (base / "data").mkdir(parents=True)
+    victim.mkdir(mode=0o755)
+    return base, victim
+
+
+@pytest.mark.parametrize("rel", ["", "/abs", "a/../b", "..", "a//b", "./a", "a/."])
+def test_parts_refuses_anything_but_plain_components(rel: str) -> None:
+    with pytest.raises(ValueError):
+        beneath.parts(rel)
+
+
+def test_make_dirs_creates_and_chowns_the_last(tree: tuple[Path, Path], resolver: str) -> None:
+    base, _ = tree
+    beneath.make_dirs(base, "data/inner/deep", owner=(4321, 4321))
+    assert (base / "data/inner/deep").stat().st_uid == 4321
+    assert (base / "data/inner").stat().st_uid == os.getuid()
+
+
+@pytest.mark.parametrize("planted", ["data/inner", "data"])
+@pytest.mark.parametrize("target", ["absolute", "relative"])
+def test_make_dirs_refuses_a_planted_symlink(tree: tuple[Path, Path], resolver: str,
+                                             planted: str, target: str) -> None:
+    base, victim = tree
+    link = base / planted
+    if link.is_dir():
+        link.rmdir()
+    link.symlink_to(victim if target == "absolute" else os.path.relpath(victim, link.parent))
+    before = victim.stat()
+    with pytest.raises(PathEscape, match="symlink"):
+        beneath.make_dirs(base, "data/inner", owner=(4321, 4321))
+    after = victim.stat()
+    assert (after.st_uid, after.st_mode) == (before.st_uid, before.st_mode)
+    assert list(victim.iterdir()) == []
+
+
+def test_opened_fd_pins_the_directory_not_the_name(tree: tuple[Path, Path], resolver: str) -> None:
+    base, victim = tree
+    (base / "data/inner").mkdir()
+    fd = beneath.opened_fd(base, "data/inner")
+    try:
+        (base / "data/inner").rename(base / "data/moved")
+        (base / "data/inner").symlink_to(victim)
+        assert os.fstat(fd).st_ino == (base / "data/moved").stat().st_ino
+    finally:
+        os.close(fd)
+    with pytest.raises(PathEscape):
+        beneath.opened_fd(base, "data/inner")
+
+
+def test_remove_tree_leaves_symlink_targets_alone(tree: tuple[Path, Path], resolver: str) -> None:
+    base, victim = tree
+    (victim / "keep").write_text("keep")
+    (base / "data/sub").mkdir()
+    (base / "data/sub/link").symlink_to(victim)
+    (base / "data/dirlink").symlink_to(victim)
+    beneath.remove_tree(base, "data")
+    assert not (base / "data").exists()
+    assert (victim / "keep").read_text() == "keep"
+
+
+def test_remove_tree_through_a_symlinked_parent_is_refused(tree: tuple[Path, Path],
+                                                           resolver: str) -> None:
+    base, victim = tree
+    (victim / "tmp").mkdir()
+    (base / "data").rmdir()
+    (base / "data").symlink_to(victim)
+    with pytest.raises(PathEscape):
+        beneath.remove_tree(base, "data/tmp")
+    assert (victim / "tmp").is_dir()
+
+
+def test_remove_tree_of_a_missing_tree_is_a_no_op(tree: tuple[Path, Path]) -> None:
+    base, _ = tree
+    beneath.remove_tree(base, "nothing/here")
+
+
+def test_a_beneath_bind_becomes_a_marker_and_then_a_bind_fd(tree: tuple[Path, Path]) -> None:
+    base, victim = tree
+    (base / "data/inner").mkdir()
+    bind = Bind(base / "data/inner", "/app/inner", writable=True, beneath=base)
+    assert bind.args == [BIND_BENEATH, str(base), "data/inner", "/app/inner"]
+    argv = ["bwrap", *bind.args, "--", "sh", "-c", BIND_BENEATH]
+    out = pinned(argv)
+    fd = int(out[2])
+    try:
+        assert out[:2] == ["bwrap", "--bind-fd"] and out[3:] == ["/app/inner", "--", "sh", "-c",
+                                                                BIND_BENEATH]
+        assert os.fstat(fd).st_ino == (base / "data/inner").stat().st_ino
+    finally:
+        os.close(fd)
+    (base / "data/inner").rmdir()
+    (base / "data/inner").symlink_to(victim)
+    with pytest.raises(PathEscape):
+        pinned(argv)
+
+
+def test_a_beneath_bind_must_lie_under_its_base(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Bind(tmp_path / "elsewhere", "/app/x", beneath=tmp_path / "base")
