@@ -846,7 +846,8 @@ class Platform:
         link = self.current_link(launch.instance)
         tmp = link.with_name(link.name + ".new")
         tmp.unlink(missing_ok=True)
-        tmp.symlink_to(launch.artifact)
+        # The router's view of the artifact: it follows no symlink in it (S2).
+        tmp.symlink_to(self.artifacts.served_path(launch.artifact.name))
         os.replace(tmp, link)
         if not launch.app.web.start:
             return

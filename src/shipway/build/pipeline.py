@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.artifacts.links import served_links
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.key import BuildInputs, rebuild_reasons
 from shipway.build.limits import STOP_GRACE, Deadline
@@ -95,6 +96,8 @@ def build_app(
     log(f"Building application '{app.name}' (runtime type: {app.type}, tree: {req.tree_id[:7]})")
     if host.store.has(inputs.key):
         log("  Reusing existing build for this tree ID")
+        # Checked again: the locations (not part of the build key) may have changed.
+        _check_served_links(app, host.store.path(inputs.key), log)
         return BuildResult(inputs.key, reused=True)
     previous = host.store.inputs(previous_key) if previous_key else None
     log(f"  Rebuilding: {', '.join(rebuild_reasons(previous, inputs))}")
@@ -107,11 +110,27 @@ def build_app(
         for step in steps:
             clock.check()
             _run_step(step, spec_for, space, log, clock)
+        _check_served_links(app, space.disk.app, log)
         log("  Freezing application.")
         host.store.freeze(space.disk.app, inputs.key, inputs.as_json(), app.mounts.keys(), log,
                           abort=clock.check)
         space.succeeded = True
     return BuildResult(inputs.key, reused=False)
+
+
+def _check_served_links(app: AppConfig, built: Path, log: Callable[[str], None]) -> None:
+    """S2: refuse a symlink under a location's root that leads out of it (links.py)."""
+    roots = [loc.root for loc in app.web.locations.values() if loc.root is not None]
+    links = served_links(built, roots)
+    for link in links:
+        if not link.escapes:
+            log(f"  W: {link.path} is a symlink: the router follows no symlink, so it is not served")
+    escaping = [f"{link.path} -> {link.target}" for link in links if link.escapes]
+    if escaping:
+        raise BuildFailed(
+            "symlinks under a web location's root lead out of it, so the router would publish "
+            f"what they point to: {', '.join(escaping)}; remove them or point them inside the root"
+        )
 
 
 def plan_steps(app: AppConfig, files: set[str]) -> list[Step]:
