@@ -68,7 +68,7 @@ from shipway.errors import (
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
-from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
+from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
 from shipway.services.relationships import AppEndpoint
@@ -562,6 +562,8 @@ class Platform:
             runtime = ensure_runtime(app.type, self.settings.home, self._nearest(env), log)
             if runtime.warning:
                 log(f"W: {runtime.warning}")
+            if scripts := script_warning(app):
+                log(f"W: {scripts}")
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)
