@@ -503,7 +503,8 @@ class Platform:
         shutil.rmtree(src, ignore_errors=True)
         src.mkdir(parents=True)
         try:
-            objects.export(commit, src)
+            for name in objects.export(commit, src, links_inside=True):
+                log(f"W: {name} is a symlink leading out of the repository: not read for config")
             config = load_project(src)
         finally:
             shutil.rmtree(src, ignore_errors=True)
