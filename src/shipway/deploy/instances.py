@@ -9,6 +9,7 @@ the instance's own directory.
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -160,6 +161,24 @@ def mount_binds(launch: Launch) -> tuple[Bind, ...]:
             raise UserError(f"mount '{rel}': {exc}") from None
         binds.append(Bind(base / source, f"/app/{rel}", writable=True, beneath=base))
     return tuple(binds)
+
+
+def check_mounts(launch: Launch) -> None:
+    """Refuse, before anything is stopped, a mount directory the app swapped for a symlink.
+
+    mount_binds refuses it too, but only once the previous release is down;
+    this way it keeps serving (its sandbox still holds the real directory).
+    """
+    for rel, mount in sorted(launch.app.mounts.items()):
+        base = _mount_base(launch, mount.source)
+        if mount.source == "tmp" or not base.is_dir():
+            continue  # made afresh at every start
+        try:
+            os.close(beneath.opened_fd(base, mount.source_path or rel))
+        except FileNotFoundError:
+            pass  # a new mount: made beneath its base, later
+        except ValueError as exc:
+            raise UserError(f"mount '{rel}': {exc}") from None
 
 
 def sandbox_spec(launch: Launch, command: tuple[str, ...]) -> SandboxSpec:

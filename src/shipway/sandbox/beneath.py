@@ -102,7 +102,7 @@ def opened(base: Path, rel: str = "") -> Iterator[int]:
         if not rel:
             yield base_fd
             return
-        fd = _refusing(lambda: open_beneath(base_fd, rel), base, rel)
+        fd = _refusing(lambda: open_beneath(base_fd, rel), rel)
         try:
             yield fd
         finally:
@@ -115,7 +115,7 @@ def opened_fd(base: Path, rel: str) -> int:
     """`base/rel` opened as a directory (see open_beneath); the caller closes the fd."""
     base_fd = os.open(base, _DIR)
     try:
-        return _refusing(lambda: open_beneath(base_fd, rel), base, rel)
+        return _refusing(lambda: open_beneath(base_fd, rel), rel)
     finally:
         os.close(base_fd)
 
@@ -144,7 +144,7 @@ def make_dirs_fd(base: Path, rel: str) -> int:
             except FileExistsError:
                 pass
             so_far = "/".join(names[: i + 1])
-            nxt = _refusing(lambda name=name, d=fd: open_beneath(d, name), base, so_far)
+            nxt = _refusing(lambda name=name, d=fd: open_beneath(d, name), so_far)
             os.close(fd)
             fd = nxt
         result, fd = fd, -1
@@ -175,13 +175,14 @@ def remove_tree(base: Path, rel: str) -> None:
         return
 
 
-def _refusing(open_: Callable[[], int], base: Path, rel: str) -> int:
+def _refusing(open_: Callable[[], int], rel: str) -> int:
     try:
         return open_()
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EXDEV, errno.ENOTDIR):
+            # The app-relative path only: the push output is no place for host paths.
             raise PathEscape(
-                f"{base}/{rel} is a symlink or not a directory (made by the app?); "
-                "shipway will not follow it as root: remove it from inside the app and push again"
+                f"{rel} is a symlink or not a directory (made by the app?); shipway will not "
+                "follow it as root: remove it from inside the app and push again"
             ) from None
         raise
