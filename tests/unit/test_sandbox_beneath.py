@@ -123,3 +123,29 @@ def test_a_beneath_bind_becomes_a_marker_and_then_a_bind_fd(tree: tuple[Path, Pa
 def test_a_beneath_bind_must_lie_under_its_base(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         Bind(tmp_path / "elsewhere", "/app/x", beneath=tmp_path / "base")
+
+
+def test_chown_tree_changes_the_tree_and_no_link_target(tree: tuple[Path, Path]) -> None:
+    base, victim = tree
+    (base / "data/sub").mkdir()
+    (base / "data/sub/f").write_text("x")
+    (base / "data/sub/tofile").symlink_to(victim / "keep")
+    (base / "data/todir").symlink_to(victim)
+    (victim / "keep").write_text("keep")
+    beneath.chown_tree(base / "data", 4321, 4322)
+    owners = {p.name: (p.lstat().st_uid, p.lstat().st_gid) for p in (base / "data").rglob("*")}
+    assert set(owners.values()) == {(4321, 4322)} and len(owners) == 4
+    assert (base / "data").stat().st_uid == 4321
+    assert {(p.lstat().st_uid) for p in [victim, *victim.rglob("*")]} == {os.getuid()}
+
+
+def test_reown_follows_no_link(tree: tuple[Path, Path]) -> None:
+    from shipway.storage.owners import reown
+
+    base, victim = tree
+    os.chown(victim, 4000, 4000)
+    (base / "data/f").write_text("x")
+    os.chown(base / "data/f", 4000, 4000)
+    (base / "data/out").symlink_to(victim)
+    assert reown(base / "data", {4000: 5000}) == 1
+    assert (base / "data/f").stat().st_uid == 5000 and victim.stat().st_uid == 4000

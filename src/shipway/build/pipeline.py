@@ -40,6 +40,7 @@ from shipway.config.model import AppConfig
 from shipway.encoding import b64json, env_value
 from shipway.errors import BuildFailed
 from shipway.git.repos import GitObjects
+from shipway.sandbox import beneath
 from shipway.sandbox.run import run_argv
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
 
@@ -149,14 +150,7 @@ def _export(objects: GitObjects, req: BuildRequest, space: BuildSpace) -> None:
         if exc.errno == errno.ENOSPC:
             raise BuildFailed(space.disk_full_message("source tree")) from exc
         raise
-    _chown_tree(space.disk.app, space.uid)
-
-
-def _chown_tree(path: Path, uid: int) -> None:
-    os.chown(path, uid, uid)
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), uid, uid)
+    beneath.chown_tree(space.disk.app, space.uid, space.uid)
 
 
 def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:

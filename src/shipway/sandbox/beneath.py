@@ -175,6 +175,33 @@ def remove_tree(base: Path, rel: str) -> None:
         return
 
 
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """chown -R `root` (itself included) without following any symlink in it.
+
+    os.fwalk descends by directory fds, never by name, and each entry is
+    changed by name under its directory's fd without following it: a
+    directory swapped for a symlink meanwhile is never entered.
+    """
+    for_each_entry(root, lambda name, dir_fd, st: os.chown(name, uid, gid, dir_fd=dir_fd,
+                                                           follow_symlinks=False))
+
+
+def for_each_entry(root: Path, act: Callable[[str, int, os.stat_result], object]) -> None:
+    """`act(name, dir_fd, lstat)` for `root` and every entry under it, following no symlink."""
+    parent = os.open(root.parent, _DIR)
+    try:
+        act(root.name, parent, os.lstat(root.name, dir_fd=parent))
+    finally:
+        os.close(parent)
+    for _, dirs, files, dir_fd in os.fwalk(root, follow_symlinks=False):
+        for name in (*dirs, *files):
+            try:
+                st = os.lstat(name, dir_fd=dir_fd)
+            except FileNotFoundError:
+                continue
+            act(name, dir_fd, st)
+
+
 def _refusing(open_: Callable[[], int], rel: str) -> int:
     try:
         return open_()
