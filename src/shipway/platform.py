@@ -109,6 +109,7 @@ class Platform:
         os.chmod(s.home, 0o711)
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
+        self.artifacts.repoint_to_served(p for p in (s.home / "current").glob("*/*/*") if p.is_symlink())
         self.pool = open_pool(s.home, size_mb=s.data_pool_mb, mode=s.data_pool_mode)  # type: ignore[arg-type]
         print(f"shipway: environment data on {self.pool.method}", flush=True)
         for warning in self.pool.warnings:

@@ -266,6 +266,41 @@ def test_a_config_file_symlinked_to_a_host_file_is_not_read(shipway: Shipway, tm
     assert not any(line and line in log for line in shadow.splitlines() if ":" in line)
 
 
+def test_an_include_symlinked_to_a_host_file_is_not_read(shipway: Shipway, tmp_path: Path) -> None:
+    yaml = app_yaml(top="""\
+        hooks:
+          build: !include {type: string, path: secret.sh}
+    """)
+    repo = repo_with(tmp_path, yaml)
+    (repo / "secret.sh").symlink_to("/etc/shadow")
+    commit(repo, "include a host file")
+    remote = shipway.create_project("inclink")
+    out = push(repo, remote)
+    log = out.stdout + out.stderr
+    assert "secret.sh is a symlink leading out of the repository" in log
+    shadow = Path("/etc/shadow").read_text()
+    assert not any(line and line in log for line in shadow.splitlines() if ":" in line)
+
+
+def test_a_build_cannot_hard_link_a_host_file_into_a_static_root(shipway: Shipway,
+                                                                 tmp_path: Path) -> None:
+    yaml = app_yaml(STATIC, top="""\
+        hooks:
+          build: |
+            ln /etc/passwd static/hard 2>&1 || echo "hard link refused"
+            ln /etc/passwd hard-top 2>&1 || echo "hard link refused"
+    """)
+    repo = repo_with(tmp_path, yaml, {"static/ok.txt": "ok\n"})
+    remote = shipway.create_project("hardlink")
+    out = push(repo, remote)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert log.count("hard link refused") == 2
+    url = shipway.url("hardlink").rstrip("/")
+    code, body = shipway.fetch(f"{url}/static/hard")
+    assert code == 404 and not leaks(body)
+
+
 # --- S1: an app swaps a nested mount's directory for a symlink ---------------------------
 
 def test_a_nested_mount_swapped_for_a_symlink_is_not_chowned_or_bound(

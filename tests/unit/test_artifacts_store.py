@@ -175,3 +175,14 @@ def test_s1_a_mount_point_behind_a_symlinked_parent_touches_nothing_outside(
         freeze(store, built, KEY1, ("data/inner",))
     assert sorted(p.name for p in victim.rglob("*")) == before
     assert not store.has(KEY1)
+
+
+def test_s2_links_into_the_apps_view_are_repointed_to_the_routers(store: ArtifactStore,
+                                                                  tmp_path: Path) -> None:
+    old, other, plain = tmp_path / "old", tmp_path / "other", tmp_path / "plain"
+    old.symlink_to(store.view / KEY1)
+    other.symlink_to("/somewhere/else")
+    plain.write_text("x")
+    store.repoint_to_served([old, other, plain])
+    assert Path(os.readlink(old)) == store.served / KEY1
+    assert os.readlink(other) == "/somewhere/else" and plain.read_text() == "x"

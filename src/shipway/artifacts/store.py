@@ -73,6 +73,18 @@ class ArtifactStore:
         """Artifact `key` as the router reads it: no symlink in it is followed (S2)."""
         return self.served / key
 
+    def repoint_to_served(self, links: Iterable[Path]) -> None:
+        """Links made by an older shipway into the apps' view: point them at the router's."""
+        for link in links:
+            if not link.is_symlink():
+                continue
+            target = Path(os.readlink(link))
+            if target.parent == self.view:
+                tmp = link.with_name(link.name + ".new")
+                tmp.unlink(missing_ok=True)
+                tmp.symlink_to(self.served_path(target.name))
+                os.replace(tmp, link)
+
     def has(self, key: str) -> bool:
         return (self.root / key).is_dir() and (self.root / f"{key}.json").is_file()
 
