@@ -7,25 +7,17 @@ may replace any directory there with a symlink to a host path (`data/inner`
 shutil.chown, bwrap's --bind SRC) acts on the symlink's target as root.
 
 So every such path is given as (base, rel): `base` is a directory only root
-controls, `rel` a relative path inside it, and each is opened with openat2
-and RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (Linux
-5.6): the kernel refuses any symlink anywhere in `rel` (ELOOP) and any step
-out of `base` (EXDEV). Directories are made one component at a time with
-mkdirat() under an fd of their parent, each then opened the same way, so a
-swap between the two calls is refused too. What we act on is the fd we
-opened (fchown, bwrap's --bind-fd), never the name again. Where openat2 is
-missing (ENOSYS: kernel < 5.6, or a seccomp filter) each component is opened
-with O_NOFOLLOW under its parent's fd: `rel` holds no "..", ".", or empty
-component (checked first), so with one component per call there is no
-other symlink to follow and no way up.
+controls, `rel` a relative path inside it, opened beneath `base` with no
+symlink followed (openat2.py). Directories are made one component at a time
+with mkdirat() under an fd of their parent, each then opened the same way,
+so a swap between the two calls is refused too. What we act on is the fd we
+opened (fchown, bwrap's --bind-fd), never the name again.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import platform
 import shutil
 import stat
 from collections.abc import Callable, Iterator
@@ -33,65 +25,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shipway.errors import AppError
+from shipway.sandbox.openat2 import open_beneath, parts
 
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_NO_SYMLINKS = 0x04
-RESOLVE_BENEATH = 0x08
-_RESOLVE = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
-_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(platform.machine())
+__all__ = ["PathEscape", "chown_tree", "for_each_entry", "make_dirs", "make_dirs_fd",
+           "open_beneath", "opened", "opened_fd", "parts", "remove_tree"]
+
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 class PathEscape(AppError):
     """A path under an app-writable tree is (or passes through) a symlink or
     leaves its base: most likely the app planted it. Nothing was done to it."""
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_openat2_works = _SYS_OPENAT2 is not None
-
-
-def parts(rel: str) -> list[str]:
-    """The components of `rel`; ValueError if it is absolute or holds ., .. or //."""
-    if rel.startswith("/") or not rel:
-        raise ValueError(f"not a relative path: {rel!r}")
-    names = rel.rstrip("/").split("/")
-    if any(name in ("", ".", "..") or "\0" in name for name in names):
-        raise ValueError(f"path {rel!r} must not hold empty, '.' or '..' components")
-    return names
-
-
-def open_beneath(dir_fd: int, rel: str, flags: int = _DIR) -> int:
-    """An fd for `rel` under the directory `dir_fd`, no symlink followed, never above it."""
-    global _openat2_works
-    names = parts(rel)
-    if _openat2_works:
-        how = _OpenHow(flags | os.O_CLOEXEC, 0, _RESOLVE)
-        fd = _libc.syscall(_SYS_OPENAT2, dir_fd, os.fsencode(rel), ctypes.byref(how),
-                           ctypes.sizeof(how))
-        if fd >= 0:
-            return int(fd)
-        err = ctypes.get_errno()
-        if err not in (errno.ENOSYS, errno.EPERM):  # EPERM: a seccomp filter said no
-            raise OSError(err, os.strerror(err), rel)
-        _openat2_works = False
-    return _walk(dir_fd, names, flags)
-
-
-def _walk(dir_fd: int, names: list[str], flags: int) -> int:
-    fd = os.dup(dir_fd)
-    try:
-        for name in names[:-1]:
-            nxt = os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        return os.open(names[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

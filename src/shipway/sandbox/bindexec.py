@@ -13,12 +13,16 @@ The supervisor runs this argv again at every restart, so every start checks.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
-from pathlib import Path
 
-from shipway.sandbox.beneath import PathEscape, opened_fd
-from shipway.sandbox.spec import BIND_BENEATH, RO_BIND_BENEATH
+# Only what opening needs: this runs before every sandbox start.
+from shipway.sandbox.openat2 import open_beneath
+
+BIND_BENEATH = "--shipway-bind-beneath"
+RO_BIND_BENEATH = "--shipway-ro-bind-beneath"
+_REFUSED = (errno.ELOOP, errno.EXDEV, errno.ENOTDIR)
 
 
 def pinned(argv: list[str]) -> list[str]:
@@ -31,7 +35,11 @@ def pinned(argv: list[str]) -> list[str]:
             return out + argv[i:]
         if arg in (BIND_BENEATH, RO_BIND_BENEATH):
             base, rel, dest = argv[i + 1 : i + 4]
-            fd = opened_fd(Path(base), rel)
+            base_fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fd = open_beneath(base_fd, rel)
+            finally:
+                os.close(base_fd)
             os.set_inheritable(fd, True)
             out += ["--bind-fd" if arg == BIND_BENEATH else "--ro-bind-fd", str(fd), dest]
             i += 4
@@ -47,8 +55,12 @@ def main(args: list[str]) -> int:
         return 2
     try:
         argv = pinned(args[1:])
-    except PathEscape as exc:
-        print(f"shipway: {exc}", file=sys.stderr, flush=True)
+    except OSError as exc:
+        if exc.errno not in _REFUSED:
+            raise
+        print(f"shipway: mount directory {exc.filename} is a symlink or not a directory (made by "
+              "the app?); not bound: remove it from inside the app and push again",
+              file=sys.stderr, flush=True)
         return 126
     os.execv(argv[0], argv)
 

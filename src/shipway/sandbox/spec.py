@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
+# Not bwrap options: bindexec.py turns each into `--bind-fd FD DEST`.
+from shipway.sandbox.bindexec import BIND_BENEATH, RO_BIND_BENEATH
 from shipway.sandbox.layout import HostLayout, probe_host_layout
 
 APP = "/app"
 BINDEXEC = "shipway.sandbox.bindexec"
-# Not bwrap options: bindexec.py turns each into `--bind-fd FD DEST`.
-BIND_BENEATH = "--shipway-bind-beneath"
-RO_BIND_BENEATH = "--shipway-ro-bind-beneath"
 
 # The host's proxy, CA and package-manager settings: without them a build's
 # pip/npm fails wherever registries sit behind a proxy or TLS interception.
