@@ -151,3 +151,18 @@ def test_reown_follows_no_link(tree: tuple[Path, Path]) -> None:
     (base / "data/out").symlink_to(victim)
     assert reown(base / "data", {4000: 5000}) == 1
     assert (base / "data/f").stat().st_uid == 5000 and victim.stat().st_uid == 4000
+
+
+def test_the_routers_home_is_handed_over_without_following_its_links(tmp_path: Path) -> None:
+    from shipway.router.caddy import Caddy
+
+    home, victim = tmp_path / "router", tmp_path / "victim"
+    (home / "storage").mkdir(parents=True)
+    victim.mkdir()
+    (victim / "keep").write_text("keep")
+    (home / "storage" / "planted").symlink_to(victim)
+    caddy = Caddy(home, caddy_bin=Path("/bin/true"))
+    caddy._hand_over_home(4321)
+    assert (home / "storage").stat().st_uid == 4321
+    assert (home / "storage" / "planted").lstat().st_uid == 4321
+    assert {p.stat().st_uid for p in (victim, victim / "keep")} == {os.getuid()}
