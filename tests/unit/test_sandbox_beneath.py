@@ -166,3 +166,24 @@ def test_the_routers_home_is_handed_over_without_following_its_links(tmp_path: P
     assert (home / "storage").stat().st_uid == 4321
     assert (home / "storage" / "planted").lstat().st_uid == 4321
     assert {p.stat().st_uid for p in (victim, victim / "keep")} == {os.getuid()}
+
+
+def test_a_pinned_bwrap_is_recognised_as_running_its_argv(tree: tuple[Path, Path]) -> None:
+    import sys
+
+    from shipway.sandbox.bindexec import runs
+
+    base, _ = tree
+    (base / "data/inner").mkdir()
+    bwrap = ["bwrap", "--ro-bind", "/usr", "/usr",
+             *Bind(base / "data/inner", "/app/inner", writable=True, beneath=base).args,
+             "--", "sh", "-c", "x"]
+    argv = [sys.executable, "-m", "shipway.sandbox.bindexec", "--", *bwrap]
+    running = pinned(bwrap)
+    os.close(int(running[5]))
+    assert runs(argv, argv) and runs(running, argv)
+    assert not runs([*running[:-1], "y"], argv)
+    assert not runs(running[:-1], argv)
+    assert not runs(["bwrap", "--ro-bind", "/usr", "/usr", "--bind-fd", "3", "/app/other", "--",
+                     "sh", "-c", "x"], argv)
+    assert runs(["a", "b"], ["a", "b"]) and not runs(["a"], ["a", "b"])

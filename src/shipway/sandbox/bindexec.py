@@ -20,6 +20,7 @@ import sys
 # Only what opening needs: this runs before every sandbox start.
 from shipway.sandbox.openat2 import open_beneath
 
+MODULE = "shipway.sandbox.bindexec"
 BIND_BENEATH = "--shipway-bind-beneath"
 RO_BIND_BENEATH = "--shipway-ro-bind-beneath"
 _REFUSED = (errno.ELOOP, errno.EXDEV, errno.ENOTDIR)
@@ -47,6 +48,32 @@ def pinned(argv: list[str]) -> list[str]:
         out.append(arg)
         i += 1
     return out
+
+
+def runs(cmdline: list[str], argv: list[str]) -> bool:
+    """Whether a process whose /proc cmdline is `cmdline` runs `argv` (ours,
+    launcher included): after the exec it shows bwrap's argv, pinned."""
+    if argv[1:4] != ["-m", MODULE, "--"]:
+        return cmdline == argv
+    if cmdline == argv:
+        return True  # not yet exec'd
+    expected, got = argv[4:], iter(cmdline)
+    i = 0
+    while i < len(expected):
+        arg = expected[i]
+        if arg == "--":
+            return list(got) == expected[i:]
+        if arg in (BIND_BENEATH, RO_BIND_BENEATH):
+            flag = "--bind-fd" if arg == BIND_BENEATH else "--ro-bind-fd"
+            if next(got, None) != flag or not (next(got, None) or "").isdigit() \
+                    or next(got, None) != expected[i + 3]:
+                return False
+            i += 4
+            continue
+        if next(got, None) != arg:
+            return False
+        i += 1
+    return next(got, None) is None
 
 
 def main(args: list[str]) -> int:

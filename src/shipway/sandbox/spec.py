@@ -22,10 +22,10 @@ from types import MappingProxyType
 
 # Not bwrap options: bindexec.py turns each into `--bind-fd FD DEST`.
 from shipway.sandbox.bindexec import BIND_BENEATH, RO_BIND_BENEATH
+from shipway.sandbox.bindexec import MODULE as BINDEXEC
 from shipway.sandbox.layout import HostLayout, probe_host_layout
 
 APP = "/app"
-BINDEXEC = "shipway.sandbox.bindexec"
 
 # The host's proxy, CA and package-manager settings: without them a build's
 # pip/npm fails wherever registries sit behind a proxy or TLS interception.
