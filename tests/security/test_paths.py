@@ -343,6 +343,22 @@ def test_a_nested_mount_swapped_for_a_symlink_is_not_chowned_or_bound(
     assert victim.stat().st_uid == 0 and stat.S_IMODE(victim.stat().st_mode) == 0o755
 
 
+@pytest.mark.parametrize("where", ["source_path", "key"])
+def test_a_mount_path_up_and_out_takes_no_host_directory(shipway: Shipway, tmp_path: Path,
+                                                        victim: Path, where: str) -> None:
+    # Item 3; whatever the config check says, the host side refuses on its own.
+    up = "../" * 12 + str(victim).lstrip("/")
+    mount = (f"  data:\n    source: local\n    source_path: {up}\n" if where == "source_path"
+             else f"  '{up}':\n    source: local\n    source_path: data\n")
+    repo = repo_with(tmp_path, app_yaml(top="mounts:\n" + mount))
+    before = snapshot(victim)
+    out = push(repo, shipway.create_project(f"up{where.replace('_', '')}"))
+    log = out.stdout + out.stderr
+    assert out.returncode != 0 and "Traceback" not in log, log
+    assert "must not hold empty, '.' or '..' components" in log, log
+    assert snapshot(victim) == before
+
+
 def test_a_php_apps_scripts_are_never_served_as_text(shipway: Shipway, tmp_path: Path) -> None:
     secret = "s3cret-db-password-7d1f"
     yaml = app_yaml("""\

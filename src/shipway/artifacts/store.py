@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.objects import Abort, Objects, copy_tree
-from shipway.errors import BuildFailed, PlatformError
+from shipway.errors import BuildFailed, PlatformError, UserError
 from shipway.sandbox import beneath
 
 KEY = re.compile(r"[0-9a-f]{32}")
@@ -107,7 +107,9 @@ class ArtifactStore:
         for rel in mount_points:
             try:
                 _make_mount_point(built, rel, warn)
-            except (ValueError, beneath.PathEscape) as exc:
+            except ValueError as exc:
+                raise UserError(f"mount '{rel}': {exc}") from None
+            except beneath.PathEscape as exc:
                 raise BuildFailed(f"mount '{rel}': the build left a symlink on its path ({exc})") from None
         target = self.root / key
         if not target.exists():  # else a concurrent build of the same key won
