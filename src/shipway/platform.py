@@ -68,7 +68,7 @@ from shipway.errors import (
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
-from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
+from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
 from shipway.services.relationships import AppEndpoint
@@ -109,6 +109,7 @@ class Platform:
         os.chmod(s.home, 0o711)
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
+        self.artifacts.repoint_to_served(p for p in (s.home / "current").glob("*/*/*") if p.is_symlink())
         self.pool = open_pool(s.home, size_mb=s.data_pool_mb, mode=s.data_pool_mode)  # type: ignore[arg-type]
         print(f"shipway: environment data on {self.pool.method}", flush=True)
         for warning in self.pool.warnings:
@@ -503,7 +504,8 @@ class Platform:
         shutil.rmtree(src, ignore_errors=True)
         src.mkdir(parents=True)
         try:
-            objects.export(commit, src)
+            for name in objects.export(commit, src, links_inside=True):
+                log(f"W: {name} is a symlink leading out of the repository: not read for config")
             config = load_project(src)
         finally:
             shutil.rmtree(src, ignore_errors=True)
@@ -562,6 +564,8 @@ class Platform:
             runtime = ensure_runtime(app.type, self.settings.home, self._nearest(env), log)
             if runtime.warning:
                 log(f"W: {runtime.warning}")
+            if scripts := script_warning(app):
+                log(f"W: {scripts}")
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)
@@ -846,7 +850,8 @@ class Platform:
         link = self.current_link(launch.instance)
         tmp = link.with_name(link.name + ".new")
         tmp.unlink(missing_ok=True)
-        tmp.symlink_to(launch.artifact)
+        # The router's view of the artifact: it follows no symlink in it (S2).
+        tmp.symlink_to(self.artifacts.served_path(launch.artifact.name))
         os.replace(tmp, link)
         if not launch.app.web.start:
             return

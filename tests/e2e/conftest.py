@@ -196,7 +196,7 @@ def teardown(sw: Shipway) -> None:
             os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
         except (ValueError, ProcessLookupError):
             pass
-    for mount in ("artifacts", "volumes"):
+    for mount in ("artifacts", "served", "volumes"):
         subprocess.run(["umount", "-l", str(sw.home / mount)], check=False, capture_output=True)
     from shipway.settings import load_settings
 

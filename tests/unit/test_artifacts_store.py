@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from shipway.artifacts.store import ArtifactStore
+from shipway.errors import BuildFailed
 
 KEY1, KEY2, KEY3 = "1" * 32, "2" * 32, "3" * 32
 
@@ -155,3 +156,33 @@ def test_b7_content_collected_earlier_is_stored_again(store: ArtifactStore, tmp_
     store.collect(keep=set(), older_than=0)
     freeze(store, tree(tmp_path / "b2", {"a": "content"}), KEY2)
     assert (store.root / KEY2 / "a").read_text() == "content"
+
+
+@pytest.mark.parametrize("victim_has", ["nothing", "a file", "a full directory"])
+def test_s1_a_mount_point_behind_a_symlinked_parent_touches_nothing_outside(
+        store: ArtifactStore, tmp_path: Path, victim_has: str) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    if victim_has == "a file":
+        (victim / "inner").write_text("keep")
+    elif victim_has == "a full directory":
+        (victim / "inner").mkdir()
+        (victim / "inner/keep").write_text("keep")
+    built = tree(tmp_path / "built", {"index.html": "hi"})
+    (built / "data").symlink_to(victim)
+    before = sorted(p.name for p in victim.rglob("*"))
+    with pytest.raises(BuildFailed, match="mount 'data/inner'"):
+        freeze(store, built, KEY1, ("data/inner",))
+    assert sorted(p.name for p in victim.rglob("*")) == before
+    assert not store.has(KEY1)
+
+
+def test_s2_links_into_the_apps_view_are_repointed_to_the_routers(store: ArtifactStore,
+                                                                  tmp_path: Path) -> None:
+    old, other, plain = tmp_path / "old", tmp_path / "other", tmp_path / "plain"
+    old.symlink_to(store.view / KEY1)
+    other.symlink_to("/somewhere/else")
+    plain.write_text("x")
+    store.repoint_to_served([old, other, plain])
+    assert Path(os.readlink(old)) == store.served / KEY1
+    assert os.readlink(other) == "/somewhere/else" and plain.read_text() == "x"

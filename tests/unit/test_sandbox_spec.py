@@ -356,3 +356,18 @@ def test_backoff(runs: list[float], expected: list[float]) -> None:
         delay = backoff.next(delay, ran_for)
         delays.append(delay)
     assert delays == expected
+
+
+def test_s1_a_bind_beneath_a_base_goes_through_the_launcher() -> None:
+    import sys
+
+    base = Path("/vol/apps/app/mounts")
+    binds = (Bind(base / "data/inner", "/app/inner", True, beneath=base),
+             Bind(Path("/run/sock"), "/run/shipway/sock", True))
+    argv = bwrap_argv(spec(app_writable=False, binds=binds), LAYOUT)
+    assert argv[:5] == [sys.executable, "-m", "shipway.sandbox.bindexec", "--", "bwrap"]
+    at = argv.index("--shipway-bind-beneath")
+    assert argv[at:at + 4] == ["--shipway-bind-beneath", str(base), "data/inner", "/app/inner"]
+    assert "--bind" in argv and str(base / "data/inner") not in argv
+    plain = bwrap_argv(spec(binds=binds[1:]), LAYOUT)
+    assert plain[0] == "bwrap"  # nothing to pin: no launcher

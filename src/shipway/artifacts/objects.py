@@ -160,7 +160,7 @@ def _small(f: _File) -> bytes | None:
     if f.st.st_size > 16 * CHUNK:
         return None
     # os.read, not open(): no buffered reader per file (a tenth of the freeze's CPU).
-    fd = os.open(f.src, os.O_RDONLY)
+    fd = os.open(f.src, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         parts = [os.read(fd, f.st.st_size + 1)]
         while parts[-1]:  # grown since the walk saw it
@@ -171,7 +171,7 @@ def _small(f: _File) -> bytes | None:
 
 
 def _restamped_pyc(f: _File, src_root: Path, dst_root: Path) -> bytes:
-    data = _small(f) or Path(f.src).read_bytes()
+    data = _small(f) or _read_all(f.src)
     source = _pyc_source(f.src)
     if len(data) < PYC_HEADER.size:
         return data
@@ -200,7 +200,7 @@ def _write(data: bytes | None, src: str, dst: str, st: os.stat_result, executabl
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         if data is None:
-            with open(src, "rb") as f:
+            with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
                 while chunk := f.read(CHUNK):
                     _write_all(fd, chunk)
         else:
@@ -214,7 +214,9 @@ def _write(data: bytes | None, src: str, dst: str, st: os.stat_result, executabl
 def _digest(data: bytes | None, src: str) -> str:
     if data is not None:
         return hashlib.sha256(data).hexdigest()
-    with open(src, "rb") as f:
+    # Root reads what the build wrote: a file swapped for a symlink since the
+    # walk (by a build process still alive) must not pull a host file in.
+    with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
@@ -222,3 +224,8 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _read_all(src: str) -> bytes:
+    with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+        return f.read()

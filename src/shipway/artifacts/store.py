@@ -10,7 +10,12 @@ its freeze, whoever asks — nor, through a shared inode, any other artifact:
 the only writable path to the objects is root's, under a 0700 directory.
 Inside it, files keep write bits for everybody: then the only thing refusing
 a write is the read-only mount, and an app that tries gets EROFS, as on
-Platform.sh, rather than a permission error. Next to each artifact,
+Platform.sh, rather than a permission error. The router reads artifacts
+through a second view (`served`), also mounted `nosymfollow` (Linux 5.10):
+Caddy's file server follows symlinks and has no option not to, so there the
+kernel refuses to follow any symlink an artifact holds (ELOOP), wherever it
+points, while the apps' view keeps symlinks working (a virtualenv's
+bin/python -> /usr/bin/python3 must run). Next to each artifact,
 `<key>.json` keeps the inputs it was built from, so the next build can say
 why it differs; it is written last and removed first, so `has` never
 answers yes for a partial artifact.
@@ -22,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import time
 import uuid
@@ -30,34 +36,54 @@ from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.objects import Abort, Objects, copy_tree
-from shipway.errors import PlatformError
+from shipway.errors import BuildFailed, PlatformError, UserError
+from shipway.sandbox import beneath
 
 KEY = re.compile(r"[0-9a-f]{32}")
 STAGING = ".staging-"
 
 
 class ArtifactStore:
-    def __init__(self, writable: Path, view: Path) -> None:
+    def __init__(self, writable: Path, view: Path, served: Path | None = None) -> None:
         self.root = writable
         self.view = view
+        self.served = served or view.with_name("served")
         writable.mkdir(parents=True, exist_ok=True)
         os.chmod(writable.parent, 0o700)
         view.mkdir(parents=True, exist_ok=True)
+        self.served.mkdir(parents=True, exist_ok=True)
         self.objects = Objects(writable / "objects")
 
     def ensure_view(self) -> None:
-        """Mount the read-only view of the store (again, after a reboot)."""
-        if _is_mount(self.view):
-            return
-        _mount("--bind", str(self.root), str(self.view))
-        _mount("-o", "remount,bind,ro", str(self.view))
+        """Mount the read-only views of the store (again, after a reboot)."""
+        for view, flags in ((self.view, "ro"), (self.served, "ro,nosymfollow")):
+            if not _is_mount(view):
+                _mount("--bind", str(self.root), str(view))
+                _mount("-o", f"remount,bind,{flags}", str(view))
 
     def release_view(self) -> None:
-        while _is_mount(self.view):  # views stacked by an older shipway, too
-            _mount_cmd("umount", "-l", str(self.view))
+        for view in (self.view, self.served):
+            while _is_mount(view):  # views stacked by an older shipway, too
+                _mount_cmd("umount", "-l", str(view))
 
     def path(self, key: str) -> Path:
         return self.view / key
+
+    def served_path(self, key: str) -> Path:
+        """Artifact `key` as the router reads it: no symlink in it is followed (S2)."""
+        return self.served / key
+
+    def repoint_to_served(self, links: Iterable[Path]) -> None:
+        """Links made by an older shipway into the apps' view: point them at the router's."""
+        for link in links:
+            if not link.is_symlink():
+                continue
+            target = Path(os.readlink(link))
+            if target.parent == self.view:
+                tmp = link.with_name(link.name + ".new")
+                tmp.unlink(missing_ok=True)
+                tmp.symlink_to(self.served_path(target.name))
+                os.replace(tmp, link)
 
     def has(self, key: str) -> bool:
         return (self.root / key).is_dir() and (self.root / f"{key}.json").is_file()
@@ -79,7 +105,12 @@ class ArtifactStore:
         artifact `key`. `built` is left in place (it is usually on the build's
         own file system). `abort()` is called now and then and may raise."""
         for rel in mount_points:
-            _make_mount_point(built, rel, warn)
+            try:
+                _make_mount_point(built, rel, warn)
+            except ValueError as exc:
+                raise UserError(f"mount '{rel}': {exc}") from None
+            except beneath.PathEscape as exc:
+                raise BuildFailed(f"mount '{rel}': the build left a symlink on its path ({exc})") from None
         target = self.root / key
         if not target.exists():  # else a concurrent build of the same key won
             staging = self.root / f"{STAGING}{key}-{uuid.uuid4().hex[:8]}"
@@ -128,14 +159,30 @@ class ArtifactStore:
 
 def _make_mount_point(app: Path, rel: str, warn: Callable[[str], None]) -> None:
     # bwrap cannot create a bind target inside a read-only tree, so every mount
-    # path must already exist as an empty directory in the artifact.
-    point = app / rel
-    if point.is_symlink() or point.is_file():
-        warn(f"W: mount '{rel}' shadows a file of the same name left by the build; removing it")
-        point.unlink()
-    elif point.is_dir() and any(point.iterdir()):
-        warn(f"W: mount '{rel}' hides files the build left in that directory")
-    point.mkdir(parents=True, exist_ok=True)
+    # path must already exist as an empty directory in the artifact. The build
+    # wrote this tree: no symlink in it is followed (a `data -> /etc` would
+    # have root make or remove `/etc/inner`).
+    names = beneath.parts(rel)
+    parent = beneath.make_dirs_fd(app, "/".join(names[:-1])) if len(names) > 1 else None
+    dir_fd = parent if parent is not None else os.open(app, os.O_RDONLY | os.O_DIRECTORY)
+    leaf = names[-1]
+    try:
+        try:
+            st: os.stat_result | None = os.lstat(leaf, dir_fd=dir_fd)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISDIR(st.st_mode):
+            warn(f"W: mount '{rel}' shadows a file of the same name left by the build; removing it")
+            os.unlink(leaf, dir_fd=dir_fd)
+            st = None
+        if st is None:
+            os.mkdir(leaf, 0o755, dir_fd=dir_fd)
+        else:
+            with beneath.opened(app, rel) as fd:
+                if os.listdir(fd):
+                    warn(f"W: mount '{rel}' hides files the build left in that directory")
+    finally:
+        os.close(dir_fd)
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.artifacts.links import served_links
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.key import BuildInputs, rebuild_reasons
 from shipway.build.limits import STOP_GRACE, Deadline
@@ -39,6 +40,7 @@ from shipway.config.model import AppConfig
 from shipway.encoding import b64json, env_value
 from shipway.errors import BuildFailed
 from shipway.git.repos import GitObjects
+from shipway.sandbox import beneath
 from shipway.sandbox.run import run_argv
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
 
@@ -95,6 +97,8 @@ def build_app(
     log(f"Building application '{app.name}' (runtime type: {app.type}, tree: {req.tree_id[:7]})")
     if host.store.has(inputs.key):
         log("  Reusing existing build for this tree ID")
+        # Checked again: the locations (not part of the build key) may have changed.
+        _check_served_links(app, host.store.path(inputs.key), log)
         return BuildResult(inputs.key, reused=True)
     previous = host.store.inputs(previous_key) if previous_key else None
     log(f"  Rebuilding: {', '.join(rebuild_reasons(previous, inputs))}")
@@ -107,11 +111,27 @@ def build_app(
         for step in steps:
             clock.check()
             _run_step(step, spec_for, space, log, clock)
+        _check_served_links(app, space.disk.app, log)
         log("  Freezing application.")
         host.store.freeze(space.disk.app, inputs.key, inputs.as_json(), app.mounts.keys(), log,
                           abort=clock.check)
         space.succeeded = True
     return BuildResult(inputs.key, reused=False)
+
+
+def _check_served_links(app: AppConfig, built: Path, log: Callable[[str], None]) -> None:
+    """S2: refuse a symlink under a location's root that leads out of it (links.py)."""
+    roots = [loc.root for loc in app.web.locations.values() if loc.root is not None]
+    links = served_links(built, roots)
+    for link in links:
+        if not link.escapes:
+            log(f"  W: {link.path} is a symlink: the router follows no symlink, so it is not served")
+    escaping = [f"{link.path} -> {link.target}" for link in links if link.escapes]
+    if escaping:
+        raise BuildFailed(
+            "symlinks under a web location's root lead out of it, so the router would publish "
+            f"what they point to: {', '.join(escaping)}; remove them or point them inside the root"
+        )
 
 
 def plan_steps(app: AppConfig, files: set[str]) -> list[Step]:
@@ -130,14 +150,7 @@ def _export(objects: GitObjects, req: BuildRequest, space: BuildSpace) -> None:
         if exc.errno == errno.ENOSPC:
             raise BuildFailed(space.disk_full_message("source tree")) from exc
         raise
-    _chown_tree(space.disk.app, space.uid)
-
-
-def _chown_tree(path: Path, uid: int) -> None:
-    os.chown(path, uid, uid)
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, name), uid, uid)
+    beneath.chown_tree(space.disk.app, space.uid, space.uid)
 
 
 def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:

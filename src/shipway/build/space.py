@@ -4,7 +4,6 @@ happened; and the messages that name a limit the build ran into (B6)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Protocol
 from shipway.build import memory
 from shipway.build.disk import BuildDisk, close_disk, open_disk, save_cache
 from shipway.errors import ShipwayError
+from shipway.sandbox import beneath
 
 Log = Callable[[str], None]
 
@@ -90,7 +90,4 @@ def _own_cache(cache: Path, uid: int) -> None:
     """A cache written under another build uid (SHIPWAY_UID_BASE changed)."""
     if cache.stat().st_uid == uid:
         return
-    for dirpath, dirnames, filenames in os.walk(cache):
-        for entry in dirnames + filenames:
-            os.lchown(os.path.join(dirpath, entry), uid, uid)
-    os.chown(cache, uid, uid)
+    beneath.chown_tree(cache, uid, uid)

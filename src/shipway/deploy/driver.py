@@ -22,6 +22,7 @@ from shipway.deploy.flow import (
 from shipway.deploy.instances import (
     Instance,
     Launch,
+    check_mounts,
     mount_binds,
     prepare_dirs,
     run_hook,
@@ -67,6 +68,8 @@ class Driver:
         self.held_seconds = 0.0
 
     def run(self, plan: DeployPlanInput, on_serve: Callable[[], object]) -> DeployOutcome:
+        for launch in [*self.launches.values(), *self.workers]:
+            check_mounts(launch)  # S1: before the previous release is stopped
         flow = deploy_flow(plan)
         hold_ctx = self._holding()
         held_at = None

@@ -9,7 +9,7 @@ the instance's own directory.
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
 import socket
 import threading
 import time
@@ -21,7 +21,8 @@ from pathlib import Path
 from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
 from shipway.environments.data import volume_path
-from shipway.errors import AppError
+from shipway.errors import AppError, UserError
+from shipway.sandbox import beneath
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
@@ -120,11 +121,11 @@ def prepare_dirs(launch: Launch) -> None:
     for path in (inst.run_dir, inst.log_dir, inst.socket_dir, inst.upstream_socket.parent):
         path.mkdir(parents=True, exist_ok=True)
     # `tmp` mounts and /tmp start empty at every (re)start of the process (D3).
+    # The app owns what is inside them: nothing there is followed (S1).
     for path in (_tmp_dir(launch), _tmp_mounts(launch)):
-        shutil.rmtree(path, ignore_errors=True)
+        beneath.remove_tree(inst.run_dir, str(path.relative_to(inst.run_dir)))
     for path in (inst.socket_dir, _tmp_dir(launch)):
-        path.mkdir(parents=True, exist_ok=True)
-        shutil.chown(path, launch.uid, launch.gid)
+        beneath.make_dirs(inst.run_dir, path.name, owner=(launch.uid, launch.gid))
 
 
 def _tmp_dir(launch: Launch) -> Path:
@@ -149,11 +150,35 @@ def mount_binds(launch: Launch) -> tuple[Bind, ...]:
     """Persistent (and tmp) directories for the app's declared mounts (D3)."""
     binds = []
     for rel, mount in sorted(launch.app.mounts.items()):
-        host = _mount_base(launch, mount.source) / (mount.source_path or rel)
-        host.mkdir(parents=True, exist_ok=True)
-        shutil.chown(host, launch.uid, launch.gid)
-        binds.append(Bind(host, f"/app/{rel}", writable=True))
+        base = _mount_base(launch, mount.source)
+        base.mkdir(parents=True, exist_ok=True)  # ours alone: the app sees only what is inside
+        source = mount.source_path or rel
+        try:
+            # A nested mount's directory lies inside another mount, where the
+            # app may have swapped it for a symlink since the last push (S1).
+            beneath.make_dirs(base, source, owner=(launch.uid, launch.gid))
+        except ValueError as exc:
+            raise UserError(f"mount '{rel}': {exc}") from None
+        binds.append(Bind(base / source, f"/app/{rel}", writable=True, beneath=base))
     return tuple(binds)
+
+
+def check_mounts(launch: Launch) -> None:
+    """Refuse, before anything is stopped, a mount directory the app swapped for a symlink.
+
+    mount_binds refuses it too, but only once the previous release is down;
+    this way it keeps serving (its sandbox still holds the real directory).
+    """
+    for rel, mount in sorted(launch.app.mounts.items()):
+        base = _mount_base(launch, mount.source)
+        if mount.source == "tmp" or not base.is_dir():
+            continue  # made afresh at every start
+        try:
+            os.close(beneath.opened_fd(base, mount.source_path or rel))
+        except FileNotFoundError:
+            pass  # a new mount: made beneath its base, later
+        except ValueError as exc:
+            raise UserError(f"mount '{rel}': {exc}") from None
 
 
 def sandbox_spec(launch: Launch, command: tuple[str, ...]) -> SandboxSpec:

@@ -14,6 +14,7 @@ import shlex
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,21 +51,56 @@ class GitObjects:
         except PlatformError:
             raise UserError(f"source.root {path!r} does not exist in commit {commit[:7]}") from None
 
-    def export(self, treeish: str, dest: Path) -> None:
-        """Write the files of `treeish` into `dest` (which must exist)."""
+    def export(self, treeish: str, dest: Path, *, links_inside: bool = False) -> list[str]:
+        """Write the files of `treeish` into `dest` (which must exist).
+
+        Python's "tar" filter never writes outside `dest` (through a link
+        either) but keeps absolute symlinks, which a build may legitimately
+        hold. With `links_inside` (root is about to read these files: the
+        config) a symlink leading out of `dest` is left out instead, as its
+        content would be a host file's (S2); the names left out are returned.
+        """
         archive = dest.parent / f".{dest.name}.tar"
         archive.write_bytes(self.git("archive", "--format=tar", treeish))
+        skipped: list[str] = []
         try:
             with tarfile.open(archive) as tar:
-                tar.extractall(dest, filter="tar")
+                tar.extractall(dest, filter=_inside_only(skipped) if links_inside else "tar")
         finally:
             archive.unlink()
+        if links_inside:
+            skipped += _drop_escaping_links(dest)
+        return sorted(set(skipped))
 
     def resolve(self, ref: str) -> str | None:
         try:
             return self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
         except PlatformError:
             return None
+
+
+def _inside_only(skipped: list[str]) -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None]:
+    def keep(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        try:
+            return tarfile.data_filter(member, dest)
+        except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+            skipped.append(member.name)
+            return None
+    return keep
+
+
+def _drop_escaping_links(dest: Path) -> list[str]:
+    # Each link was checked as it was extracted, against the links extracted
+    # before it; judged again on the finished tree, as open() will resolve it.
+    top = os.path.realpath(dest)
+    dropped = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in (*dirnames, *filenames):
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path) and os.path.commonpath([os.path.realpath(path), top]) != top:
+                os.unlink(path)
+                dropped.append(os.path.relpath(path, top))
+    return dropped
 
 
 def hook_script(python: str, home: Path) -> str:

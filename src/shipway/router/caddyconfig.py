@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shipway.router.table import (
+    SCRIPT_PATTERN,
     PathRedirect,
     Redirect,
     Site,
@@ -43,6 +44,9 @@ ACCESS_LOGGER = "shipway_access"
 NO_ROUTE_BODY = "shipway: no route matches this host and path\n"
 NOT_ANSWERING_BODY = (
     "shipway: the application is not answering (deploy in progress or app down); retry shortly\n"
+)
+SCRIPT_REFUSED_BODY = (
+    "shipway: PHP scripts are not executed yet, and a script is never served as a file\n"
 )
 RETRY_AFTER = "10"
 # How long a request to an app that is down outside a deploy keeps retrying
@@ -284,8 +288,24 @@ def _location_route(location: StaticLocation, proxy: JSON) -> JSON:
 def _location_files(location: StaticLocation, proxy: JSON) -> list[JSON]:
     """A file from the location's root if one matches and is allowed, else passthru."""
     inner = [_serve_file(location)] if location.allow else []
+    if location.allow and location.refuse_scripts:
+        inner.insert(0, _refuse_script(location))
     inner.append({"handle": _passthru(location.passthru, proxy)})
     return inner
+
+
+def _refuse_script(location: StaticLocation) -> JSON:
+    # Only when the script exists: a missing one still goes to passthru (a
+    # front controller's route). Matched on the request path, so nothing
+    # the file server could open for it is a script either (index files
+    # that are scripts are left out of `tries`).
+    assert location.root is not None
+    return {
+        "match": [{"path_regexp": {"name": "script", "pattern": SCRIPT_PATTERN},
+                   "file": {"root": location.root, "try_files": [_REST, f"{_REST}/"]}}],
+        "handle": [_text(403, SCRIPT_REFUSED_BODY)],
+        "terminal": True,
+    }
 
 
 def _serve_file(location: StaticLocation) -> JSON:
@@ -293,7 +313,7 @@ def _serve_file(location: StaticLocation) -> JSON:
     # The file matcher only matches regular files for names without a
     # trailing slash, so a directory falls through to passthru unless it
     # holds one of the index files.
-    tries = [_REST, *(f"{_REST}/{name}" for name in location.index or ())]
+    tries = [_REST, *(f"{_REST}/{name}" for name in location.served_index)]
     handle = [
         {"handler": "rewrite", "uri": "{http.matchers.file.relative}"},
         {"handler": "file_server", "root": location.root},

@@ -71,6 +71,20 @@ def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:
     )
 
 
+def runs_php(app: AppConfig) -> bool:
+    """A PHP app: its scripts are refused by the router until PHP-FPM runs them."""
+    return app.type.split(":", 1)[0] == "php"
+
+
+def script_warning(app: AppConfig) -> str | None:
+    """What the push says about a PHP app's scripts while PHP is not run (S2)."""
+    served = sorted(path for path, loc in app.web.locations.items() if loc.root is not None and loc.allow)
+    if not runs_php(app) or not served:
+        return None
+    return (f"app '{app.name}': PHP scripts are not executed yet; the router refuses requests for "
+            f"them (403) under {', '.join(repr(p) for p in served)} and never serves their source")
+
+
 def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
     out = []
     for path, loc in routed.app.web.locations.items():
@@ -80,5 +94,6 @@ def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
             expires=loc.expires, allow=loc.allow,
             index=tuple(loc.index) if loc.index else None, headers=dict(loc.headers),
             rules=tuple(LocationRule(pattern, **dict(rule)) for pattern, rule in loc.rules.items()),
+            refuse_scripts=runs_php(routed.app),
         ))
     return tuple(out)

@@ -27,6 +27,13 @@ _UNITS = {
 }
 _DURATION = re.compile(r"^(-?\d+)(ms|s|m|h|d|w|M|y)?$")
 _REDIRECT_CODES = (301, 302, 303, 307, 308)
+# PHP's script extensions (as Debian's php-fpm and Apache handler configs
+# list them). A path component ending so is a script, PATH_INFO after it too.
+SCRIPT_PATTERN = r"(?i)\.(php[0-9]?|phtml|phar|phps)(/|$)"
+
+
+def is_script(path: str) -> bool:
+    return re.search(SCRIPT_PATTERN, path) is not None
 
 
 def expires_seconds(expires: str | None) -> int | None:
@@ -115,7 +122,10 @@ class StaticLocation:
     answers 404. Without `root` (or with `allow` False) nothing is served from
     disk and requests go where `passthru` says (no root: always the app).
     `rules` are tried in order before the location's own fields; the first
-    whose pattern matches the request path applies.
+    whose pattern matches the request path applies. `refuse_scripts` (a PHP
+    app, while PHP is not run): a request for a script file under the root
+    is refused and no script is ever an index file, so the source of a
+    script is never served as a static file (S2).
     """
 
     path: str
@@ -126,6 +136,7 @@ class StaticLocation:
     index: tuple[str, ...] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     rules: tuple[LocationRule, ...] = ()
+    refuse_scripts: bool = False
 
     def with_rule(self, rule: LocationRule) -> StaticLocation:
         """This location as a request matching `rule` sees it."""
@@ -136,6 +147,12 @@ class StaticLocation:
             allow=self.allow if rule.allow is None else rule.allow,
             headers={**self.headers, **(rule.headers or {})},
         )
+
+    @property
+    def served_index(self) -> tuple[str, ...]:
+        """The index files the router may serve from disk."""
+        names = self.index or ()
+        return tuple(n for n in names if not is_script(n)) if self.refuse_scripts else names
 
     def __post_init__(self) -> None:
         _check_path(self.path)

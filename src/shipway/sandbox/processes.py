@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from shipway.errors import PlatformError
+from shipway.sandbox import bindexec
 from shipway.sandbox.groups import PROC, alive, reap_group, wait_until
 from shipway.sandbox.supervisor import CHILD_PID, SPEC_FILE, SUPERVISOR_PID, Backoff
 
@@ -129,7 +130,7 @@ def _reap_orphaned_child(state_dir: Path) -> None:
     if pgid is None or not alive(pgid):
         return
     argv = json.loads((state_dir / SPEC_FILE).read_text())["argv"]
-    if _cmdline(pgid) == argv:
+    if bindexec.runs(_cmdline(pgid), argv):
         os.killpg(pgid, signal.SIGKILL)
         reap_group(pgid)
 

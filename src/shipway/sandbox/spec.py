@@ -14,11 +14,15 @@ created, so that stopping the group reaches every process it started.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
+# Not bwrap options: bindexec.py turns each into `--bind-fd FD DEST`.
+from shipway.sandbox.bindexec import BIND_BENEATH, RO_BIND_BENEATH
+from shipway.sandbox.bindexec import MODULE as BINDEXEC
 from shipway.sandbox.layout import HostLayout, probe_host_layout
 
 APP = "/app"
@@ -65,11 +69,24 @@ class Bind:
     host: Path
     dest: str
     writable: bool = False
+    # Set when `host` lies in a tree the sandbox can write (a mount): `host`
+    # is then opened beneath this root-owned base without following any
+    # symlink, right before bwrap runs, and bound by its fd (bindexec.py, S1).
+    beneath: Path | None = None
 
     def __post_init__(self) -> None:
         _check_sandbox_path(self.dest, "bind destination")
         if self.dest in ("/", APP):
             raise ValueError(f"cannot bind over {self.dest}")
+        if self.beneath is not None and not self.host.is_relative_to(self.beneath):
+            raise ValueError(f"bind source {self.host} is not under {self.beneath}")
+
+    @property
+    def args(self) -> list[str]:
+        if self.beneath is None:
+            return ["--bind" if self.writable else "--ro-bind", str(self.host), self.dest]
+        flag = BIND_BENEATH if self.writable else RO_BIND_BENEATH
+        return [flag, str(self.beneath), str(self.host.relative_to(self.beneath)), self.dest]
 
 
 @dataclass(frozen=True)
@@ -106,7 +123,9 @@ def bwrap_argv(spec: SandboxSpec, host_layout: HostLayout | None = None) -> list
     """The full argv (bwrap … -- setpriv … -- command) for `spec`.
     Without `host_layout` the running host is probed (cached)."""
     layout = host_layout or probe_host_layout()
+    launcher = [sys.executable, "-m", BINDEXEC, "--"] if any(b.beneath for b in spec.binds) else []
     return [
+        *launcher,
         layout.bwrap,
         *_namespaces(spec),
         *_system(layout),
@@ -160,7 +179,7 @@ def _filesystem(spec: SandboxSpec, layout: HostLayout) -> list[str]:
         for parent in _new_parents(bind.dest, mounted, made):
             args += ["--perms", "0755", "--dir", parent]
             made.add(parent)
-        args += ["--bind" if bind.writable else "--ro-bind", str(bind.host), bind.dest]
+        args += bind.args
         mounted.add(bind.dest)
     return args + ["--chdir", spec.cwd]
 

@@ -39,6 +39,7 @@ from typing import Any
 
 from shipway.config.model import ServiceConfig
 from shipway.errors import NotSupportedYet, PlatformError
+from shipway.sandbox import beneath
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
@@ -207,7 +208,7 @@ def _make_dirs(inst: ServiceInstance) -> None:
             path.write_text(text)
         path.chmod(0o644)
     if inst.service_dir.exists() and inst.service_dir.stat().st_uid != inst.uid:
-        _chown_tree(inst.service_dir, inst.uid, inst.group)  # the caller changed its uid
+        beneath.chown_tree(inst.service_dir, inst.uid, inst.group)  # the caller changed its uid
 
 
 def _load_or_create_record(inst: ServiceInstance) -> dict[str, Any]:
@@ -326,12 +327,6 @@ def _credentials(record: dict[str, Any]) -> Credentials:
 
 def _password() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(24))
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    for base, dirs, files in os.walk(root):
-        for name in [base, *(os.path.join(base, n) for n in dirs + files)]:
-            os.lchown(name, uid, gid)
 
 
 def _tail(path: Path, lines: int = 20) -> str:

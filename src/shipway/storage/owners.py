@@ -10,29 +10,26 @@ rewrites only the inode's metadata).
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from shipway.sandbox.beneath import for_each_entry
 
 
 def reown(path: Path, ids: Mapping[int, int]) -> int:
     """Change every uid and gid found in `ids` (old → new) under `path`,
-    `path` included, without following links; the number of entries changed."""
-    changed = _reown_one(str(path), os.lstat(path), ids)
-    stack = [str(path)]
-    while stack:
-        with os.scandir(stack.pop()) as it:
-            for entry in it:
-                st = entry.stat(follow_symlinks=False)
-                changed += _reown_one(entry.path, st, ids)
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(entry.path)
+    `path` included, without following links; the number of entries changed.
+    Walked by directory fds (beneath.py): a directory an app swapped for a
+    symlink is never entered (S1)."""
+    changed = 0
+
+    def one(name: str, dir_fd: int, st: os.stat_result) -> None:
+        nonlocal changed
+        uid, gid = ids.get(st.st_uid, st.st_uid), ids.get(st.st_gid, st.st_gid)
+        if (uid, gid) != (st.st_uid, st.st_gid):
+            # Clears set-id bits, as it should for files of another user.
+            os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+            changed += 1
+
+    for_each_entry(path, one)
     return changed
-
-
-def _reown_one(path: str, st: os.stat_result, ids: Mapping[int, int]) -> int:
-    uid, gid = ids.get(st.st_uid, st.st_uid), ids.get(st.st_gid, st.st_gid)
-    if (uid, gid) == (st.st_uid, st.st_gid):
-        return 0
-    os.lchown(path, uid, gid)  # clears set-id bits, as it should for files of another user
-    return 1
