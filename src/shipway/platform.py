@@ -684,7 +684,7 @@ class Platform:
 
     def _clone_helpers(self, env: Environment, parent: Environment | None, log: Log) -> dict[str, Any]:
         owners = {}
-        if parent is not None:
+        if parent is not None and parent.slot is not None:  # an inactive parent has no data
             owners = {self.settings.app_uid(parent.slot): self.settings.app_uid(env.slot),
                       self.settings.service_uid(parent.slot): self.settings.service_uid(env.slot)}
 

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.environments import slots
 from shipway.errors import UsageError
 
 
@@ -72,23 +73,24 @@ class Settings:
     @property
     def build_uids(self) -> tuple[int, int]:
         """The uids the firewall keeps away from every local address."""
-        return (self.uid_base, self.uid_base + 99)
+        low, high = slots.BUILD_UIDS
+        return (self.uid_base + low, self.uid_base + high)
 
     @property
     def apps_gid(self) -> int:
         """The group of every app process; the router is a member (see deploy/gate.py)."""
-        return self.uid_base + 998
+        return self.uid_base + slots.APPS_GID
 
     @property
     def router_uid(self) -> int:
         # Outside build_uids: the firewall would also drop the router's replies.
-        return self.uid_base + 999
+        return self.uid_base + slots.ROUTER_UID
 
-    def app_uid(self, slot: int) -> int:
-        return self.uid_base + 100 + slot
+    def app_uid(self, slot: int | None) -> int:
+        return self.uid_base + slots.APP_UIDS + slots.check_slot(slot)
 
-    def service_uid(self, slot: int) -> int:
-        return self.uid_base + 500 + slot
+    def service_uid(self, slot: int | None) -> int:
+        return self.uid_base + slots.SERVICE_UIDS + slots.check_slot(slot)
 
     @property
     def firewall_table(self) -> str:
