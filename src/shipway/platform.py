@@ -45,6 +45,7 @@ from shipway.deploy.instances import (
     worker_view,
 )
 from shipway.deploy.ports import allocate_port
+from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.environments import data as envdata
 from shipway.environments.registry import Environment, Registry
@@ -71,6 +72,7 @@ from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
+from shipway.services import isolation
 from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
@@ -134,6 +136,7 @@ class Platform:
         release = self.releases.get(env.project, env.name, env.current_release or 0)
         config = self._config_at(env.project, release.commit)
         variables = release.config.get("variables", {})
+        self._guard_app_ports(env, config)
         for line in envservices.expose_all(self._services(env, config), config,
                                            self.settings.firewall_table, self.settings.app_uid(env.slot)):
             print(f"shipway: {env.project}/{env.name}: {line}", flush=True)
@@ -596,6 +599,7 @@ class Platform:
         for warning in warnings:
             log(f"W: {warning}")
         launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
+        self._guard_app_ports(env, config)
         previous = self._previous_instances(env)
         self.crons.drain(env, log)
         self.sync_router(extra=(env, config))
@@ -757,6 +761,16 @@ class Platform:
         if app.web.socket_family != "tcp":
             return None
         return allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
+
+    def _guard_app_ports(self, env: Environment, config: ProjectConfig) -> None:
+        """S4: before the apps listen, only the router, root and related apps may connect."""
+        ports = {app.name: port for app in config.apps
+                 if (port := self._web_port(env, app)) is not None}
+        uid = self.settings.app_uid(env.slot)
+        access = app_port_access(config.apps, ports, {app.name: uid for app in config.apps},
+                                 self.settings.router_uid)
+        for port, uids in sorted(access.items()):
+            isolation.allow(self.settings.firewall_table, port, uids)
 
     def _process(self, env: Environment, app: AppConfig, key: str, config: ProjectConfig,
                  variables: dict[str, Any], port: int | None, process: str = "web",

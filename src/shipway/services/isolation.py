@@ -5,9 +5,10 @@ could reach them, and Platform.sh's Redis has no password; so the kernel
 decides who gets in. In the instance's nftables table (shared with
 sandbox/firewall.py and deploy/gate.py, each keeping to its own chain), our
 chain on the output hook looks at every new TCP connection to a local
-address: if its destination port is a guarded service port (set
-`service_ports`) and the pair (port, uid of the connecting socket) is not in
-`service_access`, the connect fails at once with a reset.
+address: if its destination port is a guarded port (set `service_ports`:
+service ports, and since S4 the ports of TCP apps, see deploy/reach.py) and
+the pair (port, uid of the connecting socket) is not in `service_access`,
+the connect fails at once with a reset.
 
 `allow(port, uids)` makes the uids allowed on a port exactly `uids`, in one
 nft transaction (setup included), so a port is never open to all or closed
