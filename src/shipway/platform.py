@@ -67,6 +67,7 @@ from shipway.errors import (
     UserError,
 )
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
+from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
@@ -121,6 +122,9 @@ class Platform:
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
+        for port in isolation.keep_within(s.firewall_table, s.port_base,
+                                          s.port_base + PORTS_PER_INSTANCE - 1):
+            print(f"shipway: port {port} is outside this instance's range now; unguarded it")
         # No deploy runs yet: a hold marker left by an interrupted one is stale.
         for marker in gate.clear_holds(s.home):
             print(f"shipway: released the hold an interrupted deploy left ({marker.name})")
@@ -793,7 +797,7 @@ class Platform:
         return Launch(
             instance=instance, app=app,
             artifact=self.artifacts.path(key), uid=self.settings.app_uid(env.slot),
-            gid=self.settings.apps_gid,
+            gid=self.settings.apps_gid, router_gid=self.settings.router_uid,
             env={**view.variables, **runtime_environment(app, ctx, runtime.path_dirs)},
             runtime_binds=(*runtime.binds, view.hosts_bind), process=process, command=command,
         )

@@ -2,16 +2,21 @@
 
 Several shipway instances may run side by side on one machine (the tests do),
 so everything that is machine-global — uids, the nftables table name, ports —
-is derived from SHIPWAY_HOME unless set explicitly.
+is derived from SHIPWAY_HOME unless set explicitly. Derived uid and port
+bases are only a first guess: `shipway serve` claims them machine-wide,
+moves them if another instance holds them, and saves what it took in the
+home (claims.py), which later loads read back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway import ranges
 from shipway.environments import slots
 from shipway.errors import UsageError
 
@@ -52,6 +57,9 @@ class Settings:
     version_policy: str
     port_base: int
     passthrough_env: tuple[str, ...]
+    # The ranges ("uids", "ports") derived from the home's hash, neither set
+    # nor saved: `shipway serve` may move them to a free block (claims.py).
+    derived_ranges: frozenset[str] = frozenset()
 
     @property
     def instance(self) -> str:
@@ -65,6 +73,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.home / "state" / "shipway.db"
+
+    @property
+    def ranges_path(self) -> Path:
+        """The uid and port bases the instance claimed once, kept for good (S6)."""
+        return self.home / "state" / "ranges.json"
 
     @property
     def build_uid(self) -> int:
@@ -108,6 +121,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     home = Path(env.get("SHIPWAY_HOME") or _default_home()).absolute()
     root = os.geteuid() == 0
     digest = int(hashlib.sha256(str(home).encode()).hexdigest()[:6], 16)
+    saved = _saved_ranges(home / "state" / "ranges.json")
+    derived = frozenset(kind for kind, name in (("uids", "SHIPWAY_UID_BASE"),
+                                                ("ports", "SHIPWAY_PORT_BASE"))
+                        if not env.get(name) and kind not in saved)
     return Settings(
         home=home,
         http_port=_int(env, "SHIPWAY_HTTP_PORT", 80 if root else 8080),
@@ -123,12 +140,23 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_pool_mode=env.get("SHIPWAY_DATA_POOL", "auto"),
         data_snapshots=_int(env, "SHIPWAY_DATA_SNAPSHOTS", 5),
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
-        # 1000 uids per instance, above the range Debian hands to people.
-        uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),
+        # Files in the home belong to the uids it was first given: a saved base stays.
+        uid_base=_int(env, "SHIPWAY_UID_BASE", saved.get("uids", ranges.derived_uid_base(digest))),
         version_policy=_policy(env.get("SHIPWAY_VERSION_POLICY", "exact")),
-        # 300 ports per instance for TCP apps, below Linux's ephemeral range.
-        port_base=_int(env, "SHIPWAY_PORT_BASE", 10_000 + (digest % 66) * 300),
+        port_base=_int(env, "SHIPWAY_PORT_BASE",
+                       saved.get("ports", ranges.derived_port_base(digest))),
         passthrough_env=tuple(
             n for n in env.get("SHIPWAY_BUILD_PASSTHROUGH_ENV", "").split(",") if n
         ),
+        derived_ranges=derived,
     )
+
+
+def _saved_ranges(path: Path) -> dict[str, int]:
+    """What `shipway serve` saved at its first start ({} before it, or for a client)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {kind: int(data[key]) for kind, key in (("uids", "uid_base"), ("ports", "port_base"))
+            if isinstance(data.get(key), int)}

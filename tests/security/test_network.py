@@ -6,6 +6,7 @@ hook) that tries to reach it on 127.0.0.1 directly, skipping the router.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -13,7 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Shipway, commit, git, push
+from shipway.ranges import derived_port_base
+from shipway.settings import load_settings
+from tests.e2e.conftest import (
+    SHIPWAY,
+    Shipway,
+    commit,
+    free_port,
+    git,
+    push,
+    running_shipway,
+    stop_everything,
+    teardown,
+)
 from tests.e2e.test_app_relationships import two_apps
 
 pytestmark = pytest.mark.e2e
@@ -156,3 +169,147 @@ def test_a_deactivated_environments_slot_and_uids_are_reused(
     # Reactivated, `one` takes the lowest slot free now: a new uid, never one in use.
     shipway.cli("environment:activate", "one", "-p", "victim")
     assert env_uid("one") not in {one, two, victim["uid"]}
+
+
+UNIX_APP = """\
+import http.server, os, socketserver
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def address_string(self):
+        return "unix"
+
+    def do_GET(self):
+        data = f"unix victim uid {os.getuid()}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+Server(os.environ["SOCKET"], Handler).serve_forever()
+"""
+
+CONNECT_UNIX = """\
+import socket, sys
+try:
+    socket.socket(socket.AF_UNIX).connect(sys.argv[1])
+    print("connected")
+except OSError as e:
+    print("refused", repr(e))
+"""
+
+
+def test_another_environments_app_uid_cannot_reach_a_unix_socket_app(
+        shipway: Shipway, victim: dict, tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / ".platform.app.yaml").write_text(
+        'name: app\ntype: "python:3.11"\nweb:\n  commands:\n    start: python3 server.py\n'
+        "  upstream:\n    socket_family: unix\n")
+    (repo / "server.py").write_text(UNIX_APP)
+    commit(repo, "unix")
+    deployed(shipway, repo, "vsock")
+    body = answer(shipway, "vsock")
+    own_uid = int(body.rsplit(" ", 1)[1])
+    socket_path = shipway.home / "run" / "vsock" / "main" / "app" / "sock" / "app.sock"
+    apps_gid = load_settings(shipway.env).apps_gid
+
+    def connect_as(uid: int) -> str:
+        out = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={apps_gid}",
+                              "--clear-groups", sys.executable, "-c", CONNECT_UNIX,
+                              str(socket_path)],
+                             capture_output=True, text=True, timeout=30, check=False)
+        return out.stdout + out.stderr
+
+    assert connect_as(own_uid).startswith("connected")  # the socket is there and live
+    # Another environment's app runs in the same group, with its own uid: no way in,
+    # not even from outside its sandbox.
+    assert connect_as(int(victim["uid"])).startswith("refused PermissionError"), \
+        connect_as(int(victim["uid"]))
+    assert answer(shipway, "vsock") == body
+
+# -- S6: instances side by side ------------------------------------------------------
+
+
+def bases(sw: Shipway) -> tuple[int, int]:
+    settings = load_settings(sw.env)
+    return settings.uid_base, settings.port_base
+
+
+def serve_refused(sw: Shipway, home: Path, uid_base: int, port_base: int) -> str:
+    """`shipway serve` of a second instance on these ranges: it must refuse, quickly."""
+    env = {**sw.env, "SHIPWAY_HOME": str(home), "SHIPWAY_UID_BASE": str(uid_base),
+           "SHIPWAY_PORT_BASE": str(port_base), "SHIPWAY_HTTP_PORT": str(free_port()),
+           "SHIPWAY_HTTPS_PORT": str(free_port())}
+    second = Shipway(home, env, home.parent / "second.log")
+    try:
+        out = subprocess.run([*SHIPWAY, "serve"], env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    finally:
+        teardown(second)  # only if it did start: it must not have
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert not (home / "router").exists()  # refused before its router started
+    return out.stderr
+
+
+def test_a_second_instance_on_the_same_ranges_is_refused(
+        shipway: Shipway, victim: dict, tmp_path: Path) -> None:
+    uid_base, port_base = bases(shipway)
+    message = serve_refused(shipway, tmp_path / "same", uid_base, port_base)
+    assert "set SHIPWAY_UID_BASE to a free range" in message, message
+    assert f"SHIPWAY_HOME={shipway.home}" in message, message
+    # Only the ports in common: the message names the other setting.
+    message = serve_refused(shipway, tmp_path / "ports", 6_000_000, port_base + 150)
+    assert "set SHIPWAY_PORT_BASE to a free range" in message, message
+    assert answer(shipway, "victim") == victim["body"]
+    assert bases(shipway) == (uid_base, port_base)
+
+
+def test_a_derived_range_in_use_moves_and_the_new_instance_serves(
+        shipway: Shipway, victim: dict, tmp_path: Path) -> None:
+    _, port_base = bases(shipway)
+
+    def colliding(base: Path) -> str:
+        """A home name whose derived port block is the running instance's."""
+        for i in range(100_000):
+            digest = int(hashlib.sha256(str(base / f"h{i}").encode()).hexdigest()[:6], 16)
+            if derived_port_base(digest) == port_base:
+                return f"h{i}"
+        raise AssertionError("no colliding home name")
+
+    with running_shipway(home_name=colliding) as other:
+        assert "the derived ones were another instance's" in other.serve_log.read_text()
+        _, other_ports = bases(other)
+        assert abs(other_ports - port_base) >= 300
+        deployed(other, probe_repo(tmp_path / "r", "neighbour"), "neighbour")
+        assert port_of(answer(other, "neighbour")) == other_ports
+    assert answer(shipway, "victim") == victim["body"]
+
+
+def test_a_stopped_instances_firewall_table_does_not_refuse_the_next_one(
+        tmp_path: Path) -> None:
+    """The 503-forever of issue 9 item 11(e): a stopped instance's table guarded the port
+    the next instance on its port range gave its first app."""
+    with running_shipway() as old:
+        deployed(old, probe_repo(tmp_path / "old", "old"), "old")
+        # Not fetched through its router: a connection the app's end closes leaves the
+        # port in TIME_WAIT for a minute, and the next instance would skip it.
+        _, old_ports = bases(old)
+        port = old_ports
+        table = load_settings(old.env).firewall_table
+        stop_everything(old)  # as a crash or a reboot-less stop leaves it: the table stays
+        listed = subprocess.run(["nft", "list", "set", "inet", table, "service_ports"],
+                                capture_output=True, text=True, check=False)
+        assert str(port) in listed.stdout, listed.stdout + listed.stderr
+        with running_shipway({"SHIPWAY_PORT_BASE": str(old_ports),
+                              "SHIPWAY_UID_BASE": str(6_100_000)}) as new:
+            assert "took over ranges of the stopped instance" in new.serve_log.read_text()
+            deployed(new, probe_repo(tmp_path / "new", "new"), "new")
+            body = answer(new, "new")
+            assert port_of(body) == port
+            gone = subprocess.run(["nft", "list", "table", "inet", table],
+                                  capture_output=True, text=True, check=False)
+            assert gone.returncode != 0

@@ -9,6 +9,7 @@ the instance's own directory.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import threading
@@ -91,6 +92,9 @@ class Launch:
     runtime_binds: tuple[Bind, ...]
     process: str = "web"
     command: str | None = None
+    # The router's own group: with it, the socket directory admits the app
+    # and the router only (every app shares `gid`, so it cannot do that).
+    router_gid: int | None = None
 
     @property
     def start_command(self) -> str | None:
@@ -125,6 +129,10 @@ def prepare_dirs(launch: Launch) -> None:
     for path in (inst.socket_dir, _tmp_dir(launch)):
         path.mkdir(parents=True, exist_ok=True)
         shutil.chown(path, launch.uid, launch.gid)
+    if launch.router_gid is not None:
+        # S4: another environment's app (same group, its own uid) gets no search right.
+        shutil.chown(inst.socket_dir, launch.uid, launch.router_gid)
+        os.chmod(inst.socket_dir, 0o710)
 
 
 def _tmp_dir(launch: Launch) -> Path:

@@ -85,6 +85,18 @@ def forget(table: str, port: int) -> None:
         _nft_script(lines)
 
 
+def keep_within(table: str, first: int, last: int) -> list[int]:
+    """Stop guarding the ports outside first..last; return them (S6).
+
+    An earlier run of this home with another port range left them, and they
+    may be another instance's ports now: guarded here, its router is refused."""
+    stale = sorted(p for p in _guarded_ports(table) | set(allowed(table))
+                   if not first <= p <= last)
+    for port in stale:
+        forget(table, port)
+    return stale
+
+
 def allowed(table: str) -> dict[int, frozenset[int]]:
     """Port → the uids allowed on it, as the kernel has them now."""
     pairs: dict[int, set[int]] = {}
