@@ -64,6 +64,30 @@ def derived_port_base(digest: int) -> int:
     return PORT_ORIGIN + (digest % PORT_BLOCKS) * PORTS_PER_INSTANCE
 
 
+# Below: the system's and its people's uids (nobody is 65534). Above: the kernel's last.
+MIN_UID_BASE, MAX_UID = 100_000, 2**32 - 2
+# Linux hands out 32768-60999 to outgoing connections: an app port there may be taken.
+MIN_PORT_BASE, EPHEMERAL_PORTS = 1024, 32768
+
+
+def check_uid_base(base: int) -> int:
+    """`base` if its block stays clear of the host's own uids (pure)."""
+    if not MIN_UID_BASE <= base <= MAX_UID - UIDS_PER_INSTANCE:
+        raise UserError(f"SHIPWAY_UID_BASE={base}: its {UIDS_PER_INSTANCE} uids must lie in "
+                        f"{MIN_UID_BASE}-{MAX_UID}, clear of the system's and its users'; "
+                        f"set it to e.g. {UID_ORIGIN}")
+    return base
+
+
+def check_port_base(base: int) -> int:
+    """`base` if its block is neither privileged nor ephemeral (pure)."""
+    if not MIN_PORT_BASE <= base <= EPHEMERAL_PORTS - PORTS_PER_INSTANCE:
+        raise UserError(f"SHIPWAY_PORT_BASE={base}: its {PORTS_PER_INSTANCE} ports must lie in "
+                        f"{MIN_PORT_BASE}-{EPHEMERAL_PORTS - 1} (above that, outgoing "
+                        f"connections take ports); set it to e.g. {PORT_ORIGIN}")
+    return base
+
+
 def overlaps(a: Span, b: Span) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 

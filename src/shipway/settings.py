@@ -141,10 +141,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_snapshots=_int(env, "SHIPWAY_DATA_SNAPSHOTS", 5),
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
         # Files in the home belong to the uids it was first given: a saved base stays.
-        uid_base=_int(env, "SHIPWAY_UID_BASE", saved.get("uids", ranges.derived_uid_base(digest))),
+        uid_base=ranges.check_uid_base(
+            _int(env, "SHIPWAY_UID_BASE", saved.get("uids", ranges.derived_uid_base(digest)))),
         version_policy=_policy(env.get("SHIPWAY_VERSION_POLICY", "exact")),
-        port_base=_int(env, "SHIPWAY_PORT_BASE",
-                       saved.get("ports", ranges.derived_port_base(digest))),
+        port_base=ranges.check_port_base(
+            _int(env, "SHIPWAY_PORT_BASE", saved.get("ports", ranges.derived_port_base(digest)))),
         passthrough_env=tuple(
             n for n in env.get("SHIPWAY_BUILD_PASSTHROUGH_ENV", "").split(",") if n
         ),

@@ -112,6 +112,17 @@ def uid_of(body: str) -> int:
     return int(body.split(" uid ", 1)[1].split()[0])
 
 
+def owned_by(root: Path, uid: int) -> list[Path]:
+    found = []
+    for path in root.rglob("*"):
+        try:
+            if path.lstat().st_uid == uid:
+                found.append(path)
+        except FileNotFoundError:
+            continue  # gone meanwhile
+    return found
+
+
 @pytest.fixture(scope="module")
 def victim(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     deployed(shipway, probe_repo(tmp_path_factory.mktemp("v") / "r", "victim"), "victim")
@@ -160,6 +171,9 @@ def test_a_deactivated_environments_slot_and_uids_are_reused(
     one, two = env_uid("one"), env_uid("two")
     assert len({one, two, victim["uid"]}) == 3
     shipway.cli("environment:deactivate", "one", "-p", "victim")
+    # The next holder of the slot inherits nothing: no file of the old uid is left.
+    left = owned_by(shipway.home, one)
+    assert not left, left[:5]
     shipway.cli("environment:branch", "three", "main", "-p", "victim")
     assert env_uid("three") == one  # the freed slot, not a new one past `two`
     assert env_uid("two") == two and answer(shipway, "victim") == victim["body"]

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from shipway.ranges import Claim, RangeConflict, clashes, settle
+from shipway.errors import UserError
+from shipway.ranges import (
+    PORT_BLOCKS,
+    UID_BLOCKS,
+    Claim,
+    RangeConflict,
+    check_port_base,
+    check_uid_base,
+    clashes,
+    derived_port_base,
+    derived_uid_base,
+    settle,
+)
+from shipway.settings import load_settings
 
 
 def claim(home: str, uid: int, port: int, pid: int = 0) -> Claim:
@@ -87,3 +100,33 @@ def test_the_same_home_twice_is_refused() -> None:
 
 def test_claims_read_back() -> None:
     assert Claim.from_json(A.as_json()) == A
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "ok"),
+    [
+        ("SHIPWAY_UID_BASE", "0", False),  # builds would run as system users
+        ("SHIPWAY_UID_BASE", "1000", False),  # the first person's uid
+        ("SHIPWAY_UID_BASE", "65000", False),  # nobody (65534) inside
+        ("SHIPWAY_UID_BASE", "100000", True),
+        ("SHIPWAY_UID_BASE", "6000000", True),
+        ("SHIPWAY_UID_BASE", str(2**32 - 1000), False),
+        ("SHIPWAY_PORT_BASE", "80", False),
+        ("SHIPWAY_PORT_BASE", "1024", True),
+        ("SHIPWAY_PORT_BASE", "32468", True),  # last port 32767
+        ("SHIPWAY_PORT_BASE", "32469", False),  # reaches the ephemeral range
+        ("SHIPWAY_PORT_BASE", "40000", False),
+    ],
+)
+def test_set_bases_must_stay_clear_of_the_hosts_own(name: str, value: str, ok: bool) -> None:
+    env = {"SHIPWAY_HOME": "/srv/x", name: value}
+    if ok:
+        load_settings(env)
+    else:
+        with pytest.raises(UserError, match=f"{name}={value}: .* set it to e.g."):
+            load_settings(env)
+
+
+def test_every_derived_base_passes_the_checks() -> None:
+    assert all(check_uid_base(derived_uid_base(d)) for d in range(UID_BLOCKS))
+    assert all(check_port_base(derived_port_base(d)) for d in range(PORT_BLOCKS))
