@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from shipway.ranges import Claim, clashes, settle
+from shipway.ranges import PORT_ORIGIN, PORTS_PER_INSTANCE, Claim, clashes, settle
 from shipway.settings import Settings
 
 CLAIMS_DIR = Path("/run/shipway/instances")
@@ -59,9 +59,14 @@ def claim_ranges(settings: Settings, directory: Path = CLAIMS_DIR) -> tuple[Sett
             path.unlink(missing_ok=True)  # its home is gone: it will never start again
             del dead[path]
         dead = {path: c for path, c in dead.items() if c.home != wanted.home}
-        claim = settle(wanted, list(live.values()), list(dead.values()), movable)
+        foreign = _unclaimed_guards({c.table for c in [*live.values(), *dead.values()]}
+                                    | {wanted.table})
+        claim = settle(wanted, list(live.values()),
+                       [*dead.values(), *(_block_of(t, p) for t, p in foreign.items())], movable)
         notes = [_take_over(path, old, claim) for path, old in dead.items()
                  if {"uids", "ports"} & set(clashes(claim, old))]
+        notes += [_warning(table, claim, ports) for table, ports in foreign.items()
+                  if any(claim.ports[0] <= p <= claim.ports[1] for p in ports)]
         fd = _hold(directory / f"{settings.instance}.json", claim)
     _save(settings.ranges_path, claim)
     chosen = replace(settings, uid_base=claim.uid_base, port_base=claim.port_base)
@@ -112,6 +117,52 @@ def _take_over(path: Path, old: Claim, ours: Claim) -> str:
                        check=False)
     return (f"took over ranges of the stopped instance at {old.home} (pid {old.pid}); "
             f"removed its firewall table {old.table}")
+
+
+def _unclaimed_guards(claimed: set[str]) -> dict[str, list[int]]:
+    """Tables no claim names (an older shipway's, running or not) → the ports they guard.
+
+    We cannot tell whether their instance still runs, so we leave them be;
+    a derived range steers clear of their ports."""
+    found = {}
+    for table in _nft_names(["list", "tables"], "table"):
+        if table.startswith("shipway_") and table not in claimed:
+            ports = sorted(e for e in _nft_elements(table, "service_ports") if isinstance(e, int))
+            if ports:
+                found[table] = ports
+    return found
+
+
+def _block_of(table: str, ports: list[int]) -> Claim:
+    """A stand-in claim on the port block an unclaimed table guards (no uids)."""
+    base = PORT_ORIGIN + (ports[0] - PORT_ORIGIN) // PORTS_PER_INSTANCE * PORTS_PER_INSTANCE
+    return Claim(f"(unclaimed table {table})", table, 0, base)
+
+
+def _warning(table: str, ours: Claim, ports: list[int]) -> str:
+    inside = [p for p in ports if ours.ports[0] <= p <= ours.ports[1]]
+    return (f"W: the firewall table {table}, which no running shipway claims, refuses our ports "
+            f"{inside[0]}-{inside[-1]} to our router; if its instance is gone: "
+            f"nft delete table inet {table}")
+
+
+def _nft_names(args: list[str], kind: str) -> list[str]:
+    out = subprocess.run(["nft", "-j", *args], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return []
+    items = json.loads(out.stdout).get("nftables", [])
+    return [str(i[kind]["name"]) for i in items if kind in i and i[kind].get("family") == "inet"]
+
+
+def _nft_elements(table: str, name: str) -> list[object]:
+    out = subprocess.run(["nft", "-j", "list", "set", "inet", table, name], capture_output=True,
+                         text=True, check=False)
+    if out.returncode != 0:
+        return []
+    for item in json.loads(out.stdout).get("nftables", []):
+        if "set" in item:
+            return list(item["set"].get("elem", []))
+    return []
 
 
 def _hold(path: Path, claim: Claim) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +32,8 @@ def claim_in_child(claims: Path, home: Path, *env: str) -> subprocess.Popen[str]
             "sys.stdin.read()")
     home.mkdir(parents=True, exist_ok=True)
     child = subprocess.Popen([sys.executable, "-c", code, *env], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT / "src")})
+                             stdout=subprocess.PIPE, text=True,
+                             env={"PYTHONPATH": str(ROOT / "src"), "PATH": os.environ["PATH"]})
     assert child.stdout is not None and child.stdout.readline() == "claimed\n"
     return child
 
