@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from shipway.deploy import gate
 from shipway.ranges import derived_port_base
+from shipway.services import isolation
 from shipway.settings import load_settings
 from tests.e2e.conftest import (
     SHIPWAY,
@@ -327,3 +330,25 @@ def test_a_stopped_instances_firewall_table_does_not_refuse_the_next_one(
             gone = subprocess.run(["nft", "list", "table", "inet", table],
                                   capture_output=True, text=True, check=False)
             assert gone.returncode != 0
+
+
+def test_our_own_tables_leftovers_are_reset_at_start() -> None:
+    """A table of this home left by an earlier run (another uid base, a deploy killed while
+    holding, ports of another range): the start-up refresh leaves only what is ours now."""
+    table = f"swtest_net{os.getpid()}"
+    try:
+        gate.ensure_tcp_gate(table, 111_999)
+        gate.hold_port(table, 10_001)
+        isolation.allow(table, 10_002, {0, 111_100})
+        isolation.allow(table, 20_002, {0, 111_100})
+        gate.ensure_tcp_gate(table, 222_999)
+        assert isolation.keep_within(table, 10_000, 10_299) == [20_002]
+        rules = subprocess.run(["nft", "list", "chain", "inet", table, "gate"],
+                               capture_output=True, text=True, check=True).stdout
+        assert "222999" in rules and "111999" not in rules and rules.count("reject") == 1, rules
+        held = subprocess.run(["nft", "list", "set", "inet", table, gate.HELD_SET],
+                              capture_output=True, text=True, check=True).stdout
+        assert "10001" not in held, held
+        assert isolation.allowed(table) == {10_002: frozenset({0, 111_100})}
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, check=False)
