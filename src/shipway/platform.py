@@ -44,6 +44,7 @@ from shipway.deploy.instances import (
     wait_listening,
     worker_view,
 )
+from shipway.deploy.listeners import check_own_listener
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
@@ -873,6 +874,7 @@ class Platform:
         if launch.app.web.socket_family == "unix":
             gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
         elif port is not None:
+            check_own_listener(port, launch.uid)  # S4: never open the gate to a squatter
             gate.release_port(self.settings.firewall_table, port)
 
     def _hold(self, inst: Instance) -> None:

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 # Answers with its port and uid; `/?port=N` tries 127.0.0.1:N and says what happened.
 PROBE_APP = """\
-import http.server, os, socket, urllib.parse
+import http.server, os, socket, threading, urllib.parse
 
 def probe(port):
     try:
@@ -46,11 +46,22 @@ def probe(port):
     except OSError as e:
         return f"refused: {e!r}"
 
+class Squat(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "26")
+        self.end_headers()
+        self.wfile.write(b"squatter got your request!")
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
         if "port" in query:
             body = probe(int(query["port"][0]))
+        elif "bind" in query:
+            squat = http.server.ThreadingHTTPServer(("127.0.0.1", int(query["bind"][0])), Squat)
+            threading.Thread(target=squat.serve_forever, daemon=True).start()
+            body = "squatting"
         else:
             body = f"NAME port {os.environ['PORT']} uid {os.getuid()}"
         data = body.encode()
@@ -186,6 +197,22 @@ def test_a_deactivated_environments_slot_and_uids_are_reused(
     # Reactivated, `one` takes the lowest slot free now: a new uid, never one in use.
     shipway.cli("environment:activate", "one", "-p", "victim")
     assert env_uid("one") not in {one, two, victim["uid"]}
+
+
+def test_an_app_squatting_a_stopped_apps_port_never_gets_its_requests(
+        shipway: Shipway, victim: dict, tmp_path: Path) -> None:
+    shipway.cli("environment:branch", "sq", "main", "-p", "victim")
+    port = port_of(answer(shipway, "victim", env="sq"))
+    url = shipway.url("victim", "sq")
+    shipway.cli("environment:deactivate", "sq", "-p", "victim")  # its port is kept for it
+    deployed(shipway, probe_repo(tmp_path / "r", "squatter"), "squatter")
+    assert answer(shipway, "squatter", f"/?bind={port}") == "squatting"
+    out = shipway.cli("environment:activate", "sq", "-p", "victim", check=False)
+    log = out.stdout + out.stderr
+    assert out.returncode != 0 and f"port {port} is held by uid" in log, log
+    code, body = shipway.fetch(url, timeout=10)
+    assert "squatter" not in body and code != 200, (code, body)
+    assert answer(shipway, "victim") == victim["body"]
 
 
 UNIX_APP = """\
