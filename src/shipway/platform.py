@@ -123,8 +123,9 @@ class Platform:
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
+        ours = {row["port"] for row in self.store.all("SELECT port FROM ports")}
         for port in isolation.keep_within(s.firewall_table, s.port_base,
-                                          s.port_base + PORTS_PER_INSTANCE - 1):
+                                          s.port_base + PORTS_PER_INSTANCE - 1, ours):
             print(f"shipway: port {port} is outside this instance's range now; unguarded it")
         # No deploy runs yet: a hold marker left by an interrupted one is stale.
         for marker in gate.clear_holds(s.home):

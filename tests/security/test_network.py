@@ -368,14 +368,16 @@ def test_our_own_tables_leftovers_are_reset_at_start() -> None:
         gate.hold_port(table, 10_001)
         isolation.allow(table, 10_002, {0, 111_100})
         isolation.allow(table, 20_002, {0, 111_100})
+        isolation.allow(table, 20_003, {0, 111_100})  # allocated before the range changed
         gate.ensure_tcp_gate(table, 222_999)
-        assert isolation.keep_within(table, 10_000, 10_299) == [20_002]
+        assert isolation.keep_within(table, 10_000, 10_299, {20_003}) == [20_002]
         rules = subprocess.run(["nft", "list", "chain", "inet", table, "gate"],
                                capture_output=True, text=True, check=True).stdout
         assert "222999" in rules and "111999" not in rules and rules.count("reject") == 1, rules
         held = subprocess.run(["nft", "list", "set", "inet", table, gate.HELD_SET],
                               capture_output=True, text=True, check=True).stdout
         assert "10001" not in held, held
-        assert isolation.allowed(table) == {10_002: frozenset({0, 111_100})}
+        assert isolation.allowed(table) == {10_002: frozenset({0, 111_100}),
+                                            20_003: frozenset({0, 111_100})}
     finally:
         subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True, check=False)

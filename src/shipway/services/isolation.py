@@ -85,13 +85,14 @@ def forget(table: str, port: int) -> None:
         _nft_script(lines)
 
 
-def keep_within(table: str, first: int, last: int) -> list[int]:
-    """Stop guarding the ports outside first..last; return them (S6).
+def keep_within(table: str, first: int, last: int, also: Iterable[int] = ()) -> list[int]:
+    """Stop guarding the ports outside first..last and `also`; return them (S6).
 
     An earlier run of this home with another port range left them, and they
     may be another instance's ports now: guarded here, its router is refused."""
+    kept = set(also)
     stale = sorted(p for p in _guarded_ports(table) | set(allowed(table))
-                   if not first <= p <= last)
+                   if not first <= p <= last and p not in kept)
     for port in stale:
         forget(table, port)
     return stale
