@@ -8,6 +8,7 @@ import shutil
 import uvicorn
 
 from shipway.api.server import create_app
+from shipway.claims import claim_ranges
 from shipway.errors import PlatformError
 from shipway.platform import Platform
 from shipway.router.caddy import Caddy
@@ -49,6 +50,9 @@ def build_platform(settings: Settings) -> Platform:
 def serve(settings: Settings) -> None:
     check_host()
     settings.home.mkdir(parents=True, exist_ok=True)
+    settings, claim = claim_ranges(settings)  # held until we exit (S6)
+    for note in claim.notes:
+        print(f"shipway: {note}", flush=True)
     platform = build_platform(settings)
     platform.start()
     sock = settings.api_socket
@@ -62,3 +66,4 @@ def serve(settings: Settings) -> None:
     print(f"shipway: control plane ready (API on {sock}, "
           f"router on :{settings.http_port}/:{settings.https_port})", flush=True)
     server.run()
+    claim.release()

@@ -44,7 +44,9 @@ from shipway.deploy.instances import (
     wait_listening,
     worker_view,
 )
+from shipway.deploy.listeners import check_own_listener
 from shipway.deploy.ports import allocate_port
+from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.environments import data as envdata
 from shipway.environments.registry import Environment, Registry
@@ -66,11 +68,13 @@ from shipway.errors import (
     UserError,
 )
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
+from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
+from shipway.services import isolation
 from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
@@ -120,6 +124,10 @@ class Platform:
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
+        ours = {row["port"] for row in self.store.all("SELECT port FROM ports")}
+        for port in isolation.keep_within(s.firewall_table, s.port_base,
+                                          s.port_base + PORTS_PER_INSTANCE - 1, ours):
+            print(f"shipway: port {port} is outside this instance's range now; unguarded it")
         # No deploy runs yet: a hold marker left by an interrupted one is stale.
         for marker in gate.clear_holds(s.home):
             print(f"shipway: released the hold an interrupted deploy left ({marker.name})")
@@ -135,6 +143,7 @@ class Platform:
         release = self.releases.get(env.project, env.name, env.current_release or 0)
         config = self._config_at(env.project, release.commit)
         variables = release.config.get("variables", {})
+        self._guard_app_ports(env, config)
         for line in envservices.expose_all(self._services(env, config), config,
                                            self.settings.firewall_table, self.settings.app_uid(env.slot)):
             print(f"shipway: {env.project}/{env.name}: {line}", flush=True)
@@ -600,6 +609,7 @@ class Platform:
         for warning in warnings:
             log(f"W: {warning}")
         launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
+        self._guard_app_ports(env, config)
         previous = self._previous_instances(env)
         self.crons.drain(env, log)
         self.sync_router(extra=(env, config))
@@ -688,7 +698,7 @@ class Platform:
 
     def _clone_helpers(self, env: Environment, parent: Environment | None, log: Log) -> dict[str, Any]:
         owners = {}
-        if parent is not None:
+        if parent is not None and parent.slot is not None:  # an inactive parent has no data
             owners = {self.settings.app_uid(parent.slot): self.settings.app_uid(env.slot),
                       self.settings.service_uid(parent.slot): self.settings.service_uid(env.slot)}
 
@@ -762,6 +772,16 @@ class Platform:
             return None
         return allocate_port(self.store, env.project, env.name, app.name, self.settings.port_base)
 
+    def _guard_app_ports(self, env: Environment, config: ProjectConfig) -> None:
+        """S4: before the apps listen, only the router, root and related apps may connect."""
+        ports = {app.name: port for app in config.apps
+                 if (port := self._web_port(env, app)) is not None}
+        uid = self.settings.app_uid(env.slot)
+        access = app_port_access(config.apps, ports, {app.name: uid for app in config.apps},
+                                 self.settings.router_uid)
+        for port, uids in sorted(access.items()):
+            isolation.allow(self.settings.firewall_table, port, uids)
+
     def _process(self, env: Environment, app: AppConfig, key: str, config: ProjectConfig,
                  variables: dict[str, Any], port: int | None, process: str = "web",
                  command: str | None = None) -> Launch:
@@ -783,7 +803,7 @@ class Platform:
         return Launch(
             instance=instance, app=app,
             artifact=self.artifacts.path(key), uid=self.settings.app_uid(env.slot),
-            gid=self.settings.apps_gid,
+            gid=self.settings.apps_gid, router_gid=self.settings.router_uid,
             env={**view.variables, **runtime_environment(app, ctx, runtime.path_dirs)},
             runtime_binds=(*runtime.binds, view.hosts_bind), process=process, command=command,
         )
@@ -860,6 +880,7 @@ class Platform:
         if launch.app.web.socket_family == "unix":
             gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
         elif port is not None:
+            check_own_listener(port, launch.uid)  # S4: never open the gate to a squatter
             gate.release_port(self.settings.firewall_table, port)
 
     def _hold(self, inst: Instance) -> None:

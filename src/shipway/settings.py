@@ -2,16 +2,22 @@
 
 Several shipway instances may run side by side on one machine (the tests do),
 so everything that is machine-global — uids, the nftables table name, ports —
-is derived from SHIPWAY_HOME unless set explicitly.
+is derived from SHIPWAY_HOME unless set explicitly. Derived uid and port
+bases are only a first guess: `shipway serve` claims them machine-wide,
+moves them if another instance holds them, and saves what it took in the
+home (claims.py), which later loads read back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway import ranges
+from shipway.environments import slots
 from shipway.errors import UsageError
 
 
@@ -51,6 +57,9 @@ class Settings:
     version_policy: str
     port_base: int
     passthrough_env: tuple[str, ...]
+    # The ranges ("uids", "ports") derived from the home's hash, neither set
+    # nor saved: `shipway serve` may move them to a free block (claims.py).
+    derived_ranges: frozenset[str] = frozenset()
 
     @property
     def instance(self) -> str:
@@ -66,29 +75,35 @@ class Settings:
         return self.home / "state" / "shipway.db"
 
     @property
+    def ranges_path(self) -> Path:
+        """The uid and port bases the instance claimed once, kept for good (S6)."""
+        return self.home / "state" / "ranges.json"
+
+    @property
     def build_uid(self) -> int:
         return self.uid_base + 1
 
     @property
     def build_uids(self) -> tuple[int, int]:
         """The uids the firewall keeps away from every local address."""
-        return (self.uid_base, self.uid_base + 99)
+        low, high = slots.BUILD_UIDS
+        return (self.uid_base + low, self.uid_base + high)
 
     @property
     def apps_gid(self) -> int:
         """The group of every app process; the router is a member (see deploy/gate.py)."""
-        return self.uid_base + 998
+        return self.uid_base + slots.APPS_GID
 
     @property
     def router_uid(self) -> int:
         # Outside build_uids: the firewall would also drop the router's replies.
-        return self.uid_base + 999
+        return self.uid_base + slots.ROUTER_UID
 
-    def app_uid(self, slot: int) -> int:
-        return self.uid_base + 100 + slot
+    def app_uid(self, slot: int | None) -> int:
+        return self.uid_base + slots.APP_UIDS + slots.check_slot(slot)
 
-    def service_uid(self, slot: int) -> int:
-        return self.uid_base + 500 + slot
+    def service_uid(self, slot: int | None) -> int:
+        return self.uid_base + slots.SERVICE_UIDS + slots.check_slot(slot)
 
     @property
     def firewall_table(self) -> str:
@@ -106,6 +121,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     home = Path(env.get("SHIPWAY_HOME") or _default_home()).absolute()
     root = os.geteuid() == 0
     digest = int(hashlib.sha256(str(home).encode()).hexdigest()[:6], 16)
+    saved = _saved_ranges(home / "state" / "ranges.json")
+    derived = frozenset(kind for kind, name in (("uids", "SHIPWAY_UID_BASE"),
+                                                ("ports", "SHIPWAY_PORT_BASE"))
+                        if not env.get(name) and kind not in saved)
     return Settings(
         home=home,
         http_port=_int(env, "SHIPWAY_HTTP_PORT", 80 if root else 8080),
@@ -121,12 +140,24 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         data_pool_mode=env.get("SHIPWAY_DATA_POOL", "auto"),
         data_snapshots=_int(env, "SHIPWAY_DATA_SNAPSHOTS", 5),
         cron_deploy_wait=_int(env, "SHIPWAY_CRON_DEPLOY_WAIT", 60),
-        # 1000 uids per instance, above the range Debian hands to people.
-        uid_base=_int(env, "SHIPWAY_UID_BASE", 200_000 + (digest % 5000) * 1000),
+        # Files in the home belong to the uids it was first given: a saved base stays.
+        uid_base=ranges.check_uid_base(
+            _int(env, "SHIPWAY_UID_BASE", saved.get("uids", ranges.derived_uid_base(digest)))),
         version_policy=_policy(env.get("SHIPWAY_VERSION_POLICY", "exact")),
-        # 300 ports per instance for TCP apps, below Linux's ephemeral range.
-        port_base=_int(env, "SHIPWAY_PORT_BASE", 10_000 + (digest % 66) * 300),
+        port_base=ranges.check_port_base(
+            _int(env, "SHIPWAY_PORT_BASE", saved.get("ports", ranges.derived_port_base(digest)))),
         passthrough_env=tuple(
             n for n in env.get("SHIPWAY_BUILD_PASSTHROUGH_ENV", "").split(",") if n
         ),
+        derived_ranges=derived,
     )
+
+
+def _saved_ranges(path: Path) -> dict[str, int]:
+    """What `shipway serve` saved at its first start ({} before it, or for a client)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {kind: int(data[key]) for kind, key in (("uids", "uid_base"), ("ports", "port_base"))
+            if isinstance(data.get(key), int)}

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,15 +145,17 @@ def commit(repo: Path, message: str, *args: str) -> None:
 
 
 @contextmanager
-def running_shipway(extra_env: dict[str, str] | None = None) -> Iterator[Shipway]:
+def running_shipway(extra_env: dict[str, str] | None = None,
+                    home_name: Callable[[Path], str] | None = None) -> Iterator[Shipway]:
     """A fresh shipway (control plane, router) in a temporary home, removed afterwards.
 
     Its home is not under pytest's tmp dir: that is 0700 root, and the router
     runs as its own uid, which must reach its home and the app sockets.
+    `home_name` picks the home's name in its temporary directory.
     """
     base = Path(tempfile.mkdtemp(prefix="shipway-e2e-"))
     base.chmod(0o755)
-    home = base / "home"
+    home = base / (home_name(base) if home_name else "home")
     env = {
         **os.environ,
         "SHIPWAY_HOME": str(home),
@@ -185,6 +187,15 @@ def shipway(request: pytest.FixtureRequest) -> Iterator[Shipway]:
 
 
 def teardown(sw: Shipway) -> None:
+    stop_everything(sw)
+    from shipway.settings import load_settings
+
+    table = load_settings(sw.env).firewall_table
+    subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)
+
+
+def stop_everything(sw: Shipway) -> None:
+    """Stop every process of the instance and unmount its disks; its firewall table stays."""
     if sw.proc and sw.proc.poll() is None:
         sw.proc.terminate()
         sw.proc.wait(timeout=10)
@@ -198,7 +209,3 @@ def teardown(sw: Shipway) -> None:
             pass
     for mount in ("artifacts", "served", "volumes"):
         subprocess.run(["umount", "-l", str(sw.home / mount)], check=False, capture_output=True)
-    from shipway.settings import load_settings
-
-    table = load_settings(sw.env).firewall_table
-    subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)

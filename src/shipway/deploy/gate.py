@@ -45,16 +45,27 @@ def _nft(*args: str) -> None:
         raise PlatformError(f"nft {' '.join(args)} failed: {proc.stderr.strip()}")
 
 
+def gate_script(table: str, router_uid: int) -> str:
+    """nft commands that (re)create the set and the one rule, nothing held (pure)."""
+    t = f"inet {table}"
+    return "\n".join([
+        f"add table {t}",
+        f"add set {t} {HELD_SET} {{ type inet_service; }}",
+        f"add chain {t} gate {{ type filter hook output priority 0; }}",
+        # A table left by an earlier run may hold ports, or name another router uid.
+        f"flush chain {t} gate",
+        f"flush set {t} {HELD_SET}",
+        f"add rule {t} gate meta skuid {router_uid} tcp dport @{HELD_SET} ct state new "
+        "reject with tcp reset",
+    ]) + "\n"
+
+
 def ensure_tcp_gate(table: str, router_uid: int) -> None:
-    """Create the set and rule once; both survive a control-plane restart."""
-    _nft("add", "table", "inet", table)
-    _nft("add", "set", "inet", table, HELD_SET, "{ type inet_service; }")
-    _nft("add", "chain", "inet", table, "gate", "{ type filter hook output priority 0; }")
-    proc = subprocess.run(["nft", "list", "chain", "inet", table, "gate"],
+    """At start-up, when no deploy runs: one transaction, so nothing is ever half set."""
+    proc = subprocess.run(["nft", "-f", "-"], input=gate_script(table, router_uid),
                           capture_output=True, text=True, check=False)
-    if f"@{HELD_SET}" not in proc.stdout:
-        _nft("add", "rule", "inet", table, "gate", "meta", "skuid", str(router_uid),
-             "tcp", "dport", f"@{HELD_SET}", "ct", "state", "new", "reject", "with", "tcp", "reset")
+    if proc.returncode != 0:
+        raise PlatformError(f"nft failed to set up the request gate: {proc.stderr.strip()}")
 
 
 def hold_port(table: str, port: int) -> None:

@@ -92,6 +92,9 @@ class Launch:
     runtime_binds: tuple[Bind, ...]
     process: str = "web"
     command: str | None = None
+    # The router's own group: with it, the socket directory admits the app
+    # and the router only (every app shares `gid`, so it cannot do that).
+    router_gid: int | None = None
 
     @property
     def start_command(self) -> str | None:
@@ -126,6 +129,10 @@ def prepare_dirs(launch: Launch) -> None:
         beneath.remove_tree(inst.run_dir, str(path.relative_to(inst.run_dir)))
     for path in (inst.socket_dir, _tmp_dir(launch)):
         beneath.make_dirs(inst.run_dir, path.name, owner=(launch.uid, launch.gid))
+    if launch.router_gid is not None:
+        # S4: another environment's app (same group, its own uid) gets no search right.
+        beneath.make_dirs(inst.run_dir, inst.socket_dir.name, owner=(launch.uid, launch.router_gid),
+                          mode=0o710)
 
 
 def _tmp_dir(launch: Launch) -> Path:

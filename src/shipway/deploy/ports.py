@@ -5,9 +5,8 @@ from __future__ import annotations
 import socket
 
 from shipway.errors import PlatformError
+from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.state.store import Store
-
-PORTS_PER_INSTANCE = 300
 
 
 def allocate_port(store: Store, project: str, environment: str, app: str, base: int) -> int:

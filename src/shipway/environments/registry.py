@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 import string
 from dataclasses import dataclass
 from typing import Any
 
+from shipway.environments.slots import lowest_free_slot
 from shipway.errors import NotFound, UsageError
 from shipway.state.store import Store, now
 
@@ -40,7 +42,7 @@ class Environment:
     status: str
     parent: str | None
     head_commit: str | None
-    slot: int
+    slot: int | None  # None while inactive: only a running environment holds uids (S5)
     current_release: int | None
 
     def as_json(self) -> dict[str, Any]:
@@ -117,18 +119,18 @@ class Registry:
             ).fetchone()
             if row is None:
                 production = branch == PRODUCTION_BRANCH
-                slot = db.execute("SELECT COALESCE(MAX(slot), -1) + 1 FROM environments").fetchone()[0]
                 db.execute(
                     "INSERT INTO environments (project, name, machine_name, type, status, parent,"
                     " slot) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (project, branch, machine_name(branch),
                      "production" if production else (type_ or "development"),
                      "active" if production or active else "inactive",
-                     None if production else (parent or PRODUCTION_BRANCH), slot),
+                     None if production else (parent or PRODUCTION_BRANCH),
+                     _free_slot(db) if production or active else None),
                 )
             elif active:
-                db.execute("UPDATE environments SET status = 'active' WHERE project = ? AND name = ?",
-                           (project, branch))
+                db.execute("UPDATE environments SET status = 'active', slot = COALESCE(slot, ?)"
+                           " WHERE project = ? AND name = ?", (_free_slot(db), project, branch))
         return self.environment(project, branch)
 
     def lineage(self, project: str, name: str) -> list[str]:
@@ -141,8 +143,9 @@ class Registry:
         return chain
 
     def deactivate(self, project: str, name: str) -> None:
+        """Call once its processes are stopped: the slot (its uids) goes to the next one."""
         self._store.execute(
-            "UPDATE environments SET status = 'inactive', current_release = NULL"
+            "UPDATE environments SET status = 'inactive', current_release = NULL, slot = NULL"
             " WHERE project = ? AND name = ?", project, name,
         )
 
@@ -156,3 +159,9 @@ class Registry:
             "UPDATE environments SET head_commit = ? WHERE project = ? AND name = ?",
             commit, project, branch,
         )
+
+
+def _free_slot(db: sqlite3.Connection) -> int:
+    """Inside the caller's transaction, so two new environments never take one slot."""
+    rows = db.execute("SELECT slot FROM environments WHERE slot IS NOT NULL").fetchall()
+    return lowest_free_slot(row[0] for row in rows)

@@ -5,9 +5,10 @@ could reach them, and Platform.sh's Redis has no password; so the kernel
 decides who gets in. In the instance's nftables table (shared with
 sandbox/firewall.py and deploy/gate.py, each keeping to its own chain), our
 chain on the output hook looks at every new TCP connection to a local
-address: if its destination port is a guarded service port (set
-`service_ports`) and the pair (port, uid of the connecting socket) is not in
-`service_access`, the connect fails at once with a reset.
+address: if its destination port is a guarded port (set `service_ports`:
+service ports, and since S4 the ports of TCP apps, see deploy/reach.py) and
+the pair (port, uid of the connecting socket) is not in `service_access`,
+the connect fails at once with a reset.
 
 `allow(port, uids)` makes the uids allowed on a port exactly `uids`, in one
 nft transaction (setup included), so a port is never open to all or closed
@@ -82,6 +83,19 @@ def forget(table: str, port: int) -> None:
         lines.append(f"delete element {t} {ACCESS} {{ {_pairs(port, uids)} }}")
     if lines:
         _nft_script(lines)
+
+
+def keep_within(table: str, first: int, last: int, also: Iterable[int] = ()) -> list[int]:
+    """Stop guarding the ports outside first..last and `also`; return them (S6).
+
+    An earlier run of this home with another port range left them, and they
+    may be another instance's ports now: guarded here, its router is refused."""
+    kept = set(also)
+    stale = sorted(p for p in _guarded_ports(table) | set(allowed(table))
+                   if not first <= p <= last and p not in kept)
+    for port in stale:
+        forget(table, port)
+    return stale
 
 
 def allowed(table: str) -> dict[int, frozenset[int]]:

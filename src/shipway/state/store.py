@@ -15,13 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS projects (
-    name TEXT PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS environments (
+ENVIRONMENTS = """CREATE TABLE IF NOT EXISTS environments (
     project TEXT NOT NULL REFERENCES projects(name),
     name TEXT NOT NULL,
     machine_name TEXT NOT NULL,
@@ -29,10 +23,18 @@ CREATE TABLE IF NOT EXISTS environments (
     status TEXT NOT NULL,
     parent TEXT,
     head_commit TEXT,
-    slot INTEGER NOT NULL,
+    slot INTEGER,
     current_release INTEGER,
     PRIMARY KEY (project, name)
+)"""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL
 );
+""" + ENVIRONMENTS + """;
 CREATE TABLE IF NOT EXISTS activities (
     id TEXT PRIMARY KEY,
     project TEXT NOT NULL,
@@ -106,6 +108,25 @@ class Store:
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(projects)").fetchall()}
         if "version_policy" not in columns:
             self._db.execute("ALTER TABLE projects ADD COLUMN version_policy TEXT")
+        self._free_inactive_slots()
+
+    def _free_inactive_slots(self) -> None:
+        """S5: only running environments hold a slot, each its own (the column was NOT NULL)."""
+        slot = next(r for r in self._db.execute("PRAGMA table_info(environments)").fetchall()
+                    if r["name"] == "slot")
+        if slot["notnull"]:
+            columns = ("project, name, machine_name, type, status, parent, head_commit, slot,"
+                       " current_release")
+            self._db.executescript(
+                "BEGIN IMMEDIATE;"
+                "ALTER TABLE environments RENAME TO environments_old;"
+                f"{ENVIRONMENTS};"
+                f"INSERT INTO environments ({columns}) SELECT {columns} FROM environments_old;"
+                "DROP TABLE environments_old;"
+                "UPDATE environments SET slot = NULL WHERE status != 'active';"
+                "COMMIT;")
+        self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS environments_slot"
+                         " ON environments (slot) WHERE slot IS NOT NULL")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
