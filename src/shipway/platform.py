@@ -556,6 +556,7 @@ class Platform:
             extra_passthrough=self.settings.passthrough_env,
             home=self.settings.home,
             disk_mb=self.settings.build_disk_mb, memory_mb=self.settings.build_memory_mb,
+            pids_max=self.settings.build_pids,
             nearest_runtime=self._nearest(env),
         )
         for app in config.apps:  # a runtime that cannot be had fails the push before any build
@@ -782,6 +783,7 @@ class Platform:
             gid=self.settings.apps_gid,
             env={**view.variables, **runtime_environment(app, ctx, runtime.path_dirs)},
             runtime_binds=(*runtime.binds, view.hosts_bind), process=process, command=command,
+            pids_max=self.settings.app_pids,
         )
 
     def _app_endpoints(self, env: Environment, app: AppConfig, config: ProjectConfig
