@@ -88,6 +88,16 @@ def test_background_jobs_do_not_outlive_the_command(tmp_path: Path) -> None:
     assert processes_of(61513) == []
 
 
+def test_nothing_of_the_command_is_left_when_it_returns(tmp_path: Path) -> None:
+    # S9: the pipes close before a background job has finished exiting; a
+    # count taken right after the call once saw it. Many short runs, each
+    # counted at once: run_oneshot must return only after the whole tree.
+    for _ in range(15):
+        spec = sandboxed(tmp_path, "sleep 100 & sleep 100 & setsid sleep 100 & echo done", 61516)
+        assert run_oneshot(spec, on_line=Recorder()) == 0
+        assert processes_of(61516) == []
+
+
 def test_cancel_kills_the_whole_tree(tmp_path: Path) -> None:
     cancel = threading.Event()
     record = Recorder()

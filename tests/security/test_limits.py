@@ -5,6 +5,7 @@ and leave no process of its uid behind, while another project keeps answering.""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -152,7 +153,9 @@ def bomb_repo(path: Path, *, build: str = "true", deploy: str = "true", start: s
     repo = make_repo(path, STDLIB)
     (repo / ".platform.app.yaml").write_text(
         "name: app\ntype: 'python:3.11'\n"
-        f"hooks:\n  build: |\n    {build}\n  deploy: |\n    id -u\n    {deploy}\n"
+        f"hooks:\n  build: |\n    {build}\n  deploy: |\n    echo app-uid=$(id -u)\n    {deploy}\n"
+        "mounts:\n  data: {source: local, source_path: data}\n"
+        "  scratch: {source: tmp, source_path: scratch}\n"
         f"web:\n  commands:\n    start: |\n      {start}\n")
     subprocess.run(["git", "-C", str(repo), "commit", "-qam", "bomb"], check=True,
                    env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -181,7 +184,9 @@ def test_a_fork_bombing_app_and_deploy_hook_are_held_and_the_victim_answers(
     out = push(repo, shipway.create_project("hoarder"))
     text = out.stdout + out.stderr
     assert f"the deploy hook reached its limit of {LIMIT} processes (SHIPWAY_APP_PIDS)" in text
-    uid = int(next(line.split()[-1] for line in text.splitlines() if line.strip().isdigit()))
+    found = re.search(r"app-uid=(\d+)", text)
+    assert found is not None, text
+    uid = int(found.group(1))
     app_log = shipway.home / "logs" / "hoarder" / "main" / "app" / "app.log"
     assert wait_until(lambda: app_log.exists() and "reached its limit" in app_log.read_text(), 30.0)
     answers = []
