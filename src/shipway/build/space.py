@@ -44,6 +44,11 @@ class BuildSpace:
     def pids_hits(self) -> int:
         return 0 if self.pids is None else self.pids.hits()
 
+    def kill_processes(self) -> None:
+        """SIGKILL every process of the build now."""
+        if self.pids is not None:
+            self.pids.kill_all()
+
     def oom_kills(self) -> int:
         return 0 if self.cgroup is None else self.cgroup.oom_kills()
 

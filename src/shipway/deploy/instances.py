@@ -226,7 +226,10 @@ def _run_limited(argv: list[str], limit: int, who: str, on_line: OnLine,
         return run_argv(argv, on_line=on_line, stop=lambda: _cancelled(cancel))
 
     def stop() -> str | None:
-        return _cancelled(cancel) or ("process limit" if group.hits() else None)
+        if group.hits():  # killed at once, as a build is (pipeline.py)
+            group.kill_all()
+            return "process limit"
+        return _cancelled(cancel)
 
     try:
         return run_argv(group.wrap(argv), on_line=on_line, stop=stop)

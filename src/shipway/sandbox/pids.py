@@ -108,22 +108,20 @@ class PidsCgroup:
     def pids(self) -> list[int]:
         return [int(p) for p in cgroupfs.read(self.path / "cgroup.procs").split()]
 
-    def empty(self) -> bool:
-        # pids.current drops only once a process is reaped: zombies and
-        # processes still exiting are counted, unlike cgroup.procs.
-        return self.current() == 0 if self.path.is_dir() else True
-
     def kill_all(self, timeout: float = 5.0) -> bool:
-        """SIGKILL everything inside until it is empty; False if it is not by `timeout`."""
+        """SIGKILL everything inside until none is left running; False if some
+        still is by `timeout`. Zombies are not waited for: cgroup.procs drops
+        a process as it exits (pids.current only once it is reaped, and the
+        caller may be the parent that has yet to reap it)."""
         deadline = time.monotonic() + timeout
-        while not self.empty():
+        while members := self.pids():
             if (self.path / "cgroup.kill").exists():
                 cgroupfs.write(self.path / "cgroup.kill", "1")
-            for pid in self.pids():
+            for pid in members:
                 _kill(pid)
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.01)
+            time.sleep(0.005)
         return True
 
     def remove(self, timeout: float = 5.0) -> None:
