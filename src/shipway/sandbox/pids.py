@@ -6,18 +6,22 @@ processes and threads its tree may hold at once; a fork past it fails with
 EAGAIN and the kernel counts it in `pids.events` ("max N"), which is how the
 limit is seen being hit. The process enters the cgroup before bwrap starts
 (the same dash prologue as the memory limit), so nothing of the tree runs
-outside it. cgroup v1 (a `pids` hierarchy) and v2 (`pids.max` in the unified
-tree) both work; on v2 a build's pids and memory limits share one directory,
-because a v2 process is in exactly one cgroup. Where no pids controller can
+outside it. cgroup v1 (a `pids` hierarchy) is used where it is mounted (as
+on the project machine, where it is tested), else v2 (`pids.max` in the
+unified tree; not exercised here, no v2 pids controller on this host). On
+v2 a build's pids and memory limits share one directory, because a v2
+process is in exactly one cgroup. Where no pids controller can
 be used, `create` says why and the caller says so in its log.
 
-Why not RLIMIT_NPROC: it counts every process of the *real uid*, host-wide,
-not of one tree. All builds run as the same build uid, so a bomb in one build
-would make every other build's fork fail; an app's limit would count its
-hooks, crons and the previous release's processes still stopping; and the
-rlimit is checked only at fork, by a setuid() done inside bwrap, so it
-cannot be set from outside for a tree already running. A cgroup counts one
-tree, whatever its uids, and can be read and killed as a whole.
+Why not RLIMIT_NPROC: it caps the processes of a *real uid*, counted host
+wide, not those of one tree. Every build runs as the one build uid, so a bomb
+in one build would make every other build's forks fail; an environment's
+web, workers, hooks, crons and its previous release's processes still
+stopping all share the app uid, so one limit would be split among them by
+luck. It is not enforced for root or CAP_SYS_RESOURCE (the outer bwrap runs
+as root), and it gives no handle on the tree: nothing to count or kill it
+by. A cgroup counts exactly one tree, whatever its uids, and can be read
+and killed as a whole.
 
 Killing. v2 has `cgroup.kill`; v1 has not, so `kill_all` SIGKILLs what
 `cgroup.procs` lists until the cgroup is empty: a process being forked while
