@@ -58,7 +58,7 @@ class Sampler:
                 self.hook_started = time.monotonic()
             count = len(processes_of(UID))
             self.most = max(self.most, count)
-            for group in CGROUPS.glob("shipway-build-*"):
+            for group in CGROUPS.glob("shipway-*-build-*"):
                 self._read(group, limit)
             time.sleep(0.005)
 

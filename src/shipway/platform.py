@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.store import ArtifactStore
+from shipway.build import memory
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
 from shipway.build.runtime import ensure_runtime, inventory, runtime_binds
@@ -69,6 +70,7 @@ from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
+from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
 from shipway.services.relationships import AppEndpoint
@@ -115,6 +117,8 @@ class Platform:
             print(f"shipway: W: {warning}", flush=True)
         for leftover in sweep(s.home / "builds"):  # build disks a kill -9 left mounted
             print(f"shipway: removed the build disk {leftover} left by an interrupted build")
+        for group in [*pids.sweep(s.home), *memory.sweep(pids.instance_prefix(s.home))]:
+            print(f"shipway: removed the empty cgroup {group} left by an interrupted process")
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from shipway.build import memory
+from shipway.sandbox import pids
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 STDLIB = Path(__file__).parent / "apps" / "stdlib"  # a dependency-free app for fast tests
@@ -219,6 +222,9 @@ def teardown(sw: Shipway) -> None:
             pass
     for mount in ("artifacts", "volumes"):
         subprocess.run(["umount", "-l", str(sw.home / mount)], check=False, capture_output=True)
+    # Supervisors killed outright cannot remove their cgroups: this home's go now.
+    pids.sweep(sw.home, kill=True)
+    memory.sweep(pids.instance_prefix(sw.home))
     from shipway.settings import load_settings
 
     table = load_settings(sw.env).firewall_table

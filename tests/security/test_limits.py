@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from shipway.sandbox.groups import wait_until
 from shipway.sandbox.processes import start_supervised, stop_supervised
 from shipway.sandbox.spec import SandboxSpec, bwrap_argv
 from shipway.settings import load_settings
-from tests.e2e.conftest import STDLIB, Shipway, make_repo, processes_of, push
+from tests.e2e.conftest import STDLIB, Shipway, make_repo, processes_of, push, wait_for
 from tests.e2e.test_build_kit import Project, app_yaml, leftovers, needs_root
 
 pytestmark = [pytest.mark.e2e, needs_root]
@@ -116,8 +117,8 @@ def test_a_fork_bombing_app_is_held_and_nothing_outlives_its_stop(tmp_path: Path
     app.mkdir()
     spec = SandboxSpec(command=("sh", "-c", f"{HOARD}; exec sleep 300"), app_dir=app,
                        app_writable=False, uid=uid, gid=uid, env={"PATH": "/usr/bin:/bin"})
-    start_supervised(state, bwrap_argv(spec), log=log, grace=0.5, pids_max=LIMIT)
-    group = pids.PidsCgroup(_app_cgroup(state), 1, LIMIT)
+    limit = pids.Limit(pids.app_group_name(tmp_path, state), LIMIT)
+    start_supervised(state, bwrap_argv(spec), log=log, grace=0.5, limit=limit)
     try:
         assert wait_until(lambda: "reached its limit" in log.read_text(), 15.0), log.read_text()
         with most_processes(uid) as samples:
@@ -127,13 +128,46 @@ def test_a_fork_bombing_app_is_held_and_nothing_outlives_its_stop(tmp_path: Path
         stop_supervised(state)
     assert processes_of(uid) == []
     assert f"limit of {LIMIT} processes (SHIPWAY_APP_PIDS)" in log.read_text()
-    assert not group.path.exists()  # the cgroup goes with its supervisor
+    assert pids.existing(limit.name, "apps") is None  # the cgroup goes with its supervisor
 
 
-def _app_cgroup(state: Path) -> Path:
-    found = pids.existing(pids.app_group_name(state), "apps")
-    assert found is not None, "the app runs in no pids cgroup"
-    return found.path
+def test_a_sweep_removes_only_this_instances_empty_cgroups(tmp_path: Path) -> None:
+    home, state = tmp_path / "home", tmp_path / "home" / "run" / "web"
+    app = tmp_path / "app"
+    app.mkdir()
+    spec = SandboxSpec(command=("sleep", "300"), app_dir=app, app_writable=False,
+                       uid=61743, gid=61743, env={"PATH": "/usr/bin:/bin"})
+    limit = pids.Limit(pids.app_group_name(home, state), LIMIT)
+    start_supervised(state, bwrap_argv(spec), log=tmp_path / "app.log", grace=0.5, limit=limit)
+    empty, _ = pids.create(LIMIT, pids.transient_name(home, "hook"), "apps")
+    other, _ = pids.create(LIMIT, pids.transient_name(tmp_path / "other", "hook"), "apps")
+    assert empty is not None and other is not None
+    try:
+        wait_for(lambda: processes_of(61743) != [], 10, "the app starts")
+        assert pids.sweep(home) == [empty.path.name]
+        assert other.path.is_dir(), "another instance's cgroup is left alone"
+        running = pids.existing(limit.name, "apps")
+        assert running is not None and running.pids(), "a cgroup in use is left alone"
+    finally:
+        stop_supervised(state)
+        other.remove()
+    assert processes_of(61743) == [] and pids.existing(limit.name, "apps") is None
+
+
+def test_a_supervisor_killed_outright_leaves_no_cgroup_after_the_stop(tmp_path: Path) -> None:
+    state = tmp_path / "web"
+    app = tmp_path / "app"
+    app.mkdir()
+    spec = SandboxSpec(command=("sh", "-c", f"{HOARD}; exec sleep 300"), app_dir=app,
+                       app_writable=False, uid=61744, gid=61744, env={"PATH": "/usr/bin:/bin"})
+    limit = pids.Limit(pids.app_group_name(tmp_path, state), LIMIT)
+    supervisor = start_supervised(state, bwrap_argv(spec), log=tmp_path / "app.log", grace=0.5,
+                                  limit=limit)
+    wait_for(lambda: len(processes_of(61744)) > LIMIT // 2, 15, "the hoard grows")
+    os.kill(supervisor, signal.SIGKILL)
+    stop_supervised(state)
+    assert processes_of(61744) == []
+    assert pids.existing(limit.name, "apps") is None
 
 
 # -- a whole platform: the other project keeps answering -------------------

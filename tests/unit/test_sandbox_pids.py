@@ -56,15 +56,24 @@ def test_the_message_names_the_limit_and_the_setting(who: str, setting: str, whe
 
 
 def test_an_app_cgroup_name_is_stable_and_distinct_per_state_dir(tmp_path: Path) -> None:
-    web, worker = tmp_path / "p" / "main" / "app" / "web", tmp_path / "p" / "main" / "app" / "worker-q"
-    assert pids.app_group_name(web) == pids.app_group_name(web)
-    assert pids.app_group_name(web) != pids.app_group_name(worker)
-    assert pids.app_group_name(web).startswith("shipway-app-")
+    home = tmp_path / "home"
+    web, worker = home / "run" / "p" / "main" / "app" / "web", home / "run" / "p" / "main" / "app" / "w"
+    assert pids.app_group_name(home, web) == pids.app_group_name(home, web)
+    assert pids.app_group_name(home, web) != pids.app_group_name(home, worker)
+    assert pids.app_group_name(home, web).startswith(pids.instance_prefix(home) + "-app-")
 
 
-def test_transient_names_do_not_repeat() -> None:
-    names = {pids.transient_name("hook") for _ in range(100)}
-    assert len(names) == 100 and all(n.startswith("shipway-hook-") for n in names)
+def test_every_name_carries_its_instance_so_a_sweep_spares_the_others(tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert pids.instance_prefix(one) != pids.instance_prefix(two)
+    assert pids.instance_prefix(one) == pids.instance_prefix(tmp_path / "x" / ".." / "one")
+    names = {pids.transient_name(one, "hook") for _ in range(100)}
+    assert len(names) == 100 and all(n.startswith(pids.instance_prefix(one) + "-hook-") for n in names)
+
+
+def test_the_prefix_is_the_settings_instance_id(tmp_path: Path) -> None:
+    settings = load_settings({"SHIPWAY_HOME": str(tmp_path)})
+    assert pids.instance_prefix(tmp_path) == f"shipway-{settings.instance}"
 
 
 def test_the_cgroup_entry_prologue_is_an_argument_list() -> None:

@@ -103,6 +103,22 @@ def create(limit_mb: int, name: str | None = None) -> tuple[MemoryCgroup | None,
     return MemoryCgroup(path, version, limit_mb), ""
 
 
+def sweep(prefix: str) -> list[str]:
+    """Remove the empty build cgroups whose names begin with `prefix` (a
+    `kill -9` of the control plane leaves them behind); their names."""
+    parent, _, _ = _parent()
+    if parent is None:
+        return []
+    removed = []
+    for path in sorted(parent.glob(f"{prefix}-*")):
+        try:
+            path.rmdir()
+        except OSError:
+            continue  # still in use
+        removed.append(path.name)
+    return removed
+
+
 def _parent() -> tuple[Path | None, int, str]:
     """Where build cgroups go: under shipway's own memory cgroup (v1), or a
     `shipway.builds` group at the v2 root, whose subtree may enable memory

@@ -27,6 +27,7 @@ class Host(Protocol):
     disk_mb: int
     memory_mb: int
     pids_max: int
+    home: Path
 
 
 @dataclass
@@ -79,7 +80,7 @@ def build_space(host: Host, project_id: str, name: str, log: Log) -> Iterator[Bu
     caller sets `succeeded` (a failed build's cache writes are dropped)."""
     saved = cache_image(host.cache_root, project_id)
     disk = open_disk(host.work_root / name, saved, host.disk_mb, host.uid, log)
-    group_name = pids.transient_name("build")
+    group_name = pids.transient_name(host.home, "build")
     cgroup, why = memory.create(host.memory_mb, group_name)
     if cgroup is None:
         log(f"  W: memory limit not enforced: {why}")

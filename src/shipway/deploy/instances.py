@@ -176,8 +176,9 @@ def start_process(launch: Launch) -> None:
     if launch.process == "web" and inst.new_socket.exists():
         inst.new_socket.unlink()
     argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(command)))
-    start_supervised(inst.run_dir / launch.process, argv, log=inst.log(launch.log_name),
-                     pids_max=launch.pids_max)
+    state_dir = inst.run_dir / launch.process
+    limit = pids.Limit(pids.app_group_name(inst.home, state_dir), launch.pids_max)
+    start_supervised(state_dir, argv, log=inst.log(launch.log_name), limit=limit)
 
 
 def stop_all(inst: Instance) -> None:
@@ -215,12 +216,13 @@ def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file
 
         argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(script)))
         who = "the cron" if log_file.stem == "cron" else f"the {log_file.stem} hook"
-        return _run_limited(argv, launch.pids_max, who, on_line, log, cancel)
+        name = pids.transient_name(launch.instance.home, "hook")
+        return _run_limited(argv, pids.Limit(name, launch.pids_max), who, on_line, log, cancel)
 
 
-def _run_limited(argv: list[str], limit: int, who: str, on_line: OnLine,
+def _run_limited(argv: list[str], limit: pids.Limit, who: str, on_line: OnLine,
                  log: Callable[[str], None], cancel: threading.Event | None) -> int:
-    group, why = pids.create(limit, pids.transient_name("hook"), "apps")
+    group, why = pids.create(limit.max, limit.name, "apps")
     if group is None:
         log(f"    W: process limit not enforced: {why}")
         return run_argv(argv, on_line=on_line, stop=lambda: _cancelled(cancel))
@@ -236,7 +238,7 @@ def _run_limited(argv: list[str], limit: int, who: str, on_line: OnLine,
     except Cancelled:
         if not group.hits():
             raise
-        message = pids.limit_message(who, limit, pids.APP_SETTING)
+        message = pids.limit_message(who, limit.max, pids.APP_SETTING)
         on_line(message, True)
         return 1
     finally:

@@ -72,14 +72,30 @@ def limit_message(who: str, limit: int, setting: str, where: str = "") -> str:
             f"refused, so it was stopped; set {setting} to raise the limit")
 
 
-def app_group_name(state_dir: Path) -> str:
+def instance_prefix(home: Path) -> str:
+    """How every cgroup name of the shipway instance at `home` begins (the
+    digest of Settings.instance), so that its sweep leaves other instances'
+    cgroups alone."""
+    return "shipway-" + hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:8]
+
+
+def app_group_name(home: Path, state_dir: Path) -> str:
     """The cgroup of one supervised process: stable, so a restarted control
     plane (or a later stop) finds it again."""
-    return "shipway-app-" + hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+    return f"{instance_prefix(home)}-app-{digest}"
 
 
-def transient_name(kind: str) -> str:
-    return f"shipway-{kind}-{uuid.uuid4().hex[:12]}"
+def transient_name(home: Path, kind: str) -> str:
+    return f"{instance_prefix(home)}-{kind}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A supervised process's limit, as its spec carries it."""
+
+    name: str
+    max: int
 
 
 @dataclass(frozen=True)
@@ -171,6 +187,26 @@ def existing(name: str, kind: str) -> PidsCgroup | None:
         return None
     raw = cgroupfs.read(parent / name / "pids.max").strip()
     return PidsCgroup(parent / name, version, int(raw) if raw.isdigit() else 0)
+
+
+def sweep(home: Path, kill: bool = False) -> list[str]:
+    """Remove the cgroups of the instance at `home` that hold no process (a
+    `kill -9` of the control plane or of a supervisor leaves them behind);
+    with `kill`, every one of them, killing what is inside. Their names."""
+    removed = []
+    for kind in ("builds", "apps"):
+        parent, _, _ = _parent(kind, enable=False)
+        if parent is None or not parent.is_dir():
+            continue
+        for path in sorted(parent.glob(f"{instance_prefix(home)}-*")):
+            if kill:
+                PidsCgroup(path, 0, 0).kill_all()
+            try:
+                path.rmdir()
+            except OSError:
+                continue  # still in use
+            removed.append(path.name)
+    return removed
 
 
 def _parent(kind: str, enable: bool = True) -> tuple[Path | None, int, str]:

@@ -35,11 +35,11 @@ def start_supervised(
     grace: float = 15.0,
     env: Mapping[str, str] | None = None,
     backoff: Backoff | None = None,
-    pids_max: int | None = None,
+    limit: pids.Limit | None = None,
 ) -> int:
     """Launch a detached supervisor keeping `argv` running (output appended
-    to `log`, `env` for argv itself: None inherits ours, at most `pids_max`
-    processes at once: supervisor.py); its pid."""
+    to `log`, `env` for argv itself: None inherits ours; in the pids cgroup
+    `limit`: supervisor.py); its pid."""
     state_dir, log = state_dir.resolve(), log.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     if supervised_pid(state_dir) is not None:
@@ -52,7 +52,7 @@ def start_supervised(
         "log": str(log),
         "grace": grace,
         "backoff": asdict(backoff or Backoff()),
-        "pids_max": pids_max,
+        "pids": None if limit is None else asdict(limit),
     }
     # The environment may carry the app's secrets: readable by root only.
     fd = os.open(state_dir / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -141,7 +141,11 @@ def _reap_orphaned_child(state_dir: Path) -> None:
 
 def _remove_cgroup(state_dir: Path) -> None:
     """The supervisor removes its cgroup as it exits; one killed outright cannot."""
-    group = pids.existing(pids.app_group_name(state_dir), "apps")
+    try:
+        limit = json.loads((state_dir / SPEC_FILE).read_text()).get("pids")
+    except (OSError, ValueError):
+        return
+    group = pids.existing(limit["name"], "apps") if limit else None
     if group is not None:
         group.remove()
 

@@ -14,8 +14,9 @@ restart it after a back-off (1 s doubling to 30 s, reset once a run lasted
 remove the pid files, exit 0. It waits on a pidfd and on the signal wake-up
 fd together, so a stop is seen at once, even during a back-off.
 
-Process limit (S5): with `pids_max` in the spec, the child runs in a pids
-cgroup of its own (sandbox/pids.py), named after STATE_DIR. The app is not
+Process limit (S5): with `pids` in the spec, the child runs in that pids
+cgroup (sandbox/pids.py), made again before each start (a sweep may have
+removed it while empty, during a back-off). The app is not
 stopped when it hits the limit (its forks fail, it keeps serving); the log
 says so once per burst of refused forks, checked every few seconds. Between
 runs and at the end, whatever is left in the cgroup is killed, so a fork
@@ -66,7 +67,7 @@ class Settings:
     log: Path
     grace: float
     backoff: Backoff
-    pids_max: int | None = None
+    limit: pids.Limit | None = None
 
     @classmethod
     def load(cls, state_dir: Path) -> Settings:
@@ -77,7 +78,7 @@ class Settings:
             Path(raw["log"]),
             float(raw["grace"]),
             Backoff(**raw.get("backoff", {})),
-            raw.get("pids_max"),
+            pids.Limit(**raw["pids"]) if raw.get("pids") else None,
         )
 
 
@@ -100,7 +101,6 @@ class Supervisor:
 
     def run(self) -> int:
         _write_pid(self.state_dir / SUPERVISOR_PID, os.getpid())
-        self._limit_processes()
         try:
             self._loop()
         finally:
@@ -115,10 +115,10 @@ class Supervisor:
         return 0
 
     def _limit_processes(self) -> None:
-        if self.settings.pids_max is None:
+        limit = self.settings.limit
+        if limit is None:
             return
-        name = pids.app_group_name(self.state_dir)
-        self.group, why = pids.create(self.settings.pids_max, name, "apps")
+        self.group, why = pids.create(limit.max, limit.name, "apps")
         if self.group is None:
             self.log(f"W: process limit not enforced: {why}")
         else:
@@ -176,6 +176,7 @@ class Supervisor:
             self.group.kill_all()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        self._limit_processes()
         argv = self.settings.argv if self.group is None else self.group.wrap(self.settings.argv)
         return subprocess.Popen(
             argv,
