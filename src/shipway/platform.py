@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.store import ArtifactStore
+from shipway.build import memory
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
 from shipway.build.runtime import ensure_runtime, inventory, runtime_binds
@@ -72,6 +73,7 @@ from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, sites
+from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
 from shipway.services import isolation
@@ -120,6 +122,8 @@ class Platform:
             print(f"shipway: W: {warning}", flush=True)
         for leftover in sweep(s.home / "builds"):  # build disks a kill -9 left mounted
             print(f"shipway: removed the build disk {leftover} left by an interrupted build")
+        for group in [*pids.sweep(s.home), *memory.sweep(pids.instance_prefix(s.home))]:
+            print(f"shipway: removed the empty cgroup {group} left by an interrupted process")
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
         ensure_isolation(s.firewall_table, s.build_uids)
@@ -567,6 +571,7 @@ class Platform:
             extra_passthrough=self.settings.passthrough_env,
             home=self.settings.home,
             disk_mb=self.settings.build_disk_mb, memory_mb=self.settings.build_memory_mb,
+            pids_max=self.settings.build_pids,
             nearest_runtime=self._nearest(env),
         )
         for app in config.apps:  # a runtime that cannot be had fails the push before any build
@@ -806,6 +811,7 @@ class Platform:
             gid=self.settings.apps_gid, router_gid=self.settings.router_uid,
             env={**view.variables, **runtime_environment(app, ctx, runtime.path_dirs)},
             runtime_binds=(*runtime.binds, view.hosts_bind), process=process, command=command,
+            pids_max=self.settings.app_pids,
         )
 
     def _app_endpoints(self, env: Environment, app: AppConfig, config: ProjectConfig

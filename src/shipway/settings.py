@@ -19,6 +19,7 @@ from pathlib import Path
 from shipway import ranges
 from shipway.environments import slots
 from shipway.errors import UsageError
+from shipway.sandbox import pids
 
 
 def _default_home() -> Path:
@@ -48,6 +49,8 @@ class Settings:
     build_timeout: int
     build_disk_mb: int
     build_memory_mb: int
+    build_pids: int
+    app_pids: int
     artifact_retention: int
     data_pool_mb: int
     data_pool_mode: str
@@ -135,6 +138,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         build_timeout=_int(env, "SHIPWAY_BUILD_TIMEOUT", 3600),
         build_disk_mb=_int(env, "SHIPWAY_BUILD_DISK", 4096),
         build_memory_mb=_int(env, "SHIPWAY_BUILD_MEMORY", 2048),
+        # Processes and threads at once: a whole build; each app process tree (S5).
+        build_pids=pids.parse_limit(pids.BUILD_SETTING, env.get(pids.BUILD_SETTING), pids.DEFAULT_BUILD),
+        app_pids=pids.parse_limit(pids.APP_SETTING, env.get(pids.APP_SETTING), pids.DEFAULT_APP),
         artifact_retention=_int(env, "SHIPWAY_ARTIFACT_RETENTION", 7 * 86400),
         data_pool_mb=_int(env, "SHIPWAY_DATA_POOL_MB", 20480),
         data_pool_mode=env.get("SHIPWAY_DATA_POOL", "auto"),

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from shipway.build import memory
+from shipway.sandbox import pids
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 STDLIB = Path(__file__).parent / "apps" / "stdlib"  # a dependency-free app for fast tests
@@ -31,6 +34,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Wait until `condition()` is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.02)
+
+
+def holds_throughout(condition: Callable[[], object], seconds: float) -> bool:
+    """True if `condition()` stays true for `seconds`; False at the first look
+    where it is not. For what must last (a request held for a window), where
+    no condition can end the wait early."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not condition():
+            return False
+        time.sleep(0.02)
+    return bool(condition())
 
 
 def processes_of(uid: int) -> list[int]:
@@ -209,3 +233,6 @@ def stop_everything(sw: Shipway) -> None:
             pass
     for mount in ("artifacts", "served", "volumes"):
         subprocess.run(["umount", "-l", str(sw.home / mount)], check=False, capture_output=True)
+    # Supervisors killed outright cannot remove their cgroups: this home's go now.
+    pids.sweep(sw.home, kill=True)
+    memory.sweep(pids.instance_prefix(sw.home))

@@ -36,6 +36,7 @@ class Project:
     project_id: str = "proj1"
     disk_mb: int = 64
     memory_mb: int = 512
+    pids_max: int = 512
     timeout: float = 600
     lines: list[str] = field(default_factory=list)
 
@@ -51,7 +52,7 @@ class Project:
         return BuildHost(
             store=self.store, work_root=self.base / "builds", cache_root=self.base / "cache",
             uid=self.uid, timeout=self.timeout, extra_passthrough=(), home=self.base / "home",
-            disk_mb=self.disk_mb, memory_mb=self.memory_mb,
+            disk_mb=self.disk_mb, memory_mb=self.memory_mb, pids_max=self.pids_max,
         )
 
     def commit(self, files: dict[str, str]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import Shipway, commit, make_repo, push, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -125,6 +125,12 @@ class Traffic:
         for thread in self._threads:
             thread.join(120)
 
+    def wait_answered(self, sent_after: float, timeout: float = 30) -> None:
+        """Until every method has an answer to a request sent after `sent_after`."""
+        def every_method() -> bool:
+            return {s.method for s in list(self.seen) if s.sent > sent_after} == set(METHODS)
+        wait_for(every_method, timeout, "an answer to every method")
+
     def _run(self, method: str) -> None:
         body = f"{method} body".encode() if method in ("POST", "PUT", "PATCH") else None
         with httpx.Client(base_url=self.base, headers={"Host": self.host}, trust_env=False,
@@ -156,9 +162,9 @@ def _deploy_under_traffic(shipway: Shipway, project: Project, release: str) -> t
     (repo / "release.txt").write_text(f"{release}\n")
     commit(repo, release)
     with Traffic(shipway.url(project.name)) as traffic:
-        time.sleep(0.5)
+        traffic.wait_answered(sent_after=0.0)  # the old release answers every method first
         out = push(repo, remote)
-        time.sleep(0.5)
+        traffic.wait_answered(sent_after=time.monotonic())  # and the new one after the push
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
     return traffic.seen, log
@@ -198,8 +204,11 @@ def test_d2_every_method_held_during_a_deploy_and_answered_by_the_new_release(
 def test_d2_app_down_outside_a_deploy_gets_503_within_a_second(
         shipway: Shipway, project: Project) -> None:
     url, repo = shipway.url(project.name), project.repo
+    app_log = shipway.home / "logs" / project.name / "main" / "app" / "app.log"
+    exits = app_log.read_text().count("process exited")
     assert shipway.fetch(url + "break", "-X", "POST")[0] == 200
-    time.sleep(1.0)  # the app exits; its supervisor restarts it, and it never listens
+    # The app exits; its supervisor restarts it, and it never listens.
+    wait_for(lambda: app_log.read_text().count("process exited") > exits, 15, "the app exits")
     for method in ("GET", "POST"):
         started = time.monotonic()
         code, body = shipway.fetch(url, "-X", method, "-D", "-")

@@ -34,8 +34,8 @@ from shipway.router.table import (
     Upstream,
 )
 
-from .conftest import free_port
-from .upstreams import TcpApp, UnixApp, serving, settle
+from .conftest import free_port, holds_throughout
+from .upstreams import Sent, TcpApp, UnixApp, serving, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -165,15 +165,21 @@ def test_unknown_host_gets_404(serve, http: httpx.Client) -> None:  # type: igno
 
 
 def _send_later(request: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    """Run `request(extensions)` in a thread; return once it has been sent."""
     result: dict[str, Any] = {}
+    sent = Sent()
 
     def send() -> None:
         started = time.monotonic()
-        result["response"] = request()
+        try:
+            result["response"] = request(sent.extensions)
+        finally:
+            sent.event.set()
         result["seconds"] = time.monotonic() - started
 
     thread = threading.Thread(target=send)
     thread.start()
+    sent.wait()
     return thread, result
 
 
@@ -182,10 +188,10 @@ def test_request_is_held_until_the_socket_appears_by_rename(  # type: ignore[no-
 ) -> None:
     sock = tmp_path / "app.sock"
     serve([Site("http", HOST, "/", Upstream(f"unix/{sock}"))], hold_seconds=20)
-    get, got = _send_later(lambda: http.get("/held"))
-    post, posted = _send_later(lambda: http.post("/held", content=b"payload"))
-    time.sleep(1.0)
-    assert get.is_alive() and post.is_alive(), "requests should be held, not answered"
+    get, got = _send_later(lambda ext: http.get("/held", extensions=ext))
+    post, posted = _send_later(lambda ext: http.post("/held", content=b"payload", extensions=ext))
+    assert holds_throughout(lambda: get.is_alive() and post.is_alive(), 1.0), \
+        "requests should be held, not answered"
     # The deploy's switch: bind beside the final name, then rename() into it.
     with serving(UnixApp(str(tmp_path / "app.sock.new"), _Echo), "new"):
         os.rename(tmp_path / "app.sock.new", sock)
@@ -305,8 +311,8 @@ def test_reloading_an_identical_config_keeps_held_requests(  # type: ignore[no-u
     sock = tmp_path / "app.sock"
     sites = [Site("http", HOST, "/", Upstream(f"unix/{sock}"))]
     serve(sites)
-    thread, result = _send_later(lambda: http.get("/"))
-    time.sleep(0.5)
+    thread, result = _send_later(lambda ext: http.get("/", extensions=ext))
+    assert holds_throughout(thread.is_alive, 0.3), "the request is held when the reload comes"
     serve(sites)  # Caddy sees "config is unchanged" and does nothing
     with serving(UnixApp(str(sock), _Echo), "app"):
         thread.join(10)

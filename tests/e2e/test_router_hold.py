@@ -30,8 +30,8 @@ from shipway.router.caddyconfig import NOT_ANSWERING_BODY, RETRY_AFTER, render
 from shipway.router.holdlog import log_offset, read_hold_figures
 from shipway.router.table import Site, Upstream
 
-from .conftest import free_port
-from .upstreams import TcpApp, UnixApp, serving, settle
+from .conftest import free_port, holds_throughout
+from .upstreams import Sent, TcpApp, UnixApp, serving, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -128,25 +128,40 @@ def _client(port: int) -> httpx.Client:
                         trust_env=False, timeout=60)
 
 
-def _send(port: int, method: str, results: dict[str, Any]) -> threading.Thread:
+def _send(port: int, method: str, results: dict[str, Any]) -> tuple[threading.Thread, Sent]:
+    sent = Sent()
+
     def run() -> None:
         started = time.monotonic()
         body = f"{method}-payload".encode() if method in ("POST", "PUT", "PATCH") else None
         try:
             with _client(port) as client:
-                results[method] = (client.request(method, "/held", content=body),
+                results[method] = (client.request(method, "/held", content=body,
+                                                  extensions=sent.extensions),
                                    time.monotonic() - started)
         except httpx.HTTPError as error:  # a reset or an empty reply: the contract's failure
             results[method] = (error, time.monotonic() - started)
+        sent.event.set()  # an error before sending: let the test see it, not time out
 
     thread = threading.Thread(target=run)
     thread.start()
-    return thread
+    return thread, sent
 
 
 def _send_all(port: int) -> tuple[list[threading.Thread], dict[str, Any]]:
+    """Every method's request, each in its thread; returns once all are with
+    the router (on a loaded machine a thread may start late: a hold window
+    timed before its request was sent would measure nothing)."""
     results: dict[str, Any] = {}
-    return [_send(port, m, results) for m in METHODS], results
+    started = [_send(port, m, results) for m in METHODS]
+    for _, sent in started:
+        sent.wait()
+    return [thread for thread, _ in started], results
+
+
+def _all_held(threads: list[threading.Thread], seconds: float) -> bool:
+    """No request is answered for `seconds`."""
+    return holds_throughout(lambda: all(t.is_alive() for t in threads), seconds)
 
 
 def _assert_answered_by(results: dict[str, Any], app: str, held_at_least: float) -> None:
@@ -190,7 +205,7 @@ def test_d2_a_crashed_app_that_comes_back_quickly_is_answered(
     sock = base / "restart.sock"
     route(Upstream(f"unix/{sock}", hold_marker=str(base / "holds" / "restart")))
     threads, results = _send_all(http_port)
-    time.sleep(0.2)  # the supervisor's restart, well within the down retry
+    time.sleep(0.2)  # the app's downtime (a supervisor's restart), well within the down retry
     with serving(_unix_app(sock), "restarted"):
         for thread in threads:
             thread.join(10)
@@ -207,11 +222,9 @@ def test_d2_marker_holds_and_removing_it_keeps_the_held_request(
     gate.begin_hold(marker)
     route(Upstream(f"unix/{sock}", hold_marker=str(marker)))
     threads, results = _send_all(http_port)
-    time.sleep(1.5)
-    assert all(t.is_alive() for t in threads), "held while the marker exists, past the down retry"
+    assert _all_held(threads, 1.5), "held while the marker exists, past the down retry"
     gate.end_hold(marker)  # the deploy ends: new requests now fail fast ...
-    time.sleep(0.2)
-    assert all(t.is_alive() for t in threads), "... but the held ones keep waiting"
+    assert _all_held(threads, 0.2), "... but the held ones keep waiting"
     with serving(_unix_app(sock), "new"):
         for thread in threads:
             thread.join(10)
@@ -233,8 +246,7 @@ def test_d2_every_method_held_and_answered_by_the_new_unix_release(
         gate.begin_hold(marker)
         gate.hold_socket(upstream)
     threads, results = _send_all(http_port)  # the old app is gone, the new not yet up
-    time.sleep(1.5)
-    assert all(t.is_alive() for t in threads), "every method must wait, none be refused"
+    assert _all_held(threads, 1.5), "every method must wait, none be refused"
     with serving(_unix_app(sock_dir / "new.sock"), "new"):
         gate.release_socket(sock_dir / "new.sock", upstream)
         gate.end_hold(marker)
@@ -254,14 +266,13 @@ def test_d2_every_method_held_and_answered_by_the_new_tcp_release(
         gate.begin_hold(marker)
         gate.hold_port(table, port)
     threads, results = _send_all(http_port)
-    time.sleep(1.0)
+    assert _all_held(threads, 1.0), "held while no release listens"
     with serving(TcpApp(("127.0.0.1", port), _Echo), "new"):
         # The gate stops only the router: a deploy hook or health check
         # reaches the new release directly, while clients still wait.
         direct = httpx.get(f"http://127.0.0.1:{port}/", trust_env=False)
         assert direct.headers["X-App"] == "new"
-        time.sleep(0.5)
-        assert all(t.is_alive() for t in threads), "the router must not reach the new app yet"
+        assert _all_held(threads, 0.5), "the router must not reach the new app yet"
         gate.release_port(table, port)
         gate.end_hold(marker)
         for thread in threads:
@@ -296,7 +307,7 @@ def test_d2_hold_figures_from_the_access_log(
     start = time.time()
     gate.begin_hold(marker)
     threads, results = _send_all(http_port)
-    time.sleep(1.2)
+    assert _all_held(threads, 1.2), "held until the app comes"
     with serving(_unix_app(sock), "new"):
         gate.end_hold(marker)
         end = time.time()

@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,7 +33,7 @@ from shipway.services.relationships import (
 )
 from shipway.services.servers import ServiceInstance
 
-from .conftest import free_port
+from .conftest import free_port, wait_for
 
 NEEDED = ("bwrap", "nft", "psql", "mysql", "redis-cli", "redis-server", "mariadbd", "setpriv")
 pytestmark = [
@@ -184,9 +183,12 @@ def test_redis_persistent_survives_a_crash_under_its_supervisor(launch: Launch) 
     assert redis(APP, store, "SET", "k", "kept").stdout.strip() == "OK"
     supervisor = int((store.state_dir / "supervisor.pid").read_text())
     assert _parent(supervisor) != os.getpid()  # detached: a dead control plane leaves it running
-    for pid in _pids_of_uid(store.uid):
+    killed = _pids_of_uid(store.uid)
+    for pid in killed:
         os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
+    # A killed server still answers until it has exited: wait for that, so
+    # the readiness seen next is the restarted server's.
+    wait_for(lambda: not set(killed) & set(_pids_of_uid(store.uid)), 10, "the killed server exits")
     servers.wait_ready(store, timeout=30)  # restarted by the supervisor after its back-off
     assert redis(APP, store, "GET", "k").stdout.strip() == "kept"
     assert "restarting in" in store.log.read_text()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import Shipway, commit, make_repo, push, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -153,22 +153,25 @@ def test_b4_build_hook_cannot_reach_host_loopback(
 def test_x1_kill9_control_plane_app_keeps_answering(shipway: Shipway, shop: dict) -> None:
     url = shipway.url("shop")
     failures: list[int] = []
+    answers: list[int] = []
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.is_set():
             code, _ = shipway.fetch(url, timeout=10)
-            if code != 200:
-                failures.append(code)
+            (answers if code == 200 else failures).append(code)
             time.sleep(0.05)
 
     poller = threading.Thread(target=poll)
     poller.start()
     try:
         shipway.kill9()
-        time.sleep(1.0)
+        # Requests answered while the control plane is dead, then after its restart.
+        dead = len(answers)
+        wait_for(lambda: failures or len(answers) >= dead + 10, 30, "answers while it is dead")
         shipway.start()
-        time.sleep(0.5)
+        restarted = len(answers)
+        wait_for(lambda: failures or len(answers) >= restarted + 5, 30, "answers after the restart")
     finally:
         stop.set()
         poller.join()

@@ -21,6 +21,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.sandbox import cgroupfs
+
 MB = 1 << 20
 # $0 is the cgroup.procs file, "$@" the sandbox's argv; a constant script.
 ENTER = 'echo $$ > "$0" && exec "$@"'
@@ -101,19 +103,35 @@ def create(limit_mb: int, name: str | None = None) -> tuple[MemoryCgroup | None,
     return MemoryCgroup(path, version, limit_mb), ""
 
 
+def sweep(prefix: str) -> list[str]:
+    """Remove the empty build cgroups whose names begin with `prefix` (a
+    `kill -9` of the control plane leaves them behind); their names."""
+    parent, _, _ = _parent()
+    if parent is None:
+        return []
+    removed = []
+    for path in sorted(parent.glob(f"{prefix}-*")):
+        try:
+            path.rmdir()
+        except OSError:
+            continue  # still in use
+        removed.append(path.name)
+    return removed
+
+
 def _parent() -> tuple[Path | None, int, str]:
     """Where build cgroups go: under shipway's own memory cgroup (v1), or a
     `shipway.builds` group at the v2 root, whose subtree may enable memory
     (a v2 cgroup holding processes, like shipway's own, cannot)."""
     if os.geteuid() != 0:
         return None, 0, "shipway does not run as root"
-    mounts = _cgroup_mounts()
+    mounts = cgroupfs.mounts()
     v2 = mounts.get("cgroup2")
-    if v2 is not None and "memory" in _read(v2 / "cgroup.controllers").split():
+    if v2 is not None and "memory" in cgroupfs.v2_controllers(v2):
         return _v2_parent(v2)
     v1 = mounts.get("memory")
     if v1 is not None:
-        own = _own_cgroup("memory")
+        own = cgroupfs.own("memory")
         parent = v1 / own.lstrip("/") if own is not None else v1
         if parent.is_dir() and os.access(parent, os.W_OK):
             return parent, 1, ""
@@ -132,36 +150,5 @@ def _v2_parent(root: Path) -> tuple[Path | None, int, str]:
     return group, 2, ""
 
 
-def _cgroup_mounts() -> dict[str, Path]:
-    """'cgroup2' → the v2 mount; 'memory' → the v1 memory controller's mount."""
-    found: dict[str, Path] = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, options = fields[sep + 1], fields[sep + 3].split(",")
-            if fstype == "cgroup2":
-                found.setdefault("cgroup2", Path(fields[4]))
-            elif fstype == "cgroup" and "memory" in options:
-                found.setdefault("memory", Path(fields[4]))
-    return found
-
-
-def _own_cgroup(controller: str) -> str | None:
-    for line in _read(Path("/proc/self/cgroup")).splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(","):
-            return path
-    return None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
-
-def _write(path: Path, value: str) -> None:
-    with open(path, "w") as f:
-        f.write(value)
+_read = cgroupfs.read
+_write = cgroupfs.write

@@ -38,9 +38,10 @@ from shipway.build.steps import (
 )
 from shipway.config.model import AppConfig
 from shipway.encoding import b64json, env_value
-from shipway.errors import BuildFailed
+from shipway.errors import BuildFailed, Cancelled
 from shipway.git.repos import GitObjects
 from shipway.sandbox import beneath
+from shipway.sandbox.pids import DEFAULT_BUILD as DEFAULT_BUILD_PIDS
 from shipway.sandbox.run import run_argv
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
 
@@ -74,6 +75,7 @@ class BuildHost:
     home: Path
     disk_mb: int = 4096  # app + cache + /tmp (B6)
     memory_mb: int = 2048  # all the build's processes together (B6)
+    pids_max: int = DEFAULT_BUILD_PIDS  # processes and threads at once, all steps' trees (S5)
     nearest_runtime: bool = False  # the version policy: another version if this one cannot be had
 
 
@@ -226,9 +228,25 @@ def _run_step(
         no_space = no_space or "No space left on device" in line
         log(f"    W: {line}" if is_stderr else f"    {line}")
 
-    ooms = space.oom_kills()
-    code = run_argv(space.wrap(bwrap_argv(spec_for(step))), on_line=on_line, stop=clock.reason,
-                    grace=STOP_GRACE)
+    ooms, refused = space.oom_kills(), space.pids_hits()
+
+    def stop() -> str | None:
+        # A bomb is killed at its first refused fork, not at the deadline, and
+        # without the TERM grace: 500 spinning processes would slow the stop.
+        if space.pids_hits() > refused:
+            space.kill_processes()
+            return "process limit"
+        return clock.reason()
+
+    try:
+        code = run_argv(space.wrap(bwrap_argv(spec_for(step))), on_line=on_line, stop=stop,
+                        grace=STOP_GRACE)
+    except Cancelled:
+        if space.pids_hits() > refused:
+            raise BuildFailed(space.too_many_processes_message(step.what)) from None
+        raise
+    if space.pids_hits() > refused:
+        raise BuildFailed(space.too_many_processes_message(step.what))
     if code != 0:
         if space.oom_kills() > ooms:
             raise BuildFailed(space.out_of_memory_message(step.what))

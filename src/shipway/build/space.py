@@ -1,6 +1,7 @@
-"""Where one build runs: its own disk (disk.py) and memory cgroup (memory.py),
-set up before the first step and always taken down after the last, whatever
-happened; and the messages that name a limit the build ran into (B6)."""
+"""Where one build runs: its own disk (disk.py), memory cgroup (memory.py) and
+pids cgroup (sandbox/pids.py), set up before the first step and always taken
+down after the last, whatever happened; and the messages that name a limit
+the build ran into (B6, S5)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Protocol
 from shipway.build import memory
 from shipway.build.disk import BuildDisk, close_disk, open_disk, save_cache
 from shipway.errors import ShipwayError
-from shipway.sandbox import beneath
+from shipway.sandbox import beneath, pids
 
 Log = Callable[[str], None]
 
@@ -24,6 +25,8 @@ class Host(Protocol):
     uid: int
     disk_mb: int
     memory_mb: int
+    pids_max: int
+    home: Path
 
 
 @dataclass
@@ -31,10 +34,20 @@ class BuildSpace:
     disk: BuildDisk
     cgroup: memory.MemoryCgroup | None
     uid: int
+    pids: pids.PidsCgroup | None = None
     succeeded: bool = False
 
     def wrap(self, argv: list[str]) -> list[str]:
-        return argv if self.cgroup is None else self.cgroup.wrap(argv)
+        argv = argv if self.cgroup is None else self.cgroup.wrap(argv)
+        return argv if self.pids is None else self.pids.wrap(argv)
+
+    def pids_hits(self) -> int:
+        return 0 if self.pids is None else self.pids.hits()
+
+    def kill_processes(self) -> None:
+        """SIGKILL every process of the build now."""
+        if self.pids is not None:
+            self.pids.kill_all()
 
     def oom_kills(self) -> int:
         return 0 if self.cgroup is None else self.cgroup.oom_kills()
@@ -50,6 +63,11 @@ class BuildSpace:
                 f"{self.cgroup.limit_mb} MB; set SHIPWAY_BUILD_MEMORY (in MB) to raise the limit; "
                 "nothing was deployed")
 
+    def too_many_processes_message(self, what: str) -> str:
+        assert self.pids is not None
+        return pids.limit_message("the build", self.pids.limit, pids.BUILD_SETTING,
+                                  f" in the {what}") + "; nothing was deployed"
+
 
 def cache_image(cache_root: Path, project_id: str) -> Path:
     return cache_root / f"{project_id}.img"
@@ -61,14 +79,20 @@ def build_space(host: Host, project_id: str, name: str, log: Log) -> Iterator[Bu
     caller sets `succeeded` (a failed build's cache writes are dropped)."""
     saved = cache_image(host.cache_root, project_id)
     disk = open_disk(host.work_root / name, saved, host.disk_mb, host.uid, log)
-    cgroup, why = memory.create(host.memory_mb)
+    group_name = pids.transient_name(host.home, "build")
+    cgroup, why = memory.create(host.memory_mb, group_name)
     if cgroup is None:
         log(f"  W: memory limit not enforced: {why}")
-    space = BuildSpace(disk, cgroup, host.uid)
+    pids_group, why = pids.create(host.pids_max, group_name, "builds")
+    if pids_group is None:
+        log(f"  W: process limit not enforced: {why}")
+    space = BuildSpace(disk, cgroup, host.uid, pids_group)
     try:
         _own_cache(disk.cache, host.uid)
         yield space
     finally:
+        if pids_group is not None:  # first: a fork bomb stops growing at once
+            pids_group.remove()
         if cgroup is not None:
             cgroup.kill_all()
             cgroup.remove()

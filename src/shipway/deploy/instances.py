@@ -21,10 +21,10 @@ from pathlib import Path
 from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
 from shipway.environments.data import volume_path
-from shipway.errors import AppError, UserError
-from shipway.sandbox import beneath
+from shipway.errors import AppError, Cancelled, UserError
+from shipway.sandbox import beneath, pids
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
-from shipway.sandbox.run import run_oneshot
+from shipway.sandbox.run import OnLine, run_argv
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
 
 SOCK_DIR = "/run/shipway/sock"
@@ -95,6 +95,7 @@ class Launch:
     # The router's own group: with it, the socket directory admits the app
     # and the router only (every app shares `gid`, so it cannot do that).
     router_gid: int | None = None
+    pids_max: int = pids.DEFAULT_APP  # per process tree: web, each worker, each hook run (S5)
 
     @property
     def start_command(self) -> str | None:
@@ -206,7 +207,9 @@ def start_process(launch: Launch) -> None:
     if launch.process == "web" and inst.new_socket.exists():
         inst.new_socket.unlink()
     argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(command)))
-    start_supervised(inst.run_dir / launch.process, argv, log=inst.log(launch.log_name))
+    state_dir = inst.run_dir / launch.process
+    limit = pids.Limit(pids.app_group_name(inst.home, state_dir), launch.pids_max)
+    start_supervised(state_dir, argv, log=inst.log(launch.log_name), limit=limit)
 
 
 def stop_all(inst: Instance) -> None:
@@ -230,7 +233,9 @@ def run_hook(launch: Launch, hook: str, log: Callable[[str], None]) -> int:
 
 def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file: Path,
                cancel: threading.Event | None = None) -> int:
-    """Run a script of the user's with dash in the app's run-time sandbox (hooks, crons)."""
+    """Run a script of the user's with dash in the app's run-time sandbox (hooks,
+    crons), in a pids cgroup of its own: a script that reaches the app's
+    process limit is stopped at once, and the log says so (status 1)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     with log_file.open("a", encoding="utf-8") as out:
         out.write(f"[{stamp}] Launching hook '{script.strip()}'.\n\n")
@@ -240,8 +245,39 @@ def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file
             out.flush()
             log(f"    W: {line}" if is_stderr else f"    {line}")
 
-        spec = sandbox_spec(launch, with_dot_environment(script))
-        return run_oneshot(spec, on_line=on_line, timeout=None, cancel=cancel)
+        argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(script)))
+        who = "the cron" if log_file.stem == "cron" else f"the {log_file.stem} hook"
+        name = pids.transient_name(launch.instance.home, "hook")
+        return _run_limited(argv, pids.Limit(name, launch.pids_max), who, on_line, log, cancel)
+
+
+def _run_limited(argv: list[str], limit: pids.Limit, who: str, on_line: OnLine,
+                 log: Callable[[str], None], cancel: threading.Event | None) -> int:
+    group, why = pids.create(limit.max, limit.name, "apps")
+    if group is None:
+        log(f"    W: process limit not enforced: {why}")
+        return run_argv(argv, on_line=on_line, stop=lambda: _cancelled(cancel))
+
+    def stop() -> str | None:
+        if group.hits():  # killed at once, as a build is (pipeline.py)
+            group.kill_all()
+            return "process limit"
+        return _cancelled(cancel)
+
+    try:
+        return run_argv(group.wrap(argv), on_line=on_line, stop=stop)
+    except Cancelled:
+        if not group.hits():
+            raise
+        message = pids.limit_message(who, limit.max, pids.APP_SETTING)
+        on_line(message, True)
+        return 1
+    finally:
+        group.remove()
+
+
+def _cancelled(cancel: threading.Event | None) -> str | None:
+    return "cancelled" if cancel is not None and cancel.is_set() else None
 
 
 def wait_listening(launch: Launch, port: int | None, timeout: float) -> None:

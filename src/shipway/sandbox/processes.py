@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from shipway.errors import PlatformError
-from shipway.sandbox import bindexec
+from shipway.sandbox import bindexec, pids
 from shipway.sandbox.groups import PROC, alive, reap_group, wait_until
 from shipway.sandbox.supervisor import CHILD_PID, SPEC_FILE, SUPERVISOR_PID, Backoff
 
@@ -35,9 +35,11 @@ def start_supervised(
     grace: float = 15.0,
     env: Mapping[str, str] | None = None,
     backoff: Backoff | None = None,
+    limit: pids.Limit | None = None,
 ) -> int:
     """Launch a detached supervisor keeping `argv` running (output appended
-    to `log`, `env` for argv itself: None inherits ours); its pid."""
+    to `log`, `env` for argv itself: None inherits ours; in the pids cgroup
+    `limit`: supervisor.py); its pid."""
     state_dir, log = state_dir.resolve(), log.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     if supervised_pid(state_dir) is not None:
@@ -50,6 +52,7 @@ def start_supervised(
         "log": str(log),
         "grace": grace,
         "backoff": asdict(backoff or Backoff()),
+        "pids": None if limit is None else asdict(limit),
     }
     # The environment may carry the app's secrets: readable by root only.
     fd = os.open(state_dir / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -71,6 +74,7 @@ def stop_supervised(state_dir: Path, timeout: float | None = None) -> None:
     if pid is not None:
         _end(pid, _grace(state_dir) + 5.0 if timeout is None else timeout)
     _reap_orphaned_child(state_dir)
+    _remove_cgroup(state_dir)
     for name in (SUPERVISOR_PID, CHILD_PID):
         (state_dir / name).unlink(missing_ok=True)
 
@@ -133,6 +137,17 @@ def _reap_orphaned_child(state_dir: Path) -> None:
     if bindexec.runs(_cmdline(pgid), argv):
         os.killpg(pgid, signal.SIGKILL)
         reap_group(pgid)
+
+
+def _remove_cgroup(state_dir: Path) -> None:
+    """The supervisor removes its cgroup as it exits; one killed outright cannot."""
+    try:
+        limit = json.loads((state_dir / SPEC_FILE).read_text()).get("pids")
+    except (OSError, ValueError):
+        return
+    group = pids.existing(limit["name"], "apps") if limit else None
+    if group is not None:
+        group.remove()
 
 
 def _grace(state_dir: Path) -> float:

@@ -3,7 +3,9 @@
 Both pipes are read from this thread with a selector, so `on_line` is never
 called concurrently and needs no locking. The pipes reach EOF only once every
 process in the sandbox is gone: bwrap's pid namespace dies with the command,
-so a hook's forgotten background job cannot keep a build open.
+so a hook's forgotten background job cannot keep a build open; and the
+call returns only once every process of the command has gone (S9: a test
+counting the sandbox uid's processes right after saw one still exiting).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from shipway.errors import Cancelled, PlatformError
-from shipway.sandbox.groups import stop_group
+from shipway.sandbox.groups import reap_group, stop_group
 from shipway.sandbox.layout import HostLayout
 from shipway.sandbox.spec import SandboxSpec, bwrap_argv
 
@@ -135,6 +137,10 @@ def run_argv(
         if why is not None:
             _stop_within(proc, grace)
             raise Cancelled(why)
+        # The pipes close as the last process drops its files, before it is
+        # gone; the kernel ends the sandbox's pid namespace after bwrap
+        # exits. Return only once nothing of the command is left.
+        reap_group(proc.pid)
     return proc.returncode
 
 

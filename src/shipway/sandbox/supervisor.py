@@ -13,6 +13,14 @@ restart it after a back-off (1 s doubling to 30 s, reset once a run lasted
 30 s). On SIGTERM: TERM the child's group, KILL it after the grace period,
 remove the pid files, exit 0. It waits on a pidfd and on the signal wake-up
 fd together, so a stop is seen at once, even during a back-off.
+
+Process limit (S5): with `pids` in the spec, the child runs in that pids
+cgroup (sandbox/pids.py), made again before each start (a sweep may have
+removed it while empty, during a back-off). The app is not
+stopped when it hits the limit (its forks fail, it keeps serving); the log
+says so once per burst of refused forks, checked every few seconds. Between
+runs and at the end, whatever is left in the cgroup is killed, so a fork
+bomb cannot outlive its app; the cgroup is removed when the supervisor exits.
 """
 
 from __future__ import annotations
@@ -28,11 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shipway.sandbox import pids
 from shipway.sandbox.groups import reap_group, stop_group
 
 SPEC_FILE = "spec.json"
 SUPERVISOR_PID = "supervisor.pid"
 CHILD_PID = "child.pid"
+LIMIT_CHECK = 2.0  # seconds between looks at the pids cgroup's refused forks
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Settings:
     log: Path
     grace: float
     backoff: Backoff
+    limit: pids.Limit | None = None
 
     @classmethod
     def load(cls, state_dir: Path) -> Settings:
@@ -67,6 +78,7 @@ class Settings:
             Path(raw["log"]),
             float(raw["grace"]),
             Backoff(**raw.get("backoff", {})),
+            pids.Limit(**raw["pids"]) if raw.get("pids") else None,
         )
 
 
@@ -77,6 +89,8 @@ class Supervisor:
         self.stopping = False
         self.child: subprocess.Popen[bytes] | None = None
         self.log_fd = os.open(settings.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self.group: pids.PidsCgroup | None = None
+        self.refused = 0
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -94,9 +108,32 @@ class Supervisor:
             if self.child is not None and self.child.poll() is None:
                 os.killpg(self.child.pid, signal.SIGKILL)
                 self.child.wait()
+            if self.group is not None:
+                self.group.remove()
             for name in (CHILD_PID, SUPERVISOR_PID):
                 (self.state_dir / name).unlink(missing_ok=True)
         return 0
+
+    def _limit_processes(self) -> None:
+        limit = self.settings.limit
+        if limit is None:
+            return
+        self.group, why = pids.create(limit.max, limit.name, "apps")
+        if self.group is None:
+            self.log(f"W: process limit not enforced: {why}")
+        else:
+            self.refused = self.group.hits()
+
+    def _check_limit(self) -> None:
+        """Say so in the log when the app's forks were refused since the last look."""
+        if self.group is None:
+            return
+        hits = self.group.hits()
+        if hits > self.refused:
+            self.log(f"W: the {self.state_dir.name} process reached its limit of "
+                     f"{self.group.limit} processes ({pids.APP_SETTING}): {hits - self.refused} "
+                     f"fork(s) refused; set {pids.APP_SETTING} to raise the limit")
+            self.refused = hits
 
     def _loop(self) -> None:
         delay: float | None = None
@@ -129,11 +166,20 @@ class Supervisor:
             os.close(pidfd)
         status = child.wait()
         reap_group(child.pid)  # so the old process's port is free before a restart
+        self._end_leftovers()
         return status
 
+    def _end_leftovers(self) -> None:
+        """Kill whatever of the child's tree escaped its process group."""
+        self._check_limit()
+        if self.group is not None:
+            self.group.kill_all()
+
     def _start(self) -> subprocess.Popen[bytes]:
+        self._limit_processes()
+        argv = self.settings.argv if self.group is None else self.group.wrap(self.settings.argv)
         return subprocess.Popen(
-            self.settings.argv,
+            argv,
             env=self.settings.env,
             stdin=subprocess.DEVNULL,
             stdout=self.log_fd,
@@ -149,6 +195,7 @@ class Supervisor:
             self.log(f"process stopped with status {child.returncode}")
         else:
             self.log(f"process did not stop within {grace:g}s; sent SIGKILL")
+        self._end_leftovers()
 
     def _exited(self, child: subprocess.Popen[bytes], pidfd: int, timeout: float) -> bool:
         ready, _, _ = select.select([pidfd], [], [], timeout)
@@ -162,11 +209,13 @@ class Supervisor:
         fds = [self.wake_r] if pidfd is None else [self.wake_r, pidfd]
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.stopping:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select(fds, [], [], left)
-            if pidfd in ready or (not ready and left is not None):
+            left = LIMIT_CHECK if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select(fds, [], [], min(left, LIMIT_CHECK))
+            self._check_limit()
+            if pidfd in ready or (deadline is not None and time.monotonic() >= deadline):
                 return True
-            _drain(self.wake_r)
+            if self.wake_r in ready:
+                _drain(self.wake_r)
         return False
 
     def log(self, message: str) -> None:
