@@ -24,12 +24,14 @@ from enum import Enum
 
 from shipway.errors import PlatformError
 
+# `abort`: the deploy raised before serving; `recover_*`: a restarted plane's decision.
+_BACK = {"abort": "failed", "recover_back": "failed"}
 TRANSITIONS: dict[str, dict[str, str]] = {
-    "holding": {"replace": "replacing", "abort": "failed"},
-    "replacing": {"started": "started", "start_failed": "restoring", "abort": "failed"},
-    "started": {"serve": "serving", "abort": "failed"},
-    "restoring": {"restored": "failed", "abort": "failed"},
-    "serving": {"finish": "done"},
+    "holding": {"replace": "replacing", **_BACK},
+    "replacing": {"started": "started", "start_failed": "restoring", **_BACK},
+    "started": {"serve": "serving", "recover_forward": "done", **_BACK},
+    "restoring": {"restored": "failed", **_BACK},
+    "serving": {"finish": "done", "recover_forward": "done", "recover_back": "failed"},
     "done": {},
     "failed": {},
 }

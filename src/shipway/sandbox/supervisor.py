@@ -10,7 +10,9 @@ that the caller is not even its parent.
 
 Loop: start the child in its own process group; when it exits, log it and
 restart it after a back-off (1 s doubling to 30 s, reset once a run lasted
-30 s). On SIGTERM: TERM the child's group, KILL it after the grace period,
+30 s); each exit is counted in STATE_DIR/exits, so a deploy sees an app
+that crash-loops at start at once instead of waiting for it to listen.
+On SIGTERM: TERM the child's group, KILL it after the grace period,
 remove the pid files, exit 0. It waits on a pidfd and on the signal wake-up
 fd together, so a stop is seen at once, even during a back-off.
 """
@@ -33,6 +35,7 @@ from shipway.sandbox.groups import reap_group, stop_group
 SPEC_FILE = "spec.json"
 SUPERVISOR_PID = "supervisor.pid"
 CHILD_PID = "child.pid"
+EXITS = "exits"  # how many times the child exited since the supervisor started
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Supervisor:
         self.state_dir = state_dir
         self.settings = settings
         self.stopping = False
+        self.exits = 0
         self.child: subprocess.Popen[bytes] | None = None
         self.log_fd = os.open(settings.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -108,6 +112,8 @@ class Supervisor:
             if self.stopping:
                 self.log(f"process exited with status {status}")
                 return
+            self.exits += 1
+            _write_pid(self.state_dir / EXITS, self.exits)
             delay = self.settings.backoff.next(delay, time.monotonic() - started)
             self.log(f"process exited with status {status}; restarting in {delay:g}s")
             self._wait(None, delay)
