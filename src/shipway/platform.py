@@ -132,7 +132,11 @@ class Platform:
         for marker in gate.clear_holds(s.home):
             print(f"shipway: released the hold an interrupted deploy left ({marker.name})")
         for record in self.deploys.unfinished():
-            self._recover_deploy(record)
+            try:
+                self._recover_deploy(record)
+            except ShipwayError as exc:  # left unfinished: the next start tries again
+                print(f"shipway: W: cannot recover the deploy of activity {record.activity}: {exc}",
+                      flush=True)
         for env in self.registry.environments():
             if env.status == "active" and env.current_release:
                 self._restore(env)

@@ -241,7 +241,8 @@ def test_two_branches_pushed_at_once_both_answer_their_own_page(
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
               for branch in ("left", "right")]
     outs = [p.communicate(timeout=300)[0] for p in pushes]
-    assert all(p.returncode == 0 for p in pushes), outs
+    failed = [out for p, out in zip(pushes, outs, strict=True) if p.returncode != 0]
+    assert not failed, "\n".join(failed)
     for branch in ("left", "right", "main"):
         code, body = shipway.fetch(shipway.url("twins", branch))
         expected = "stdlib v1" if branch == "main" else f"stdlib {branch}"

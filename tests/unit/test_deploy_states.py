@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from shipway.deploy.progress import Deploys
 from shipway.deploy.states import RECOVERY, TRANSITIONS, Recovery, next_state, recovery
 from shipway.errors import PlatformError
+from shipway.state.store import Store
 
 B, F, N = Recovery.BRING_BACK, Recovery.FINISH_NEW, Recovery.NOTHING
 
@@ -55,3 +59,18 @@ def test_transitions(state: str, event: str, expected: str) -> None:
 def test_an_illegal_event_raises(state: str, event: str) -> None:
     with pytest.raises(PlatformError):
         next_state(state, event)
+
+
+def test_deploy_progress_is_stored_and_only_legal_events_move_it(tmp_path: Path) -> None:
+    deploys = Deploys(Store(tmp_path / "state.db"))
+    deploys.begin("a1", "p", "main", "c0ffee", {"app": "k"}, {"variables": {}}, "push",
+                  previous=3, sets_head=True)
+    assert deploys.fire("a1", "replace") == "replacing"
+    with pytest.raises(PlatformError):
+        deploys.fire("a1", "serve")  # not started yet
+    again = Deploys(Store(tmp_path / "state.db"))  # as a restarted control plane sees it
+    [record] = again.unfinished()
+    assert (record.state, record.previous, record.sets_head, record.builds) == (
+        "replacing", 3, True, {"app": "k"})
+    assert again.fire("a1", "recover_back") == "failed"
+    assert again.unfinished() == []
