@@ -649,8 +649,6 @@ class Platform:
         previous = self._previous_instances(env)
         restore, served = self._previous_release(env)
         self.crons.drain(env, log)
-        self._deploying[(env.project, env.name)] = (env, config)
-        self.sync_router()
         plan = DeployPlanInput(
             apps=tuple(launches),
             deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.deploy),
@@ -702,10 +700,13 @@ class Platform:
             # Deployed, whatever the hooks do next: a push must not be rejected now.
             self.activities.set_details(activity_id, deployed=True, release=release.id)
 
-        self.deploys.begin(activity_id, env.project, env.name, commit, builds,
-                           _snapshot(config, variables, sensitive), trigger,
-                           served.number if served else None, sets_head=trigger == "push")
+        with self._router_lock:
+            self._deploying[(env.project, env.name)] = (env, config)
         try:
+            self.sync_router()
+            self.deploys.begin(activity_id, env.project, env.name, commit, builds,
+                               _snapshot(config, variables, sensitive), trigger,
+                               served.number if served else None, sets_head=trigger == "push")
             outcome = driver.run(plan, on_serve=on_serve)
         finally:
             # A deploy that failed before serving must not leave its apps
@@ -721,9 +722,10 @@ class Platform:
 
     def _deploy_ended(self, env: Environment, activity_id: str) -> None:
         """Served, brought back or raised: record it, and route what now serves."""
-        if self.deploys.get(activity_id).state not in FINAL:
+        if self.deploys.state(activity_id) not in (*FINAL, None):
             self.deploys.fire(activity_id, "abort")
-        self._deploying.pop((env.project, env.name), None)
+        with self._router_lock:
+            self._deploying.pop((env.project, env.name), None)
         self.sync_router()
 
     def _previous_release(self, env: Environment) -> tuple[Previous, Release | None]:

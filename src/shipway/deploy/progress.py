@@ -70,6 +70,11 @@ class Deploys:
             db.execute("UPDATE deploys SET state = ? WHERE activity = ?", (state, activity))
         return state
 
+    def state(self, activity: str) -> str | None:
+        """The deploy's state; None if it never began."""
+        row = self._store.one("SELECT state FROM deploys WHERE activity = ?", activity)
+        return row["state"] if row else None
+
     def get(self, activity: str) -> DeployRecord:
         row = self._store.one("SELECT * FROM deploys WHERE activity = ?", activity)
         if row is None:
