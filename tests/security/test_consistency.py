@@ -128,24 +128,27 @@ def test_a_release_that_exits_at_start_gives_way_to_the_previous_one(
 
 # -- (b) kill -9 during a deploy -------------------------------------------------------
 
-BLOCKING_HOOK = """  deploy: |
+BLOCKING_HOOKS = """  deploy: |
     echo run >> /app/data/hook-runs
     while [ -e /app/data/block-hook ]; do sleep 0.05; done
     echo done >> /app/data/hook-runs
+  post_deploy: |
+    echo post >> /app/data/hook-runs
+    while [ -e /app/data/block-post ]; do sleep 0.05; done
 """
 
 
 @pytest.fixture(scope="module")
 def blocking(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A project whose deploy hook waits while /app/data/block-hook exists and whose
-    start waits while /app/data/block-start exists: files the test controls."""
+    """A project whose deploy hook, post_deploy hook and start wait while
+    /app/data/block-hook, block-post, block-start exist: files the test controls."""
     remote = shipway.create_project("killed")
     repo = make_repo(tmp_path_factory.mktemp("killed") / "repo", STDLIB)
     cfg = repo / ".platform.app.yaml"
     text = cfg.read_text()
     start = text.index("  deploy: |")
-    end = text.index("  post_deploy: |")
-    text = text[:start] + BLOCKING_HOOK + text[end:]
+    end = text.index("mounts:")
+    text = text[:start] + BLOCKING_HOOKS + text[end:]
     text = text.replace("    start: python3 app.py\n",
                         "    start: while [ -e /app/data/block-start ]; do sleep 0.05; done;"
                         " exec python3 app.py\n")
@@ -190,6 +193,30 @@ def test_kill_9_during_the_deploy_hook_converges_on_the_new_release(
     # the interrupted hook was not run again (nor the completed one of v1)
     assert hook_runs(data) == [*runs_before, "run"]
     assert not holding(shipway)
+
+
+def test_kill_9_during_post_deploy_keeps_the_new_release_current(
+        shipway: Shipway, blocking: dict) -> None:
+    repo, remote, data, url = blocking["repo"], blocking["remote"], blocking["data"], blocking["url"]
+    runs_before = hook_runs(data)
+    set_version(repo, "v4")
+    commit(repo, "v4")
+    (data / "block-post").write_text("")
+    try:
+        pushing = start_push(repo, remote)
+        wait_for(lambda: hook_runs(data)[len(runs_before):] == ["run", "done", "post"], 120,
+                 "post_deploy to start")
+        shipway.kill9()
+        pushing.communicate(timeout=60)  # git refused it: the pre-receive hook died
+        shipway.start()
+    finally:
+        (data / "block-post").unlink(missing_ok=True)
+
+    assert shipway.fetch(url)[1].startswith("stdlib v4")
+    current = current_release(shipway, "killed")
+    assert current["commit"] == head(repo), current
+    assert remote_branch(remote) == head(repo)  # the pushed objects were kept, the ref moved
+    assert hook_runs(data) == [*runs_before, "run", "done", "post"]
 
 
 def test_kill_9_while_the_new_app_starts_brings_the_previous_release_back(
