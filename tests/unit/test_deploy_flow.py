@@ -9,6 +9,7 @@ from shipway.deploy.flow import (
     AwaitStart,
     DeployOutcome,
     DeployPlanInput,
+    Failed,
     RunHook,
     deploy_flow,
 )
@@ -16,7 +17,7 @@ from shipway.deploy.states import TRANSITIONS, next_state
 
 
 def _drive(plan: DeployPlanInput, failing: frozenset[tuple[str, str]] = frozenset(),
-           start_failures: tuple[str, ...] = ()) -> tuple[list[str], DeployOutcome]:
+           start_failures: tuple[str, ...] = (), raising: str = "") -> tuple[list[str], DeployOutcome]:
     flow = deploy_flow(plan)
     steps: list[str] = []
     outcome: object = None
@@ -33,6 +34,8 @@ def _drive(plan: DeployPlanInput, failing: frozenset[tuple[str, str]] = frozense
                 steps.append(type(action).__name__)
                 if isinstance(action, AwaitStart):
                     outcome = start_failures
+                if type(action).__name__ == raising:
+                    outcome = Failed(f"{raising} broke")
     except StopIteration as done:
         return steps, done.value
 
@@ -106,3 +109,11 @@ def test_progress_is_recorded_before_the_previous_release_is_stopped() -> None:
 def test_the_transition_table_is_closed() -> None:
     for events in TRANSITIONS.values():
         assert set(events.values()) <= set(TRANSITIONS)
+
+
+@pytest.mark.parametrize("step", ["MountFileSystems", "ExposeServices", "StartProcesses"])
+def test_a_step_that_raises_while_the_new_release_comes_up_brings_the_previous_back(
+        step: str) -> None:
+    steps, outcome = _drive(PLAN, raising=step)
+    assert steps[steps.index(step) + 1:] == START_FAILS[0][1]
+    assert outcome.start_failures == (f"{step} broke",) and outcome.restored

@@ -14,6 +14,7 @@ from shipway.deploy.flow import (
     DeployOutcome,
     DeployPlanInput,
     ExposeServices,
+    Failed,
     Hold,
     MountFileSystems,
     RunHook,
@@ -33,6 +34,7 @@ from shipway.deploy.instances import (
     start_process,
     stop_all,
 )
+from shipway.errors import ShipwayError
 
 Log = Callable[[str], None]
 
@@ -99,7 +101,7 @@ class Driver:
                     hold_ctx.__enter__()
                     held_at = time.monotonic()
                 result = self._advance(action.event) if isinstance(action, Advance) \
-                    else self._timed(action)
+                    else self._step(action)
                 if isinstance(action, Serve | ServePrevious):
                     if isinstance(action, Serve):
                         on_serve()
@@ -112,6 +114,17 @@ class Driver:
         finally:
             if held_at is not None:
                 hold_ctx.__exit__(None, None, None)
+
+    def _step(self, action: Action) -> object:
+        """Run `action`; a failure to bring the new release up is the flow's to handle."""
+        if not isinstance(action, MountFileSystems | ExposeServices | StartProcesses):
+            return self._timed(action)
+        try:
+            return self._timed(action)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the previous release comes back
+            why = str(exc) if isinstance(exc, ShipwayError) else f"{type(exc).__name__}: {exc}"
+            self.log(f"E: {PHASE_TITLES[type(action)].lower()} failed: {why}")
+            return Failed(why)
 
     def _timed(self, action: Action) -> object:
         title = PHASE_TITLES[type(action)]

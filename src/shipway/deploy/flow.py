@@ -11,7 +11,8 @@ A failing deploy or post_deploy hook marks the deploy failed but never stops
 it: only the build can refuse a release.
 
 New processes that do not start (S6) are the one failure that stops a
-deploy: before any hook runs, they are stopped and the previous release is
+deploy (their mounts, services or start raised, or they never listen):
+before any hook runs, they are stopped and the previous release is
 started and served again, so the held requests are answered by it. Each
 step that changes which release may run is recorded first (`Advance`, an
 event of deploy/states.py), so a restarted control plane knows what to do.
@@ -66,6 +67,13 @@ class ServePrevious:
 
 
 @dataclass(frozen=True)
+class Failed:
+    """The outcome of a step that raised (mounting, exposing, starting): why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Advance:
     """Record the deploy's progress durably (an event of deploy/states.py)."""
 
@@ -113,9 +121,10 @@ def deploy_flow(plan: DeployPlanInput) -> Generator[Action, object, DeployOutcom
     yield Hold(apps)
     yield Advance("replace")
     yield StopProcesses(apps)
-    yield MountFileSystems(apps)
-    yield ExposeServices(apps)
-    yield StartProcesses(apps)
+    for step in (MountFileSystems(apps), ExposeServices(apps), StartProcesses(apps)):
+        result = yield step
+        if isinstance(result, Failed):
+            return (yield from _bring_back(plan, (result.reason,)))
     failures = yield AwaitStart(apps)
     if failures:
         return (yield from _bring_back(plan, tuple(failures)))  # type: ignore[arg-type]
