@@ -126,6 +126,31 @@ def test_a_release_that_exits_at_start_gives_way_to_the_previous_one(
     assert remote_branch(remote) == good
 
 
+def test_a_first_release_that_exits_at_start_records_nothing(
+        shipway: Shipway, tmp_path: Path) -> None:
+    remote = shipway.create_project("neverup")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text((STDLIB / "app.py").read_text())
+    for name in (".platform.app.yaml", "worker.py"):
+        (repo / name).write_text((STDLIB / name).read_text())
+    set_version(repo, "v1", crash=True)
+    make_repo(repo)
+    started = time.monotonic()
+    out = push(repo, remote)
+    log = out.stdout + out.stderr
+    assert out.returncode != 0, log
+    assert "the new release did not start" in log and "nothing serves" in log, log
+    assert time.monotonic() - started < 90, "seen as a crash loop, not waited out"
+    releases = json.loads(shipway.cli("release:list", "-p", "neverup", "--format", "json").stdout)
+    assert releases == []
+    env = json.loads(shipway.cli("environment:info", "-p", "neverup", "-e", "main",
+                                 "--format", "json").stdout)
+    assert env["current_release"] is None, env
+    assert git(Path(remote), "rev-parse", "--verify", "-q", "refs/heads/main",
+               check=False).returncode != 0
+
+
 # -- (b) kill -9 during a deploy -------------------------------------------------------
 
 BLOCKING_HOOKS = """  deploy: |
