@@ -139,7 +139,10 @@ class Platform:
                       flush=True)
         for env in self.registry.environments():
             if env.status == "active" and env.current_release:
-                self._restore(env)
+                try:
+                    self._restore(env)
+                except ShipwayError as exc:  # one app that cannot start must not keep the rest down
+                    print(f"shipway: W: {env.project}/{env.name} did not come back: {exc}", flush=True)
         self.sync_router()
         self.collect_garbage()
         self.crons.start()
