@@ -299,3 +299,25 @@ def test_two_branches_pushed_at_once_both_answer_their_own_page(
         code, body = shipway.fetch(shipway.url("twins", branch))
         expected = "stdlib v1" if branch == "main" else f"stdlib {branch}"
         assert (code, body.split(" pid")[0]) == (200, expected), (branch, body)
+
+
+def test_a_restart_with_one_app_crash_looping_brings_the_others_back(
+        shipway: Shipway, blocking: dict, tmp_path: Path) -> None:
+    remote = shipway.create_project("fragile")
+    repo = make_repo(tmp_path / "repo", STDLIB)
+    cfg = repo / ".platform.app.yaml"
+    cfg.write_text(cfg.read_text().replace(
+        "    start: python3 app.py\n",
+        "    start: test ! -e /app/data/break-start && exec python3 app.py\n"))
+    commit(repo, "breakable start")
+    assert push(repo, remote).returncode == 0
+    fragile = shipway.url("fragile")
+    (shipway.app_data("fragile") / "mounts" / "data" / "break-start").write_text("")
+    shipway.fetch(fragile + "crash")  # from now on it exits at every start
+    shipway.kill9()
+    shipway.start()
+
+    assert shipway.fetch(blocking["url"])[0] == 200  # the other project serves again
+    code, _ = shipway.fetch(fragile)
+    assert code == 503  # quick: no hold is left behind for the broken one
+    assert "fragile/main did not come back" in shipway.serve_log.read_text()
