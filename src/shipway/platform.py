@@ -33,8 +33,8 @@ from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import platform_routes, resolve_routes
 from shipway.cronrunner import CronRunner
 from shipway.deploy import gate
-from shipway.deploy.driver import Driver
-from shipway.deploy.flow import DeployPlanInput
+from shipway.deploy.driver import Driver, Previous
+from shipway.deploy.flow import DeployOutcome, DeployPlanInput
 from shipway.deploy.instances import (
     Instance,
     Launch,
@@ -47,8 +47,10 @@ from shipway.deploy.instances import (
 )
 from shipway.deploy.listeners import check_own_listener
 from shipway.deploy.ports import allocate_port
+from shipway.deploy.progress import DeployRecord, Deploys
 from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
+from shipway.deploy.states import FINAL, Recovery, recovery
 from shipway.environments import data as envdata
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
@@ -60,6 +62,7 @@ from shipway.environments.variables import (
     updated,
 )
 from shipway.errors import (
+    AppError,
     Cancelled,
     ConfigError,
     NotSupportedYet,
@@ -68,7 +71,7 @@ from shipway.errors import (
     UsageError,
     UserError,
 )
-from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
+from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo, keep_pushed_objects
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
@@ -105,6 +108,12 @@ class Platform:
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
         self._cancels: dict[str, threading.Event] = {}
         self._locks_guard = threading.Lock()
+        self.deploys = Deploys(self.store)
+        # S6: the router config is computed from full state under one lock, and
+        # a deploy's new config is part of that state while it runs, so two
+        # concurrent deploys never overwrite each other's routes.
+        self._router_lock = threading.Lock()
+        self._deploying: dict[tuple[str, str], tuple[Environment, ProjectConfig]] = {}
 
     # -- start-up ----------------------------------------------------------------
 
@@ -120,27 +129,81 @@ class Platform:
         print(f"shipway: environment data on {self.pool.method}", flush=True)
         for warning in self.pool.warnings:
             print(f"shipway: W: {warning}", flush=True)
+        self._sweep_leftovers()
+        self._guard_network()
+        # No deploy runs yet: a hold marker left by an interrupted one is stale.
+        for marker in gate.clear_holds(s.home):
+            print(f"shipway: released the hold an interrupted deploy left ({marker.name})")
+        self._bring_back()
+        self.sync_router()
+        self.collect_garbage()
+        self.crons.start()
+
+    def _sweep_leftovers(self) -> None:
+        """What a `kill -9` of the last control plane left behind."""
+        s = self.settings
         for leftover in sweep(s.home / "builds"):  # build disks a kill -9 left mounted
             print(f"shipway: removed the build disk {leftover} left by an interrupted build")
         for group in [*pids.sweep(s.home), *memory.sweep(pids.instance_prefix(s.home))]:
             print(f"shipway: removed the empty cgroup {group} left by an interrupted process")
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
+
+    def _guard_network(self) -> None:
+        s = self.settings
         ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
         ours = {row["port"] for row in self.store.all("SELECT port FROM ports")}
         for port in isolation.keep_within(s.firewall_table, s.port_base,
                                           s.port_base + PORTS_PER_INSTANCE - 1, ours):
             print(f"shipway: port {port} is outside this instance's range now; unguarded it")
-        # No deploy runs yet: a hold marker left by an interrupted one is stale.
-        for marker in gate.clear_holds(s.home):
-            print(f"shipway: released the hold an interrupted deploy left ({marker.name})")
+
+    def _bring_back(self) -> None:
+        """Finish or undo interrupted deploys (S6), then start every active environment (X1)."""
+        for record in self.deploys.unfinished():
+            try:
+                self._recover_deploy(record)
+            except ShipwayError as exc:  # left unfinished: the next start tries again
+                print(f"shipway: W: cannot recover the deploy of activity {record.activity}: {exc}",
+                      flush=True)
         for env in self.registry.environments():
             if env.status == "active" and env.current_release:
-                self._restore(env)
-        self.sync_router()
-        self.collect_garbage()
-        self.crons.start()
+                try:
+                    self._restore(env)
+                except ShipwayError as exc:  # one app that cannot start must not keep the rest down
+                    print(f"shipway: W: {env.project}/{env.name} did not come back: {exc}", flush=True)
+
+    def _recover_deploy(self, record: DeployRecord) -> None:
+        """S6: a deploy the last control plane did not finish; after this, `_restore`
+        starts (without any hook) whatever the environment's current release lacks."""
+        objects = GitObjects(self.repo_path(record.project))
+        decision = recovery(record.state, objects.resolve(record.commit) is not None)
+        env = self.registry.environment(record.project, record.environment)
+        release = self.store.one("SELECT number FROM releases WHERE activity = ?", record.activity)
+        if decision is Recovery.BRING_BACK:
+            if record.state != "holding":  # from `replacing` on, the new processes may run
+                for inst in self._previous_instances(env):
+                    stop_all(inst)
+            if release and env.current_release == release["number"]:
+                self.releases.make_current(env.project, env.name, record.previous)
+            said = (f"release v{record.previous} serves again" if record.previous
+                    else "nothing was deployed")
+            self.deploys.fire(record.activity, "recover_back")
+        else:
+            if release is None:
+                release = {"number": self.releases.record(
+                    env.project, env.name, record.commit, record.builds, record.config,
+                    activity=record.activity, trigger=record.trigger).number}
+            if record.sets_head and self.registry.environment(env.project, env.name).head_commit \
+                    != record.commit:
+                objects.git("update-ref", f"refs/heads/{env.name}", record.commit)
+                self.registry.set_head(env.project, env.name, record.commit)
+            said = f"release v{release['number']} is current; no hook was run again"
+            self.deploys.fire(record.activity, "recover_forward")
+        message = (f"the control plane was killed while this deploy was {record.state}; "
+                   f"after the restart: {said}")
+        ActivityLog(self.activities.log_path(record.activity)).line(f"E: {message}")
+        print(f"shipway: {env.project}/{env.name}: {message}", flush=True)
 
     def _restore(self, env: Environment) -> None:
         """Bring an environment's processes back after a restart or a reboot (X1)."""
@@ -198,6 +261,9 @@ class Platform:
                     log(f"Activate it with `shipway environment:activate -p {env.project} {env.name}`"
                         " or push with `-o environment.status=active`.")
                     return True
+                # S6: if this control plane dies, git refuses the push and drops
+                # its quarantine; a deploy that went far enough still needs the code.
+                keep_pushed_objects(objects, commit)
                 try:
                     return self._deploy_commit(env, commit, objects, log, activity_id,
                                                trigger="push", new_code=True)
@@ -616,14 +682,14 @@ class Platform:
         launches = {app.name: self._launch(env, app, builds, config, variables) for app in config.apps}
         self._guard_app_ports(env, config)
         previous = self._previous_instances(env)
+        restore, served = self._previous_release(env)
         self.crons.drain(env, log)
-        self.sync_router(extra=(env, config))
         plan = DeployPlanInput(
             apps=tuple(launches),
             deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.deploy),
             post_deploy_hooks=frozenset(a.name for a in config.apps if a.hooks.post_deploy),
             post_start=frozenset(a.name for a in config.apps if a.web.post_start),
-            rerun_deploy_hook=rerun_deploy_hook,
+            rerun_deploy_hook=rerun_deploy_hook, has_previous=served is not None,
         )
         workers = [w for web in launches.values()
                    for w in self._worker_launches(web, env, config, variables)]
@@ -656,7 +722,9 @@ class Platform:
                         expose=lambda: envservices.expose_all(
                             services, config, self.settings.firewall_table,
                             self.settings.app_uid(env.slot)),
-                        before_mount=before_mount, before_hooks=before_hooks)
+                        before_mount=before_mount, before_hooks=before_hooks,
+                        await_start=self._await_start, restore=restore,
+                        advance=lambda event: self.deploys.fire(activity_id, event))
 
         def on_serve() -> None:
             release = self.releases.record(
@@ -667,17 +735,56 @@ class Platform:
             # Deployed, whatever the hooks do next: a push must not be rejected now.
             self.activities.set_details(activity_id, deployed=True, release=release.id)
 
+        with self._router_lock:
+            self._deploying[(env.project, env.name)] = (env, config)
         try:
+            self.sync_router()
+            self.deploys.begin(activity_id, env.project, env.name, commit, builds,
+                               _snapshot(config, variables, sensitive), trigger,
+                               served.number if served else None, sets_head=trigger == "push")
             outcome = driver.run(plan, on_serve=on_serve)
         finally:
             # A deploy that failed before serving must not leave its apps
             # holding every request for the hold limit (D2).
             for inst in {*previous, *(launch.instance for launch in launches.values())}:
                 gate.end_hold(gate.hold_marker(inst))
+            self._deploy_ended(env, activity_id)
         self._report_deploy(activity_id, driver, window, log)
+        _refuse_unstarted(outcome, served)
         if outcome.failed_hooks:
             log(f"E: deployed, but these hooks failed: {', '.join(outcome.failed_hooks)}")
         return outcome.ok
+
+    def _deploy_ended(self, env: Environment, activity_id: str) -> None:
+        """Served, brought back or raised: record it, and route what now serves."""
+        if self.deploys.state(activity_id) not in (*FINAL, None):
+            self.deploys.fire(activity_id, "abort")
+        with self._router_lock:
+            self._deploying.pop((env.project, env.name), None)
+        self.sync_router()
+
+    def _previous_release(self, env: Environment) -> tuple[Previous, Release | None]:
+        """The release serving now, and how to start it again if the new one cannot start."""
+        number = self.registry.environment(env.project, env.name).current_release
+        if not number:
+            return Previous(), None
+        release = self.releases.get(env.project, env.name, number)
+        config = self._config_at(env.project, release.commit)
+        variables = release.config.get("variables", {})
+        webs = {app.name: self._launch(env, app, release.builds, config, variables)
+                for app in config.apps}
+        workers = [w for web in webs.values() for w in self._worker_launches(web, env, config, variables)]
+        return Previous(webs, workers), release
+
+    def _await_start(self, launch: Launch) -> str | None:
+        """None once the new web process listens; else why it did not start (S6)."""
+        if not launch.app.web.start:
+            return None
+        try:
+            wait_listening(launch, self._port_of(launch), timeout=min(self.settings.hold_seconds, 120))
+        except AppError as exc:
+            return str(exc)
+        return None
 
     def _report_deploy(self, activity_id: str, driver: Driver, window: HoldWindow, log: Log) -> None:
         """D2 and the timeline: how long requests waited, how many, and each phase's duration."""
@@ -914,19 +1021,21 @@ class Platform:
 
     # -- router ------------------------------------------------------------------
 
-    def sync_router(self, extra: tuple[Environment, ProjectConfig] | None = None
-                    ) -> None:
-        routed = []
-        for env in self.registry.environments():
-            if extra and (env.project, env.name) == (extra[0].project, extra[0].name):
-                continue
-            if env.status != "active" or not env.current_release:
-                continue
-            release = self.releases.get(env.project, env.name, env.current_release)
-            routed.append(self._routed(env, self._config_at(env.project, release.commit)))
-        if extra:
-            routed.append(self._routed(*extra))
-        self.router.apply(sites(routed))
+    def sync_router(self) -> None:
+        """Load the routes of every environment: its current release, or the config
+        of the deploy under way. One at a time, each from fresh state (S6), so a
+        sync never loads a table that lacks what another one just added."""
+        with self._router_lock:
+            deploying = dict(self._deploying)
+            routed = []
+            for env in self.registry.environments():
+                key = (env.project, env.name)
+                if key in deploying:
+                    routed.append(self._routed(*deploying[key]))
+                elif env.status == "active" and env.current_release:
+                    release = self.releases.get(env.project, env.name, env.current_release)
+                    routed.append(self._routed(env, self._config_at(env.project, release.commit)))
+            self.router.apply(sites(routed))
 
     def _routed(self, env: Environment, config: ProjectConfig) -> RoutedEnvironment:
         """What the router needs of an environment: where each app listens, its
@@ -1011,6 +1120,16 @@ class Platform:
     def activity(self, activity_id: str) -> Any:
         return self.activities.get(activity_id)
 
+
+
+def _refuse_unstarted(outcome: DeployOutcome, served: Release | None) -> None:
+    """S6: the new release did not start; say so, and what serves instead."""
+    if not outcome.start_failures:
+        return
+    back = (f"release {served.id} (commit {served.commit[:7]}) was started again and serves"
+            if served and outcome.restored else "nothing serves")
+    raise AppError(f"the new release did not start ({'; '.join(outcome.start_failures)}): "
+                   f"{back}; nothing was deployed")
 
 
 def _snapshot(config: ProjectConfig, variables: dict[str, Any], sensitive: list[str]) -> dict[str, Any]:

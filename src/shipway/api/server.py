@@ -114,7 +114,9 @@ async def url(request: Request) -> Response:
 async def releases(request: Request) -> Response:
     p, e = request.path_params["project"], request.path_params["env"]
     found = await _call(request, _platform(request).release_list, p, e)
-    return JSONResponse([r.as_json() for r in found])
+    current = _platform(request).environment(p, e).current_release
+    # S6: which release runs, as the platform recorded it.
+    return JSONResponse([{**r.as_json(), "current": r.number == current} for r in found])
 
 
 async def activity_list(request: Request) -> Response:

@@ -275,7 +275,7 @@ def release_list(project: str, environment: str, fmt: str) -> None:
         for r in data:
             r["commit"] = r["commit"][:7]
             r["builds"] = " ".join(f"{a}={k[:10]}" for a, k in r["builds"].items())
-    _emit(data, fmt, ["id", "commit", "trigger", "created_at", "activity", "builds"])
+    _emit(data, fmt, ["id", "current", "commit", "trigger", "created_at", "activity", "builds"])
 
 
 @main.command("activity:list")

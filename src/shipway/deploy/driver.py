@@ -5,16 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 
 from shipway.deploy.flow import (
     Action,
+    Advance,
+    AwaitStart,
     DeployOutcome,
     DeployPlanInput,
     ExposeServices,
+    Failed,
     Hold,
     MountFileSystems,
     RunHook,
     Serve,
+    ServePrevious,
+    StartPrevious,
     StartProcesses,
     StopProcesses,
     deploy_flow,
@@ -29,8 +35,17 @@ from shipway.deploy.instances import (
     start_process,
     stop_all,
 )
+from shipway.errors import ShipwayError
 
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The release that served before this deploy: what to start if the new one cannot."""
+
+    launches: dict[str, Launch] = field(default_factory=dict)
+    workers: list[Launch] = field(default_factory=list)
 
 PHASE_TITLES = {
     Hold: "Holding requests",
@@ -38,6 +53,9 @@ PHASE_TITLES = {
     MountFileSystems: "Mounting file systems",
     ExposeServices: "Exposing services",
     StartProcesses: "Starting processes",
+    AwaitStart: "Waiting for the new processes to listen",
+    StartPrevious: "The new release did not start: starting the previous release again",
+    ServePrevious: "Serving requests with the previous release",
     RunHook: "Running hook",
     Serve: "Serving requests",
 }
@@ -57,6 +75,9 @@ class Driver:
         expose: Callable[[], list[str]],
         before_mount: Callable[[], None] = lambda: None,
         before_hooks: Callable[[], None] = lambda: None,
+        await_start: Callable[[Launch], str | None] = lambda _: None,
+        advance: Callable[[str], None] = lambda _: None,
+        restore: Previous | None = None,
     ) -> None:
         self.launches = launches
         self.workers = workers
@@ -64,6 +85,8 @@ class Driver:
         self.log = log
         self._hold, self._serve, self._holding, self._expose = hold, serve, holding, expose
         self._before_mount, self._before_hooks = before_mount, before_hooks
+        self._await_start, self._advance = await_start, advance
+        self.restore = restore or Previous()
         self.timeline: list[tuple[str, float]] = []
         self.held_seconds = 0.0
 
@@ -80,9 +103,11 @@ class Driver:
                 if isinstance(action, Hold):
                     hold_ctx.__enter__()
                     held_at = time.monotonic()
-                result = self._timed(action)
-                if isinstance(action, Serve):
-                    on_serve()
+                result = self._advance(action.event) if isinstance(action, Advance) \
+                    else self._step(action)
+                if isinstance(action, Serve | ServePrevious):
+                    if isinstance(action, Serve):
+                        on_serve()
                     self.held_seconds = time.monotonic() - (held_at or time.monotonic())
                     hold_ctx.__exit__(None, None, None)
                     held_at = None
@@ -92,6 +117,17 @@ class Driver:
         finally:
             if held_at is not None:
                 hold_ctx.__exit__(None, None, None)
+
+    def _step(self, action: Action) -> object:
+        """Run `action`; a failure to bring the new release up is the flow's to handle."""
+        if not isinstance(action, MountFileSystems | ExposeServices | StartProcesses):
+            return self._timed(action)
+        try:
+            return self._timed(action)
+        except Exception as exc:  # noqa: BLE001 - whatever broke, the previous release comes back
+            why = str(exc) if isinstance(exc, ShipwayError) else f"{type(exc).__name__}: {exc}"
+            self.log(f"E: {PHASE_TITLES[type(action)].lower()} failed: {why}")
+            return Failed(why)
 
     def _timed(self, action: Action) -> object:
         title = PHASE_TITLES[type(action)]
@@ -123,6 +159,16 @@ class Driver:
             for launch in [*self.launches.values(), *self.workers]:
                 start_process(launch)
             self._before_hooks()
+        elif isinstance(action, AwaitStart):
+            return tuple(why for launch in self.launches.values()
+                         if (why := self._await_start(launch)) is not None)
+        elif isinstance(action, StartPrevious):
+            for launch in [*self.restore.launches.values(), *self.restore.workers]:
+                prepare_dirs(launch)
+                start_process(launch)
+        elif isinstance(action, ServePrevious):
+            for launch in self.restore.launches.values():
+                self._serve(launch, self.log)
         elif isinstance(action, RunHook):
             code = run_hook(self.launches[action.app], action.hook, self.log)
             if code != 0:

@@ -20,10 +20,16 @@ from pathlib import Path
 
 from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
+from shipway.deploy.starting import Start, start_verdict
 from shipway.environments.data import volume_path
 from shipway.errors import AppError, Cancelled, UserError
 from shipway.sandbox import beneath, pids
-from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
+from shipway.sandbox.processes import (
+    exits_since_start,
+    start_supervised,
+    stop_supervised,
+    supervised_pid,
+)
 from shipway.sandbox.run import OnLine, run_argv
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
 
@@ -281,15 +287,23 @@ def _cancelled(cancel: threading.Event | None) -> str | None:
 
 
 def wait_listening(launch: Launch, port: int | None, timeout: float) -> None:
-    """Wait until the new process accepts connections on its socket or port."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _accepts(launch, port):
+    """Wait until the new process accepts connections on its socket or port;
+    raise at once if it crash-loops (deploy/starting.py)."""
+    started = time.monotonic()
+    state_dir = launch.instance.run_dir / launch.process
+    while True:
+        verdict = start_verdict(_accepts(launch, port), exits_since_start(state_dir),
+                                time.monotonic() - started, timeout)
+        if verdict is Start.UP:
             return
+        if verdict is not Start.WAITING:
+            break
         time.sleep(0.05)
     where = "$SOCKET" if launch.app.web.socket_family == "unix" else f"$PORT ({port})"
+    seen = (f"exited {exits_since_start(state_dir)} times at start" if verdict is Start.CRASHED
+            else f"did not listen on {where} within {timeout:.0f} s")
     raise AppError(
-        f"app '{launch.app.name}' did not listen on {where} within {timeout:.0f} s; "
+        f"app '{launch.app.name}' {seen}; "
         f"see `shipway log app` ({launch.instance.log('app.log')})"
     )
 

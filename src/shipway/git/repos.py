@@ -101,6 +101,18 @@ def _drop_escaping_links(dest: Path) -> list[str]:
                 os.unlink(path)
                 dropped.append(os.path.relpath(path, top))
     return dropped
+def keep_pushed_objects(objects: GitObjects, commit: str) -> None:
+    """Copy the objects a push brought (still in git's quarantine) into the repository.
+
+    Git drops the quarantine when the pre-receive hook fails, as it does when
+    the control plane dies mid-deploy; a restarted plane that keeps the new
+    release must still be able to read its commit (S6)."""
+    if "GIT_QUARANTINE_PATH" not in objects.env:
+        return
+    revs = objects.git("rev-list", "--objects", commit, "--not", "--all")
+    if revs.strip():
+        objects.git("pack-objects", "-q", str(objects.repo / "objects" / "pack" / "pack"),
+                    input_=revs)
 
 
 def hook_script(python: str, home: Path) -> str:

@@ -62,6 +62,13 @@ class Releases:
             )
         return self.get(project, environment, number)
 
+    def make_current(self, project: str, environment: str, number: int | None) -> None:
+        """What serves is `number` again (S6: a deploy brought back after a restart)."""
+        self._store.execute(
+            "UPDATE environments SET current_release = ? WHERE project = ? AND name = ?",
+            number, project, environment,
+        )
+
     def get(self, project: str, environment: str, number: int) -> Release:
         row = self._store.one(
             "SELECT * FROM releases WHERE project = ? AND environment = ? AND number = ?",

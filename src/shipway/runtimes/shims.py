@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from shipway.runtimes.model import RuntimeBinding
@@ -40,7 +41,9 @@ def write_shims(host_dir: Path, binding: RuntimeBinding) -> Path:
 
 
 def _temp_path(host_dir: Path, name: str) -> Path:
-    temp = host_dir / f"{_TEMP_PREFIX}{os.getpid()}-{name}"
+    # Per thread too: two activities of one control plane write the same runtime's shims at
+    # once (S6), and a name shared between them lets one rename the other's entry away.
+    temp = host_dir / f"{_TEMP_PREFIX}{os.getpid()}-{threading.get_ident()}-{name}"
     if temp.is_symlink() or temp.exists():
         temp.unlink()
     return temp

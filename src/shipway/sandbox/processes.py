@@ -21,7 +21,7 @@ from pathlib import Path
 from shipway.errors import PlatformError
 from shipway.sandbox import bindexec, pids
 from shipway.sandbox.groups import PROC, alive, reap_group, wait_until
-from shipway.sandbox.supervisor import CHILD_PID, SPEC_FILE, SUPERVISOR_PID, Backoff
+from shipway.sandbox.supervisor import CHILD_PID, EXITS, SPEC_FILE, SUPERVISOR_PID, Backoff
 
 MODULE = "shipway.sandbox.supervisor"
 START_TIMEOUT = 10.0
@@ -44,7 +44,7 @@ def start_supervised(
     state_dir.mkdir(parents=True, exist_ok=True)
     if supervised_pid(state_dir) is not None:
         raise PlatformError(f"a supervisor is already running for {state_dir}")
-    for name in (SUPERVISOR_PID, CHILD_PID):
+    for name in (SUPERVISOR_PID, CHILD_PID, EXITS):
         (state_dir / name).unlink(missing_ok=True)
     spec = {
         "argv": list(argv),
@@ -88,6 +88,11 @@ def supervised_pid(state_dir: Path) -> int | None:
         return None
     command = _cmdline(pid)
     return pid if MODULE in command and command[-1] == str(state_dir) else None
+
+
+def exits_since_start(state_dir: Path) -> int:
+    """How many times the supervised process exited since `start_supervised`."""
+    return _read_pid(state_dir.resolve() / EXITS) or 0
 
 
 def _launch(state_dir: Path, log: Path) -> None:

@@ -10,7 +10,9 @@ that the caller is not even its parent.
 
 Loop: start the child in its own process group; when it exits, log it and
 restart it after a back-off (1 s doubling to 30 s, reset once a run lasted
-30 s). On SIGTERM: TERM the child's group, KILL it after the grace period,
+30 s); each exit is counted in STATE_DIR/exits, so a deploy sees an app
+that crash-loops at start at once instead of waiting for it to listen.
+On SIGTERM: TERM the child's group, KILL it after the grace period,
 remove the pid files, exit 0. It waits on a pidfd and on the signal wake-up
 fd together, so a stop is seen at once, even during a back-off.
 
@@ -43,6 +45,7 @@ SPEC_FILE = "spec.json"
 SUPERVISOR_PID = "supervisor.pid"
 CHILD_PID = "child.pid"
 LIMIT_CHECK = 2.0  # seconds between looks at the pids cgroup's refused forks
+EXITS = "exits"  # how many times the child exited since the supervisor started
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Supervisor:
         self.state_dir = state_dir
         self.settings = settings
         self.stopping = False
+        self.exits = 0
         self.child: subprocess.Popen[bytes] | None = None
         self.log_fd = os.open(settings.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         self.group: pids.PidsCgroup | None = None
@@ -145,6 +149,8 @@ class Supervisor:
             if self.stopping:
                 self.log(f"process exited with status {status}")
                 return
+            self.exits += 1
+            _write_pid(self.state_dir / EXITS, self.exits)
             delay = self.settings.backoff.next(delay, time.monotonic() - started)
             self.log(f"process exited with status {status}; restarting in {delay:g}s")
             self._wait(None, delay)
