@@ -1,0 +1,80 @@
+"""`backup:create/list/get/restore/delete` (BK1), named and flagged as the platform CLI's.
+
+Registered onto the main group by `register`, which receives the shared
+options and helpers so this module never imports cli/main.py (which runs as
+`__main__`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+Decorator = Callable[[Any], Any]
+
+
+def register(main: click.Group, *, project: Decorator, environment: Decorator, no_wait: Decorator,
+             fmt: Decorator, client: Callable[[], Any], wait: Callable[[str | None, bool], None],
+             emit: Callable[[Any, str, list[str]], None]) -> None:
+    @main.command("backup:create")
+    @project
+    @environment
+    @click.option("--live", is_flag=True,
+                  help="do not pause the environment's writes for the snapshot instant")
+    @no_wait
+    def backup_create(project: str, environment: str, live: bool, no_wait: bool) -> None:
+        """Back up an environment's code and data into the backup repository."""
+        data = client().call("POST", f"/projects/{project}/environments/{environment}/backups",
+                             {"live": live})
+        wait(data["activity"], not no_wait)
+
+    @main.command("backup:list")
+    @project
+    @click.option("-e", "--environment", default=None, help="only this environment's backups")
+    @fmt
+    def backup_list(project: str, environment: str | None, fmt: str) -> None:
+        """List the verified backups the repository holds, newest first."""
+        query = f"?environment={environment}" if environment else ""
+        emit(client().call("GET", f"/projects/{project}/backups{query}"), fmt,
+             ["id", "environment", "created_at", "release", "commit", "live"])
+
+    @main.command("backup:get")
+    @click.argument("backup_id")
+    @project
+    @fmt
+    def backup_get(backup_id: str, project: str, fmt: str) -> None:
+        """Show one backup."""
+        emit(client().call("GET", f"/projects/{project}/backups/{backup_id}"), fmt,
+             ["id", "project", "environment", "environment_type", "created_at", "release",
+              "commit", "live", "repository"])
+
+    @main.command("backup:restore")
+    @click.argument("backup_id")
+    @project
+    @click.option("--target", default=None, help="the environment to restore into "
+                  "(default: the one backed up)")
+    @click.option("--no-code", is_flag=True, help="restore the data only; keep the current code")
+    @no_wait
+    def backup_restore(backup_id: str, project: str, target: str | None, no_code: bool,
+                       no_wait: bool) -> None:
+        """Restore a backup's data (and code): the environment is redeployed with it."""
+        data = client().call("POST", f"/projects/{project}/backups/{backup_id}/restore",
+                             {"target": target, "no_code": no_code})
+        wait(data["activity"], not no_wait)
+
+    @main.command("backup:delete")
+    @click.argument("backup_id")
+    @project
+    @no_wait
+    def backup_delete(backup_id: str, project: str, no_wait: bool) -> None:
+        """Delete a backup from the repository (data other backups share is kept)."""
+        data = client().call("DELETE", f"/projects/{project}/backups/{backup_id}", {})
+        wait(data["activity"], not no_wait)
+
+    @main.command("backup:schedule")
+    @project
+    @environment
+    def backup_schedule(project: str, environment: str) -> None:
+        """Automated backups with retention (BK4): not supported yet."""
+        client().call("POST", f"/projects/{project}/environments/{environment}/backup-schedule", {})
