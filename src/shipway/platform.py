@@ -119,6 +119,8 @@ class Platform:
             print(f"shipway: removed the build disk {leftover} left by an interrupted build")
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
+        for pid in self.backups.recover():
+            print(f"shipway: continued process {pid} that an interrupted backup had paused")
         ensure_isolation(s.firewall_table, s.build_uids)
         gate.ensure_tcp_gate(s.firewall_table, s.router_uid)
         # No deploy runs yet: a hold marker left by an interrupted one is stale.

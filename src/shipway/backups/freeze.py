@@ -50,6 +50,20 @@ def resume(pids: Iterable[int]) -> None:
             pass
 
 
+def resume_all(uids: Iterable[int]) -> list[int]:
+    """SIGCONT every stopped process of `uids`; the pids continued."""
+    stopped = [pid for pid in _pids_of({str(u) for u in uids}) if _state(pid) == "T"]
+    resume(stopped)
+    return stopped
+
+
+def _state(pid: int) -> str:
+    try:
+        return (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def _pids_of(uids: set[str]) -> list[int]:
     found = []
     for entry in PROC.iterdir():

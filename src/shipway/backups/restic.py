@@ -42,14 +42,19 @@ class Restic:
     cache_dir: Path | None = None
     binary: str = "restic"
 
-    def ensure_repository(self) -> bool:
-        """Initialise the repository on first use; True if it was created now."""
+    def ensure_repository(self, *, may_create: bool) -> bool:
+        """Open the repository, creating it when there is none and `may_create`;
+        True if it was created now."""
         probe = self._run("cat", "config", check=False)
         if probe.returncode == 0:
             return False
         reason = _reason(probe.stderr)
-        if "unable to open config file" not in reason and "Is there a repository" not in probe.stderr:
+        missing = "unable to open config file" in reason or "Is there a repository" in probe.stderr
+        if not missing:
             raise BackupFailed(f"backup repository {self.repository}: {reason}")
+        if not may_create:
+            raise BackupFailed(f"backup repository {self.repository} is missing or unreachable "
+                               f"({reason})")
         self._run("init")
         return True
 

@@ -53,6 +53,14 @@ class Backups:
         self.platform = platform
         self.settings: BackupSettings = backup_settings(platform.settings.home)
 
+    def recover(self) -> list[int]:
+        """At start-up: continue any environment a backup paused when the control plane
+        died (kill -9 between stop and resume would leave it stopped for good)."""
+        s = self.platform.settings
+        uids = [u for env in self.platform.registry.environments()
+                for u in (s.app_uid(env.slot), s.service_uid(env.slot))]
+        return freeze.resume_all(uids)
+
     # -- create ------------------------------------------------------------------
 
     def create(self, project: str, environment: str, live: bool) -> str:
@@ -285,11 +293,21 @@ class Backups:
             log(f"  Backup password generated in {s.password_file} (root only). Keep a copy off "
                 "this machine: without it no backup can be restored.")
         restic = Restic(s.repository, s.password_file, cache_dir=s.work_dir / "cache")
-        if create and restic.ensure_repository() and log:
+        # Created on first use only: once this machine has used a repository, a missing one is
+        # an unmounted disk or a lost network, and a new empty repository would hide that.
+        known = self._known_repository.read_text().strip() if self._known_repository.exists() else ""
+        if restic.ensure_repository(may_create=create and known != s.repository) and log:
             log(f"  Backup repository initialised at {s.repository}")
+        if known != s.repository:
+            self._known_repository.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._known_repository.write_text(s.repository + "\n")
         if log and (warning := self._same_disk_warning()):
             log(f"W: {warning}")
         return restic
+
+    @property
+    def _known_repository(self) -> Path:
+        return self.settings.work_dir / "repository"
 
     def _same_disk_warning(self) -> str | None:
         local = self.settings.local_repository
