@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,22 @@ def test_unreachable_remote_is_a_failure_with_its_reason(repo: Restic) -> None:
     with pytest.raises(BackupFailed) as raised:
         remote.ensure_repository(may_create=True)
     assert "127.0.0.1:9" in str(raised.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
+def test_full_disk_is_a_failure_and_leaves_no_snapshot(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(small)], check=True)
+    try:
+        ensure_password(tmp_path / "pw")
+        restic = Restic(str(small / "repo"), tmp_path / "pw")
+        restic.ensure_repository(may_create=True)
+        src = tmp_path / "src"
+        src.mkdir()
+        (src / "big").write_bytes(os.urandom(12 << 20))
+        with pytest.raises(BackupFailed, match="no space left on device"):
+            restic.backup([src], ["shipway"])
+        assert restic.snapshots() == []
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
