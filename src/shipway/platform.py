@@ -132,6 +132,7 @@ class Platform:
         self.sync_router()
         self.collect_garbage()
         self.crons.start()
+        self.backups.start_scheduler(self.backups.settings.tick_seconds)
 
     def _restore(self, env: Environment) -> None:
         """Bring an environment's processes back after a restart or a reboot (X1)."""

@@ -25,7 +25,8 @@ REPO_DIR = Path(tempfile.mkdtemp(prefix="shipway-bk-repo-"))
 REPOSITORY = REPO_DIR / "restic"
 PASSWORD = REPO_DIR / "secret" / "password"
 SHIPWAY_EXTRA_ENV = {"SHIPWAY_BACKUP_REPOSITORY": str(REPOSITORY),
-                     "SHIPWAY_BACKUP_PASSWORD_FILE": str(PASSWORD)}
+                     "SHIPWAY_BACKUP_PASSWORD_FILE": str(PASSWORD),
+                     "SHIPWAY_BACKUP_TICK": "1"}
 SERVICES = "db:\n  type: postgresql:15\n  disk: 256\n"
 
 
@@ -210,7 +211,7 @@ def test_kill9_mid_backup_leaves_a_failed_activity_and_no_listed_backup(shipway:
                                                                        proj: dict) -> None:
     listed = backups(shipway)
     big = shipway.app_data("bk") / "mounts" / "data" / "slow.bin"
-    big.write_bytes(os.urandom(400 << 20))  # new data: restic needs seconds for it
+    big.write_bytes(os.urandom(200 << 20))  # new data: restic needs a while for it
     try:
         started = shipway.cli("backup:create", "-p", "bk", "-e", "main", "-W").stdout
         activity_id = started.split()[-1]
@@ -241,6 +242,23 @@ def test_fresh_home_restores_the_project_from_the_repository_alone(shipway: Ship
         assert code == 200 and body.startswith("stdlib v1")
 
 
-def test_schedules_are_not_supported_yet(shipway: Shipway, proj: dict) -> None:
-    out = shipway.cli("backup:schedule", "-p", "bk", "-e", "main", check=False)
-    assert out.returncode != 0 and "not supported yet" in out.stderr
+def test_scheduled_backups_run_as_activities_and_are_pruned_by_policy(shipway: Shipway,
+                                                                      proj: dict) -> None:
+    manual = [b["id"] for b in backups(shipway) if not b["scheduled"]]
+    out = shipway.cli("backup:schedule", "-p", "bk", "-e", "main", "--every", "5s",
+                      "--keep-daily", "1", "--keep-weekly", "0")
+    assert "every 5 s" in out.stdout
+
+    def scheduled_runs() -> list[dict]:
+        found = json.loads(shipway.cli("activity:list", "-p", "bk", "--format", "json").stdout)
+        return [a for a in found if a["description"].startswith("scheduled backup")
+                and a["state"] == "complete"]
+
+    try:
+        wait_for(lambda: len(scheduled_runs()) >= 2, "two scheduled backups", timeout=120)
+    finally:
+        shipway.cli("backup:schedule", "-p", "bk", "-e", "main", "--off")
+    assert all(a["result"] == "success" for a in scheduled_runs())
+    listed = backups(shipway)
+    assert len([b for b in listed if b["scheduled"]]) == 1  # keep-daily 1: the newest only
+    assert [b["id"] for b in listed if not b["scheduled"]] == manual  # manual ones are kept

@@ -51,7 +51,8 @@ async def delete(request: Request) -> Response:
 
 async def schedule(request: Request) -> Response:
     p, e = request.path_params["project"], request.path_params["env"]
-    return JSONResponse(await run_in_threadpool(_backups(request).schedule, p, e))
+    body = await _body(request)
+    return JSONResponse(await run_in_threadpool(_backups(request).schedule, p, e, body))
 
 
 ROUTES = [

@@ -7,6 +7,8 @@ it at another disk), or any URL restic takes (`sftp:user@host:/path`,
 SHIPWAY_BACKUP_PASSWORD_FILE: the repository's password, generated on first
 use (default `<SHIPWAY_HOME>/backup/password`, mode 0600). Copy both off
 the machine: they are all a new machine needs to restore (BK3).
+SHIPWAY_BACKUP_TICK: seconds between looks for due automated backups (BK4;
+default 30).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class BackupSettings:
     repository: str
     password_file: Path
     work_dir: Path      # staging of `meta/`, restore scratch, restic's cache
+    tick_seconds: float  # how often the control plane looks for due automated backups
 
     @property
     def local_repository(self) -> Path | None:
@@ -38,4 +41,5 @@ def backup_settings(home: Path, environ: Mapping[str, str] | None = None) -> Bac
         repository=env.get("SHIPWAY_BACKUP_REPOSITORY") or str(default_repo),
         password_file=Path(env.get("SHIPWAY_BACKUP_PASSWORD_FILE") or home / "backup" / "password"),
         work_dir=home / "backup",
+        tick_seconds=float(env.get("SHIPWAY_BACKUP_TICK") or 30),
     )

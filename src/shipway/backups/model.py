@@ -31,6 +31,7 @@ class BackupMeta:
     service_uid: int
     apps_gid: int
     created_at: float
+    scheduled: bool = False
     format: int = FORMAT
 
     def to_json(self) -> bytes:
@@ -42,12 +43,12 @@ class BackupMeta:
         if data.get("format") != FORMAT:
             raise UsageError(f"backup format {data.get('format')!r} is not one this shipway reads "
                              f"(it reads {FORMAT})")
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
     def tags(self) -> list[str]:
         return [TAG, f"project={self.project}", f"environment={self.environment}",
                 f"commit={self.commit}", f"release={self.release}",
-                "live" if self.live else "paused"]
+                "live" if self.live else "paused"] + (["scheduled"] if self.scheduled else [])
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,17 @@ class Backup:
     live: bool
     created_at: str
     paths: tuple[str, ...]
+    scheduled: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "project": self.project, "environment": self.environment,
                 "commit": self.commit, "release": self.release, "live": self.live,
-                "created_at": self.created_at, "paths": list(self.paths)}
+                "created_at": self.created_at, "scheduled": self.scheduled,
+                "paths": list(self.paths)}
+
+    @property
+    def taken(self) -> float:
+        return datetime.fromisoformat(self.created_at).timestamp()
 
     @property
     def data_path(self) -> str:
@@ -106,6 +113,7 @@ def from_snapshot(snap: dict[str, Any]) -> Backup | None:
         id=snap["short_id"], full_id=snap["id"], project=values["project"],
         environment=values["environment"], commit=values["commit"], release=values["release"],
         live="live" in tags, created_at=_iso(snap.get("time", "")), paths=paths,
+        scheduled="scheduled" in tags,
     )
 
 

@@ -35,9 +35,11 @@ from shipway.backups.model import (
 )
 from shipway.backups.password import ensure_password
 from shipway.backups.restic import BackupFailed, Restic
+from shipway.backups.schedule import Policy, due, parse_interval, to_forget
+from shipway.backups.schedules import Schedules, policy_of, start_ticker
 from shipway.environments import data as envdata
 from shipway.environments.registry import Environment
-from shipway.errors import NotFound, NotSupportedYet, UsageError, UserError
+from shipway.errors import NotFound, UsageError, UserError
 from shipway.git.repos import GitObjects
 from shipway.storage import reown
 
@@ -52,6 +54,7 @@ class Backups:
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.settings: BackupSettings = backup_settings(platform.settings.home)
+        self.schedules = Schedules(self.settings.work_dir / "schedules.json")
 
     def recover(self) -> list[int]:
         """At start-up: continue any environment a backup paused when the control plane
@@ -63,19 +66,24 @@ class Backups:
 
     # -- create ------------------------------------------------------------------
 
-    def create(self, project: str, environment: str, live: bool) -> str:
+    def create(self, project: str, environment: str, live: bool, scheduled: bool = False) -> str:
         env = self.platform._deployed(project, environment)
         if live and not self.platform.pool.atomic_snapshots:
             raise UserError(f"--live needs atomic snapshots, and the data pool is "
                             f"{self.platform.pool.method}; back up without --live")
 
         def work(log: Log, activity_id: str) -> bool:
-            return self._create(env, live, log, activity_id)
+            ok = self._create(env, live, log, activity_id, scheduled)
+            if ok and scheduled:
+                self._prune(env, log)
+            return ok
 
+        kind = "scheduled backup" if scheduled else "backup"
         return self.platform._start_activity(
-            env, "environment.backup", f"backup of {environment}" + (" (live)" if live else ""), work)
+            env, "environment.backup", f"{kind} of {environment}" + (" (live)" if live else ""), work)
 
-    def _create(self, env: Environment, live: bool, log: Log, activity_id: str) -> bool:
+    def _create(self, env: Environment, live: bool, log: Log, activity_id: str,
+                scheduled: bool = False) -> bool:
         p = self.platform
         env = p.registry.environment(env.project, env.name)
         release = p.releases.get(env.project, env.name, env.current_release or 0)
@@ -86,7 +94,7 @@ class Backups:
             project=env.project, environment=env.name, environment_type=env.type,
             commit=release.commit, release=release.id, live=live,
             app_uid=p.settings.app_uid(env.slot), service_uid=p.settings.service_uid(env.slot),
-            apps_gid=p.settings.apps_gid, created_at=time.time(),
+            apps_gid=p.settings.apps_gid, created_at=time.time(), scheduled=scheduled,
         )
         meta_dir = self._stage_meta(env, meta)
         try:
@@ -194,10 +202,51 @@ class Backups:
                                              "environment.backup.delete",
                                              f"delete backup {backup.id}", work)
 
-    def schedule(self, project: str, environment: str) -> dict[str, Any]:
-        raise NotSupportedYet("scheduled backups and retention (BK4) are not supported yet: "
-                              "run `shipway backup:create` from cron and delete old ones with "
-                              "`shipway backup:delete`")
+    def schedule(self, project: str, environment: str, request: dict[str, Any]) -> dict[str, Any]:
+        """`backup:schedule`: show, set (`every`, `keep_daily`, `keep_weekly`) or remove (`off`)
+        the environment's automated backups (BK4)."""
+        self.platform.registry.environment(project, environment)
+        if request.get("off"):
+            self.schedules.put(project, environment, None)
+        elif request.get("every"):
+            self.schedules.put(project, environment, Policy(
+                parse_interval(str(request["every"])), int(request.get("keep_daily") or 7),
+                int(request.get("keep_weekly") or 4)))
+        return {"project": project, "environment": environment,
+                "schedule": self.schedules.get(project, environment)}
+
+    def start_scheduler(self, seconds: float) -> None:
+        self._ticker = start_ticker(self.tick, seconds)
+
+    def tick(self, now: float | None = None) -> list[str]:
+        """Start the automated backups that are due; the activities started."""
+        now = time.time() if now is None else now
+        started = []
+        for key, entry in self.schedules.all().items():
+            project, _, environment = key.partition("/")
+            try:
+                env = self.platform.registry.environment(project, environment)
+            except NotFound:
+                continue
+            if (env.status != "active" or not env.current_release or self.platform.env_busy(env)
+                    or not due(policy_of(entry), entry.get("last_run"), now)):
+                continue
+            self.schedules.ran(project, environment, now)
+            started.append(self.create(project, environment, live=False, scheduled=True))
+        return started
+
+    def _prune(self, env: Environment, log: Log) -> None:
+        entry = self.schedules.get(env.project, env.name)
+        if entry is None:
+            return
+        restic = self._restic(None, create=False)
+        automated = [b for s in restic.snapshots(filter_tags(env.project, env.name) + ",scheduled")
+                     if (b := from_snapshot(s)) is not None]
+        doomed = to_forget([(b.id, b.taken) for b in automated], policy_of(entry))
+        for backup_id in doomed:
+            restic.forget(backup_id)
+        log(f"  Retention: kept {len(automated) - len(doomed)} automated backups, "
+            f"deleted {len(doomed)}" + (f" ({', '.join(doomed)})" if doomed else ""))
 
     # -- restore -------------------------------------------------------------------
 

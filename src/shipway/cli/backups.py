@@ -75,6 +75,25 @@ def register(main: click.Group, *, project: Decorator, environment: Decorator, n
     @main.command("backup:schedule")
     @project
     @environment
-    def backup_schedule(project: str, environment: str) -> None:
-        """Automated backups with retention (BK4): not supported yet."""
-        client().call("POST", f"/projects/{project}/environments/{environment}/backup-schedule", {})
+    @click.option("--every", default=None, help="back up this often: 1d, 12h, 30m, 10s")
+    @click.option("--keep-daily", type=int, default=None, show_default="7",
+                  help="keep the newest automated backup of each of this many days")
+    @click.option("--keep-weekly", type=int, default=None, show_default="4",
+                  help="keep the newest automated backup of each of this many weeks")
+    @click.option("--off", is_flag=True, help="stop automated backups (existing ones are kept)")
+    @fmt
+    def backup_schedule(project: str, environment: str, every: str | None, keep_daily: int | None,
+                        keep_weekly: int | None, off: bool, fmt: str) -> None:
+        """Show or set the environment's automated backups and their retention (BK4)."""
+        data = client().call(
+            "POST", f"/projects/{project}/environments/{environment}/backup-schedule",
+            {"every": every, "keep_daily": keep_daily, "keep_weekly": keep_weekly, "off": off})
+        if fmt == "json":
+            emit(data, fmt, [])
+            return
+        found = data["schedule"]
+        if not found:
+            click.echo(f"{environment}: no automated backups")
+            return
+        click.echo(f"{environment}: a backup every {found['every_seconds']} s, keeping "
+                   f"{found['keep_daily']} daily and {found['keep_weekly']} weekly")
