@@ -111,3 +111,16 @@ def test_full_disk_is_a_failure_and_leaves_no_snapshot(tmp_path: Path) -> None:
         assert restic.snapshots() == []
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as another uid needs root")
+def test_another_uid_reads_neither_the_password_nor_the_repository(repo: Restic,
+                                                                  tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)  # so only the files' own modes stand in the way
+    repo.password_file.parent.parent.chmod(0o755)
+    as_app = ["setpriv", "--reuid=64998", "--regid=64998", "--clear-groups"]
+    for target in (repo.password_file, Path(repo.repository) / "config",
+                   Path(repo.repository) / "keys"):
+        out = subprocess.run([*as_app, "cat", str(target)], capture_output=True, text=True,
+                             check=False)
+        assert out.returncode != 0 and "Permission denied" in out.stderr, (target, out)
