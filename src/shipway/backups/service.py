@@ -37,10 +37,12 @@ from shipway.backups.password import ensure_password
 from shipway.backups.restic import BackupFailed, Restic
 from shipway.backups.schedule import Policy, due, parse_interval, to_forget
 from shipway.backups.schedules import Schedules, policy_of, start_ticker
+from shipway.deploy.instances import stop_all
 from shipway.environments import data as envdata
 from shipway.environments.registry import Environment
 from shipway.errors import NotFound, UsageError, UserError
 from shipway.git.repos import GitObjects
+from shipway.services import environment as envservices
 from shipway.storage import reown
 
 if TYPE_CHECKING:
@@ -288,12 +290,40 @@ class Backups:
             commit = meta.commit
             self._restore_code(restic, backup, objects, env, commit, log)
         ref, scratch = self._restore_data(restic, backup, meta, env, log)
+        trigger = f"restore of backup {backup.id}"
         try:
-            return p._deploy_commit(env, commit, objects, log, activity_id,
-                                    trigger=f"restore of backup {backup.id}", new_code=False,
-                                    restore_data=ref)
+            if self._same_credentials(scratch, env):  # the deploy swaps the data while holding
+                return p._deploy_commit(env, commit, objects, log, activity_id, trigger=trigger,
+                                        new_code=False, restore_data=ref)
+            self._replace_stopped(env, ref, log)
+            return p._deploy_commit(env, commit, objects, log, activity_id, trigger=trigger,
+                                    new_code=False)
         finally:
             p.pool.delete(scratch)
+
+    def _same_credentials(self, scratch: str, env: Environment) -> bool:
+        """Whether the backup's services know the same users and passwords as the running
+        environment's. A deploy computes its apps' credentials before it swaps the data, so
+        only then may the swap happen inside the deploy's hold."""
+        p = self.platform
+        if not env.current_release or not p.pool.exists(envdata.volume_name(env.project, env.name)):
+            return False
+        ours = p.pool.path(envdata.volume_name(env.project, env.name))
+        theirs = p.pool.path(scratch)
+        return _service_records(ours) == _service_records(theirs)
+
+    def _replace_stopped(self, env: Environment, ref: str, log: Log) -> None:
+        """Put the backup's data in place before the deploy, with everything stopped."""
+        p = self.platform
+        if env.current_release:
+            log("  Data: the backup's service credentials differ from this environment's: it is "
+                "stopped while its data is replaced (requests are not held meanwhile)")
+            release = p.releases.get(env.project, env.name, env.current_release)
+            config = p._config_at(env.project, release.commit)
+            for inst in p._previous_instances(env):
+                stop_all(inst)
+            envservices.retire_all(p._services(env, config), p.settings.firewall_table)
+        envdata.restore(p.pool, env.project, env.name, ref, log)
 
     def _restore_code(self, restic: Restic, backup: Backup, objects: GitObjects,
                       env: Environment, commit: str, log: Log) -> None:
@@ -393,6 +423,11 @@ class Backups:
         except NotFound:
             return Environment(project, name, machine_name=name, type="", status="inactive",
                                parent=None, head_commit=None, slot=-1, current_release=None)
+
+
+def _service_records(volume: Path) -> dict[str, bytes]:
+    """Each service's `service.json` (its users and passwords: services/servers.py)."""
+    return {p.parent.name: p.read_bytes() for p in sorted(volume.glob("services/*/service.json"))}
 
 
 def _size(root: Path) -> int:
