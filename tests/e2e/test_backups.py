@@ -27,7 +27,7 @@ PASSWORD = REPO_DIR / "secret" / "password"
 SHIPWAY_EXTRA_ENV = {"SHIPWAY_BACKUP_REPOSITORY": str(REPOSITORY),
                      "SHIPWAY_BACKUP_PASSWORD_FILE": str(PASSWORD),
                      "SHIPWAY_BACKUP_TICK": "1"}
-SERVICES = "db:\n  type: postgresql:15\n  disk: 256\n"
+SERVICES = "db:\n  type: postgresql:15\n  disk: 1024\n"  # room for the big test files
 
 
 @pytest.fixture(scope="module", autouse=True)
