@@ -262,3 +262,21 @@ def test_scheduled_backups_run_as_activities_and_are_pruned_by_policy(shipway: S
     listed = backups(shipway)
     assert len([b for b in listed if b["scheduled"]]) == 1  # keep-daily 1: the newest only
     assert [b["id"] for b in listed if not b["scheduled"]] == manual  # manual ones are kept
+
+
+def test_a_corrupt_repository_fails_the_restore_and_leaves_the_environment_alone(
+        shipway: Shipway, proj: dict) -> None:
+    """Last in this module: it damages every pack of the repository."""
+    rows, text = numbers(shipway, "main"), mount_file(shipway).read_text()
+    for pack in (REPOSITORY / "data").glob("*/*"):
+        pack.chmod(0o600)
+        with pack.open("r+b") as f:
+            f.seek(pack.stat().st_size // 2)
+            f.write(bytes(64))
+    out = shipway.cli("backup:restore", str(proj["backup"]), "-p", "bk", check=False)
+    assert out.returncode != 0 and "restic restore failed" in out.stdout, out.stdout
+    assert last_activity(shipway, "environment.backup.restore")["result"] == "failure"
+    assert "Data: restored" not in out.stdout
+    assert numbers(shipway, "main") == rows and mount_file(shipway).read_text() == text
+    assert shipway.fetch(shipway.url("bk"))[0] == 200
+

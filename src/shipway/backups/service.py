@@ -347,7 +347,11 @@ class Backups:
             p.pool.delete(scratch)
         root = p.pool.create(scratch)
         landing = root / ".restic"
-        restic.restore(backup.id, landing, include=backup.data_path)
+        try:
+            restic.restore(backup.id, landing, include=backup.data_path)
+        except BaseException:
+            p.pool.delete(scratch)  # nothing of the environment was touched yet
+            raise
         tree = landing / backup.data_path.lstrip("/")
         for entry in os.listdir(tree):
             os.rename(tree / entry, root / entry)  # one subvolume: renames, no copies
