@@ -20,6 +20,9 @@ from typing import Any
 from shipway.errors import PlatformError
 
 PASSTHROUGH_PREFIXES = ("AWS_", "B2_", "AZURE_", "GOOGLE_", "OS_", "ST_", "RCLONE_", "SSH_")
+# A remote repository behind a proxy or a private CA needs these as any HTTPS client does.
+PASSTHROUGH = ("PATH", "HOME", "TMPDIR", "LANG", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY",
+               "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 HOST = "shipway"  # fixed: restic looks for a parent snapshot by host and paths
 
 
@@ -128,7 +131,7 @@ class Restic:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
-               if k.startswith(PASSTHROUGH_PREFIXES) or k in ("PATH", "HOME", "TMPDIR", "LANG")}
+               if k.startswith(PASSTHROUGH_PREFIXES) or k in PASSTHROUGH}
         env.update(RESTIC_REPOSITORY=self.repository, RESTIC_PASSWORD_FILE=str(self.password_file),
                    RESTIC_PROGRESS_FPS="0.016")
         return env
