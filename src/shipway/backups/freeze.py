@@ -5,7 +5,7 @@ its disks are snapshotted. Here every process of the environment (apps,
 workers, crons, services) is stopped with SIGSTOP and continued with SIGCONT
 right after the btrfs snapshot: a stopped process writes nothing, and a
 request arriving meanwhile is neither refused nor answered with an error —
-its connection waits in the kernel's listen queue (or the router's hold) and
+its connection waits in the app's listen queue (the kernel accepts it) and
 is answered once the app runs again. The pause is the snapshot's duration
 plus the signalling, typically milliseconds (bench/backup.py measures it).
 
