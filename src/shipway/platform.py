@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from shipway.artifacts.store import ArtifactStore
+from shipway.backups.service import Backups
 from shipway.build import memory
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
@@ -103,6 +104,7 @@ class Platform:
         self.artifacts = ArtifactStore(home / "store" / "artifacts", home / "artifacts")
         self.router = router
         self.crons = CronRunner(self, settings.cron_deploy_wait)
+        self.backups = Backups(self)
         self.pool: Pool
         self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -138,6 +140,7 @@ class Platform:
         self.sync_router()
         self.collect_garbage()
         self.crons.start()
+        self.backups.start_scheduler(self.backups.settings.tick_seconds)
 
     def _sweep_leftovers(self) -> None:
         """What a `kill -9` of the last control plane left behind."""
@@ -148,6 +151,8 @@ class Platform:
             print(f"shipway: removed the empty cgroup {group} left by an interrupted process")
         for activity_id in self.activities.recover_interrupted():
             print(f"shipway: activity {activity_id} was interrupted by a restart; marked failed")
+        for pid in self.backups.recover():
+            print(f"shipway: continued process {pid} that an interrupted backup had paused")
 
     def _guard_network(self) -> None:
         s = self.settings
@@ -288,8 +293,10 @@ class Platform:
                 "push waited for another one; fetch, merge or rebase, and push again")
 
     def _deploy_commit(self, env: Environment, commit: str, objects: GitObjects, log: Log,
-                       activity_id: str, *, trigger: str, new_code: bool) -> bool:
-        """Validate, build (or reuse) and deploy `commit` with the current variables."""
+                       activity_id: str, *, trigger: str, new_code: bool,
+                       restore_data: str | None = None) -> bool:
+        """Validate, build (or reuse) and deploy `commit` with the current variables;
+        `restore_data`: a snapshot ref the environment's data is replaced with first."""
         variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
         config = self._read_config(objects, commit, log)
         cancel = self._cancels.get(activity_id)
@@ -299,7 +306,7 @@ class Platform:
         sensitive = sorted(v.name for v in variables if v.is_sensitive)
         return self._deploy(env, config, commit, builds, runtime_visible(variables), log,
                             trigger=trigger, activity_id=activity_id, rerun_deploy_hook=new_code,
-                            sensitive=sensitive)
+                            sensitive=sensitive, restore_data=restore_data)
 
     # -- environments (E1) ---------------------------------------------------------
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from shipway.api import backups as backup_api
 from shipway.errors import NotFound, ShipwayError, UsageError, UserError
 from shipway.platform import Platform
 
@@ -241,6 +242,7 @@ ROUTES = [
     Route("/activities/{id}", activity_get),
     Route("/activities/{id}/log", activity_log),
     Route("/activities/{id}/cancel", activity_cancel, methods=["POST"]),
+    *backup_api.ROUTES,  # before the catch-all `{action}` route below
     Route("/projects/{project}/environments/{env}/{action}", environment_action, methods=["POST"]),
 ]
 
