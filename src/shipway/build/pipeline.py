@@ -40,7 +40,7 @@ from shipway.encoding import b64json, env_value
 from shipway.errors import BuildFailed
 from shipway.git.repos import GitObjects
 from shipway.sandbox.run import run_argv
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_command, passthrough_env
 
 
 @dataclass(frozen=True)
@@ -214,8 +214,9 @@ def _run_step(
         log(f"    W: {line}" if is_stderr else f"    {line}")
 
     ooms = space.oom_kills()
-    code = run_argv(space.wrap(bwrap_argv(spec_for(step))), on_line=on_line, stop=clock.reason,
-                    grace=STOP_GRACE)
+    command = bwrap_command(spec_for(step))
+    code = run_argv(space.wrap(list(command.argv)), env=command.env, on_line=on_line,
+                    stop=clock.reason, grace=STOP_GRACE)
     if code != 0:
         if space.oom_kills() > ooms:
             raise BuildFailed(space.out_of_memory_message(step.what))

@@ -24,7 +24,7 @@ from shipway.environments.data import volume_path
 from shipway.errors import AppError
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_command
 
 SOCK_DIR = "/run/shipway/sock"
 
@@ -173,8 +173,9 @@ def start_process(launch: Launch) -> None:
     inst = launch.instance
     if launch.process == "web" and inst.new_socket.exists():
         inst.new_socket.unlink()
-    argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(command)))
-    start_supervised(inst.run_dir / launch.process, argv, log=inst.log(launch.log_name))
+    sandboxed = bwrap_command(sandbox_spec(launch, with_dot_environment(command)))
+    start_supervised(inst.run_dir / launch.process, list(sandboxed.argv), env=sandboxed.env,
+                     log=inst.log(launch.log_name))
 
 
 def stop_all(inst: Instance) -> None:

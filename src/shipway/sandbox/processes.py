@@ -36,7 +36,8 @@ def start_supervised(
     backoff: Backoff | None = None,
 ) -> int:
     """Launch a detached supervisor keeping `argv` running (output appended
-    to `log`, `env` for argv itself: None inherits ours); its pid."""
+    to `log`, `env` for argv itself: None inherits ours; a sandbox passes
+    its `SandboxCommand.env`, kept in the root-only spec.json); its pid."""
     state_dir, log = state_dir.resolve(), log.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     if supervised_pid(state_dir) is not None:
@@ -50,8 +51,10 @@ def start_supervised(
         "grace": grace,
         "backoff": asdict(backoff or Backoff()),
     }
-    # The environment may carry the app's secrets: readable by root only.
-    fd = os.open(state_dir / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The environment carries the app's secrets (S3): readable by root only,
+    # also where an older shipway left the file with a looser mode.
+    fd = os.open(state_dir / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
     with open(fd, "w") as out:
         json.dump(spec, out, indent=1)
     _launch(state_dir, log)
