@@ -205,6 +205,13 @@ def _ppid(pid: int) -> int:
     return int(status.split("PPid:")[1].split()[0])
 
 
-def test_the_spec_file_is_private(start: Start) -> None:
-    state, _ = start(LOOP, env={"SECRET": "s3cret"})
-    assert (state / "spec.json").stat().st_mode & 0o777 == 0o600
+def test_the_spec_file_is_private(tmp_path: Path) -> None:
+    state, log = tmp_path / "state", tmp_path / "app.log"
+    state.mkdir()
+    (state / "spec.json").write_text("{}")
+    (state / "spec.json").chmod(0o644)  # as an older shipway left it
+    try:
+        start_supervised(state, [*sandboxed(tmp_path, LOOP).argv], env={"SECRET": "s3cret"}, log=log)
+        assert (state / "spec.json").stat().st_mode & 0o777 == 0o600
+    finally:
+        stop_supervised(state)
