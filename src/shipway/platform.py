@@ -66,6 +66,7 @@ from shipway.errors import (
     UserError,
 )
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo
+from shipway.homeperms import make_traversable, secure_home
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
@@ -106,7 +107,7 @@ class Platform:
         s = self.settings
         for sub in ("git", "builds", "cache", "u", "current", "tmp"):
             (s.home / sub).mkdir(parents=True, exist_ok=True)
-        os.chmod(s.home, 0o711)
+        secure_home(s.home)  # S3: what the router must reach, and nothing else
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
         self.pool = open_pool(s.home, size_mb=s.data_pool_mb, mode=s.data_pool_mode)  # type: ignore[arg-type]
@@ -877,7 +878,7 @@ class Platform:
 
     def current_link(self, inst: Instance) -> Path:
         path = self.settings.home / "current" / inst.project / inst.environment / inst.app
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_traversable(self.settings.home, path.parent)  # the router serves through it
         return path
 
     # -- router ------------------------------------------------------------------

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 SECRET = f"sw-s3cr3t-{uuid.uuid4().hex}"
+OTHER_SECRET = f"sw-other-{uuid.uuid4().hex}"
 SERVICES = "db:\n  type: postgresql:15\n  disk: 256\n"
 
 # Run as nobody with Debian's python (pyenv's lives under /root). The needles
@@ -96,8 +97,13 @@ def deployed(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict
     created = shipway.cli("variable:create", "-p", "sec", "-e", "main", "-l", "environment",
                           "--prefix", "env:", "--name", "API_TOKEN", "--value", SECRET,
                           "--sensitive", "true", "--visible-build", "true")
+    # Not env:-prefixed, so it travels inside PLATFORM_VARIABLES (base64 JSON).
+    shipway.cli("variable:create", "-p", "sec", "-e", "main", "-l", "environment",
+                "--name", "misc:signing_key", "--value", OTHER_SECRET, "--sensitive", "true")
     env = json.loads(shipway.fetch(shipway.url("sec") + "env")[1])
-    assert env["API_TOKEN"] == SECRET  # the app does get it
+    assert env["API_TOKEN"] == SECRET  # the app does get them
+    variables = json.loads(base64.b64decode(env["PLATFORM_VARIABLES"]))
+    assert variables["misc:signing_key"] == OTHER_SECRET
     db = json.loads(base64.b64decode(env["PLATFORM_RELATIONSHIPS"]))["database"][0]
     key = (shipway.home / "router" / "storage" / "pki" / "authorities" / "local" / "root.key")
     key_body = "".join(line for line in key.read_text().splitlines() if "-----" not in line)

@@ -9,6 +9,7 @@ the instance's own directory.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import socket
 import threading
@@ -22,6 +23,7 @@ from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
 from shipway.environments.data import volume_path
 from shipway.errors import AppError
+from shipway.homeperms import make_traversable
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
 from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_command
@@ -117,7 +119,9 @@ def worker_view(app: AppConfig, name: str) -> AppConfig:
 
 def prepare_dirs(launch: Launch) -> None:
     inst = launch.instance
-    for path in (inst.run_dir, inst.log_dir, inst.socket_dir, inst.upstream_socket.parent):
+    # The router dials the app's socket through run/…/sock: search-only on the way.
+    make_traversable(inst.home, inst.run_dir)
+    for path in (inst.log_dir, inst.upstream_socket.parent):
         path.mkdir(parents=True, exist_ok=True)
     # `tmp` mounts and /tmp start empty at every (re)start of the process (D3).
     for path in (_tmp_dir(launch), _tmp_mounts(launch)):
@@ -125,6 +129,7 @@ def prepare_dirs(launch: Launch) -> None:
     for path in (inst.socket_dir, _tmp_dir(launch)):
         path.mkdir(parents=True, exist_ok=True)
         shutil.chown(path, launch.uid, launch.gid)
+    os.chmod(inst.socket_dir, 0o711)
 
 
 def _tmp_dir(launch: Launch) -> Path:
