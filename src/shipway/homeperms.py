@@ -116,12 +116,14 @@ def ancestors(path: Path) -> list[DirStat]:
     return out
 
 
-def check_router_reaches(home: Path, uid: int, gids: Iterable[int]) -> None:
-    """Refuse a home the router's uid cannot reach, naming what to change."""
+def check_router_reaches(home: Path, uid: int, gids: Iterable[int],
+                         what: str = "SHIPWAY_HOME") -> None:
+    """Refuse a home the router's uid cannot reach, naming what to change.
+    Caddy itself exits without a word when it cannot read its config."""
     blocker = blocked_by(ancestors(home), uid, gids)
     if blocker is not None:
         raise PlatformError(
-            f"the router (Caddy, uid {uid}) cannot reach SHIPWAY_HOME {home}: {blocker.path} "
+            f"the router (Caddy, uid {uid}) cannot reach {what} {home}: {blocker.path} "
             f"is mode {blocker.mode:04o} (owner uid {blocker.uid}), which it cannot pass "
             f"through. Run `chmod o+x {blocker.path}` (search only: it does not let anyone "
             "list it), or set SHIPWAY_HOME to a directory outside it, e.g. /var/lib/shipway"
