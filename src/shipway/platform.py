@@ -47,6 +47,7 @@ from shipway.deploy.instances import (
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.environments import data as envdata
+from shipway.environments.masking import MaskedLog
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
     FLAG_NAMES,
@@ -72,6 +73,7 @@ from shipway.router.holdlog import HoldWindow, access_lines
 from shipway.router.plan import RoutedApp, RoutedEnvironment, sites
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
+from shipway.services.local import passwords as service_passwords
 from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
@@ -465,8 +467,8 @@ class Platform:
         thread.start()
 
     def _run_activity(self, activity_id: str, env: Environment, work: Callable[[Log], bool]) -> None:
-        log = ActivityLog(self.activities.log_path(activity_id)).line
         with self._env_lock(env.project, env.name):
+            log = self.activity_log(activity_id, env)  # the variables as they are now
             if self.activities.get(activity_id).state != "pending":
                 return  # cancelled while it waited for the environment
             self.activities.fire(activity_id, "start")
@@ -491,6 +493,15 @@ class Platform:
             finally:
                 self._cancels.pop(activity_id, None)
             self.activities.fire(activity_id, "finish", "success" if ok else "failure")
+
+    def activity_log(self, activity_id: str, env: Environment) -> Log:
+        """The activity's log; sensitive variable values and the service
+        passwords that exist by now never reach it (S3)."""
+        variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
+        sensitive = [v.value for v in variables if v.is_sensitive]
+        return MaskedLog(ActivityLog(self.activities.log_path(activity_id)).line,
+                      lambda: [*sensitive, *service_passwords(self.settings.home, env.project,
+                                                              env.name)])
 
     def _env_lock(self, project: str, env: str) -> threading.Lock:
         with self._locks_guard:

@@ -12,13 +12,27 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
+import stat
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import STDLIB, Shipway, commit, make_repo, push
+from tests.e2e.conftest import (
+    ROOT,
+    SHIPWAY,
+    STDLIB,
+    Shipway,
+    commit,
+    free_port,
+    make_repo,
+    push,
+    running_shipway,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -87,8 +101,11 @@ def deployed(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict
     remote = shipway.create_project("sec")
     repo = make_repo(tmp_path_factory.mktemp("sec") / "repo", STDLIB)
     cfg = repo / ".platform.app.yaml"
+    # Hooks that dump what they were given, as a debugging user's would.
     cfg.write_text(cfg.read_text().replace(
-        "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:"))
+        "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:").replace(
+        '    echo "building stdlib app"', '    echo "building with token=$API_TOKEN"; env').replace(
+        '    echo "deploy hook ran', '    echo "deploy token=$API_TOKEN"; env\n    echo "deploy hook ran'))
     (repo / ".platform").mkdir()
     (repo / ".platform" / "services.yaml").write_text(SERVICES)
     commit(repo, "app with a database")
@@ -107,9 +124,14 @@ def deployed(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict
     db = json.loads(base64.b64decode(env["PLATFORM_RELATIONSHIPS"]))["database"][0]
     key = (shipway.home / "router" / "storage" / "pki" / "authorities" / "local" / "root.key")
     key_body = "".join(line for line in key.read_text().splitlines() if "-----" not in line)
-    return {"sensitive variable": SECRET, "service password": db["password"],
-            "router CA key": key_body[:40], "relationships": env["PLATFORM_RELATIONSHIPS"],
-            "variables": env["PLATFORM_VARIABLES"], "_output": created.stdout + out.stdout}
+    (repo / "touched.txt").write_text("new code: the deploy hook runs again, with the secrets\n")
+    commit(repo, "new code")
+    again = push(repo, remote)
+    assert again.returncode == 0, again.stdout + again.stderr
+    return {"sensitive variable": SECRET, "other sensitive variable": OTHER_SECRET,
+            "service password": db["password"], "router CA key": key_body[:40],
+            "relationships": env["PLATFORM_RELATIONSHIPS"], "variables": env["PLATFORM_VARIABLES"],
+            "_output": created.stdout + created.stderr + again.stdout + again.stderr}
 
 
 def test_nobody_finds_no_secret_in_files_argv_or_environ(shipway: Shipway, deployed: dict) -> None:
@@ -117,3 +139,52 @@ def test_nobody_finds_no_secret_in_files_argv_or_environ(shipway: Shipway, deplo
     seen = as_nobody_read(shipway.home, needles)
     assert seen["opened"] > 0 and seen["ps_lines"] > 10  # the reader did read things
     assert seen["found"] == [], "\n".join(f"{what} readable in {where}" for what, where in seen["found"])
+
+
+def test_serve_refuses_a_home_the_router_cannot_reach_and_says_what_to_do() -> None:
+    closed = Path(tempfile.mkdtemp(prefix="shipway-0700-"))  # 0700, as `mktemp -d` makes it
+    env = {**os.environ, "SHIPWAY_HOME": str(closed / "home"), "PYTHONPATH": str(ROOT / "src"),
+           "SHIPWAY_HTTP_PORT": str(free_port()), "SHIPWAY_HTTPS_PORT": str(free_port()),
+           "SHIPWAY_LISTEN": "127.0.0.1"}
+    try:
+        proc = subprocess.run([*SHIPWAY, "serve"], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode != 0, said
+        assert f"chmod o+x {closed}" in said and "set SHIPWAY_HOME" in said, said
+        assert "Traceback" not in said
+        started = [pid for pid in filter(str.isdigit, os.listdir("/proc"))
+                   if str(closed).encode() in _cmdline(pid)]
+        assert started == []  # refused before anything (Caddy) started
+    finally:
+        shutil.rmtree(closed, ignore_errors=True)
+
+
+def test_a_0700_home_itself_is_served() -> None:
+    """SHIPWAY_HOME is shipway's own: made traversable (0711), not refused."""
+    with running_shipway(home_mode=0o700) as sw:
+        assert stat.S_IMODE(sw.home.stat().st_mode) == 0o711
+        status, body = sw.fetch(f"http://nowhere.localhost:{sw.env['SHIPWAY_HTTP_PORT']}/")
+        assert status == 404 and "no route matches" in body  # the router answers
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_hooks_dumping_their_environment_show_no_sensitive_value(shipway: Shipway,
+                                                                 deployed: dict) -> None:
+    output = deployed["_output"]
+    assert "building with token=(sensitive)" in output  # the build ran with it, masked
+    assert "deploy token=(sensitive)" in output and "API_TOKEN=(sensitive)" in output
+    assert "PLATFORM_VARIABLES=(sensitive)" in output  # base64 JSON holding one
+    assert "PLATFORM_RELATIONSHIPS=(sensitive)" in output  # holding the service password
+    logs = "".join(p.read_text() for p in (shipway.home / "activities").glob("*.log"))
+    for name in ("sensitive variable", "other sensitive variable", "service password",
+                 "relationships", "variables"):
+        assert deployed[name] not in output and deployed[name] not in logs, (name, [
+            line for line in (output + logs).splitlines() if deployed[name] in line][:3])
+
