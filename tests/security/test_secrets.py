@@ -141,6 +141,24 @@ def test_nobody_finds_no_secret_in_files_argv_or_environ(shipway: Shipway, deplo
     assert seen["found"] == [], "\n".join(f"{what} readable in {where}" for what, where in seen["found"])
 
 
+def test_an_upgraded_home_is_made_private_at_start(shipway: Shipway, deployed: dict) -> None:
+    """A home an older shipway left world-readable (0755 directories, 0644
+    files) is fixed by the next `shipway serve`, and the site still answers."""
+    for rel in ("state", "activities", "logs", "storage", "services", "git"):
+        (shipway.home / rel).chmod(0o755)
+    for db in (shipway.home / "state").iterdir():
+        db.chmod(0o644)
+    needles = {k: v for k, v in deployed.items() if not k.startswith("_")}
+    assert as_nobody_read(shipway.home, needles)["found"]  # the old home leaks: the test can fail
+    assert shipway.proc is not None
+    shipway.proc.terminate()
+    shipway.proc.wait(timeout=30)
+    shipway.start()
+    assert "S3: root-only state, logs, keys" in shipway.serve_log.read_text()
+    assert as_nobody_read(shipway.home, needles)["found"] == []
+    assert shipway.fetch(shipway.url("sec"))[0] == 200
+
+
 def test_serve_refuses_a_home_the_router_cannot_reach_and_says_what_to_do() -> None:
     closed = Path(tempfile.mkdtemp(prefix="shipway-0700-"))  # 0700, as `mktemp -d` makes it
     env = {**os.environ, "SHIPWAY_HOME": str(closed / "home"), "PYTHONPATH": str(ROOT / "src"),
