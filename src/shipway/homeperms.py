@@ -10,9 +10,11 @@ user, in the apps group; router/caddy.py):
   location roots it serves through `current/` links into the artifact view.
   Search only: nobody can list them, and each file inside has its own mode.
 - private (0700): the state DB with its -wal/-shm, activity and app logs,
-  the data pool image, git repositories, builds, service records: the
-  directory itself keeps every other uid out, whatever mode an older
-  shipway gave the files in it.
+  the data pool image, git repositories, builds, the services' supervisor
+  state: the directory itself keeps every other uid out, whatever mode an
+  older shipway gave the files in it. (Service records with passwords live
+  in the environment's volume, 0600 each; the router's CA key in its own
+  0700 home, owned by its uid.)
 
 `HOME_MODES` is the policy as a value; `secure_home` applies it at every
 start of `shipway serve`, so an upgraded install is protected too.

@@ -499,9 +499,11 @@ class Platform:
         passwords that exist by now never reach it (S3)."""
         variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
         sensitive = [v.value for v in variables if v.is_sensitive]
-        return MaskedLog(ActivityLog(self.activities.log_path(activity_id)).line,
-                      lambda: [*sensitive, *service_passwords(self.settings.home, env.project,
-                                                              env.name)])
+
+        def secrets() -> list[str]:
+            return [*sensitive, *service_passwords(self.settings.home, env.project, env.name)]
+
+        return MaskedLog(ActivityLog(self.activities.log_path(activity_id)).line, secrets)
 
     def _env_lock(self, project: str, env: str) -> threading.Lock:
         with self._locks_guard:
