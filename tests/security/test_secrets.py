@@ -111,12 +111,17 @@ def deployed(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict
     commit(repo, "app with a database")
     out = push(repo, remote)
     assert out.returncode == 0, out.stdout + out.stderr
-    created = shipway.cli("variable:create", "-p", "sec", "-e", "main", "-l", "environment",
-                          "--prefix", "env:", "--name", "API_TOKEN", "--value", SECRET,
-                          "--sensitive", "true", "--visible-build", "true")
+    # From stdin (`--value -`): on the CLI's argv it would be in `ps` during the redeploy.
+    created = subprocess.run([*SHIPWAY, "variable:create", "-p", "sec", "-e", "main", "-l",
+                              "environment", "--prefix", "env:", "--name", "API_TOKEN",
+                              "--value", "-", "--sensitive", "true", "--visible-build", "true"],
+                             input=SECRET + "\n", env=shipway.env, capture_output=True, text=True,
+                             timeout=300, check=True)
     # Not env:-prefixed, so it travels inside PLATFORM_VARIABLES (base64 JSON).
-    shipway.cli("variable:create", "-p", "sec", "-e", "main", "-l", "environment",
-                "--name", "misc:signing_key", "--value", OTHER_SECRET, "--sensitive", "true")
+    subprocess.run([*SHIPWAY, "variable:create", "-p", "sec", "-e", "main", "-l", "environment",
+                    "--name", "misc:signing_key", "--value", "-", "--sensitive", "true"],
+                   input=OTHER_SECRET, env=shipway.env, capture_output=True, text=True,
+                   timeout=300, check=True)
     env = json.loads(shipway.fetch(shipway.url("sec") + "env")[1])
     assert env["API_TOKEN"] == SECRET  # the app does get them
     variables = json.loads(base64.b64decode(env["PLATFORM_VARIABLES"]))
