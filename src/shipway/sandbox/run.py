@@ -125,8 +125,9 @@ def run_argv(
     grace: float = KILL_AFTER,
 ) -> int:
     """Run a prepared sandbox `argv` (e.g. `bwrap_command`'s, wrapped to enter
-    a cgroup) with exactly `env` (its `env`: the sandbox's environment travels
-    in bwrap's, not on the argv) like `run_oneshot`, the stop decision left to the caller: when
+    a cgroup) with exactly `env` (the command's `env`: the sandbox's
+    environment travels in bwrap's own, never on the argv) like
+    `run_oneshot`, the stop decision left to the caller: when
     `stop()` returns a reason, the process group gets TERM, then KILL after
     `grace` seconds, and Cancelled(reason) is raised. Lets a build apply one
     time limit to all its steps and stop within a bound it chooses."""
