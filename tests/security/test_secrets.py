@@ -205,7 +205,9 @@ def test_hooks_dumping_their_environment_show_no_sensitive_value(shipway: Shipwa
     assert "deploy token=(sensitive)" in output and "API_TOKEN=(sensitive)" in output
     assert "PLATFORM_VARIABLES=(sensitive)" in output  # base64 JSON holding one
     assert "PLATFORM_RELATIONSHIPS=(sensitive)" in output  # holding the service password
-    logs = "".join(p.read_text() for p in (shipway.home / "activities").glob("*.log"))
+    hook_logs = [p for p in (shipway.home / "logs").rglob("*.log") if p.name != "app.log"]
+    assert any(p.name == "deploy.log" for p in hook_logs)
+    logs = "".join(p.read_text() for p in [*(shipway.home / "activities").glob("*.log"), *hook_logs])
     for name in ("sensitive variable", "other sensitive variable", "service password",
                  "relationships", "variables"):
         assert deployed[name] not in output and deployed[name] not in logs, (name, [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipway.encoding import b64json
-from shipway.environments.masking import MASK, MaskedLog, mask, secret_forms
+from shipway.environments.masking import MASK, MaskedLog, hider, mask, secret_forms
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,9 @@ def test_a_secret_created_during_the_activity_is_masked_after_the_refresh() -> N
     now[0] = 0.5
     log("b new-pass-99 tok-1234")
     assert lines == ["a new-pass-99", f"b {MASK} {MASK}"]
+
+
+def test_a_copy_of_the_output_is_masked_as_the_log_is() -> None:
+    log = MaskedLog([].append, lambda: ["tok-1234"])
+    assert hider(log)("x tok-1234") == f"x {MASK}"
+    assert hider(print)("x tok-1234") == "x tok-1234"  # a plain log masks nothing

@@ -22,6 +22,7 @@ from pathlib import Path
 from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
 from shipway.environments.data import volume_path
+from shipway.environments.masking import hider
 from shipway.errors import AppError
 from shipway.homeperms import make_traversable
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
@@ -206,11 +207,12 @@ def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file
                cancel: threading.Event | None = None) -> int:
     """Run a script of the user's with dash in the app's run-time sandbox (hooks, crons)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    hide = hider(log)
     with log_file.open("a", encoding="utf-8") as out:
         out.write(f"[{stamp}] Launching hook '{script.strip()}'.\n\n")
 
         def on_line(line: str, is_stderr: bool) -> None:
-            out.write(line + "\n")
+            out.write(hide(line) + "\n")  # masked as the activity's log is (S3)
             out.flush()
             log(f"    W: {line}" if is_stderr else f"    {line}")
 

@@ -5,7 +5,8 @@ framework's debug dump). Every line an activity logs passes through `mask`,
 which replaces each sensitive variable's value and service password with
 the marker the CLI shows for it, and so each base64 token that decodes to
 text holding one (PLATFORM_VARIABLES and PLATFORM_RELATIONSHIPS in an `env`
-dump). This is best effort by nature: a hook that encodes a value its own
+dump); a hook's own log file (`shipway log deploy`) gets the same lines
+(`hider`). This is best effort by nature: a hook that encodes a value its own
 way (reversed, hex) gets it out, as on every CI system that masks; what it
 defends is the accidental dump, read by whoever reads the activity.
 
@@ -66,7 +67,17 @@ class MaskedLog:
         self._read_at = clock()
 
     def __call__(self, line: str) -> None:
+        self._log(self.hide(line))
+
+    def hide(self, line: str) -> str:
+        """`line` as this log writes it."""
         now = self._clock()
         if now - self._read_at >= self._refresh:
             self._secrets, self._read_at = secret_forms(self._values()), now
-        self._log(mask(line, self._secrets))
+        return mask(line, self._secrets)
+
+
+def hider(log: Log) -> Callable[[str], str]:
+    """What `log` does to a line before writing it, for a copy of the same
+    output kept elsewhere (a hook's own log file)."""
+    return log.hide if isinstance(log, MaskedLog) else str
