@@ -1,11 +1,14 @@
 """S3: no secret in any argv, world-readable file or log.
 
-The attacker is any unprivileged user of the host (here `nobody`, via
-setpriv): with a project deployed that has a sensitive variable and a
-PostgreSQL service, they read every file under SHIPWAY_HOME they can open,
-`ps -eo args`, and every /proc/*/cmdline and /proc/*/environ; none of the
-sensitive value, the service's password and the router CA's private key
-may appear anywhere.
+The attacker is an unprivileged user of the host (`nobody`, another
+tenant's app uid in the apps group, or the router's uid; via setpriv): with
+a project deployed that has sensitive variables and a PostgreSQL service,
+they open every path under SHIPWAY_HOME (all names given: an unlistable
+directory hides nothing), read `ps -eo args` and every /proc/*/cmdline and
+/proc/*/environ; none of the sensitive values, the service's password (nor
+the base64 blobs holding them) and the router CA's private key may appear.
+Hooks that dump their environment must show `(sensitive)` instead, in the
+push output, the activity logs and the hooks' own log files.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from shipway.settings import load_settings
 from tests.e2e.conftest import (
     ROOT,
     SHIPWAY,
@@ -87,9 +91,9 @@ def every_file(home: Path) -> list[str]:
     return [str(path) for path in home.rglob("*") if not path.is_dir() or path.is_symlink()]
 
 
-def as_nobody_read(home: Path, needles: dict[str, str]) -> dict:
+def as_nobody_read(home: Path, needles: dict[str, str], who: list[str] = NOBODY) -> dict:
     given = {"needles": needles, "paths": every_file(home)}
-    proc = subprocess.run([*NOBODY, "/usr/bin/python3", "-c", READER],
+    proc = subprocess.run([*who, "/usr/bin/python3", "-c", READER],
                           input=json.dumps(given), capture_output=True, text=True,
                           timeout=300, check=True)
     return json.loads(proc.stdout)
@@ -139,9 +143,30 @@ def deployed(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict
             "_output": created.stdout + created.stderr + again.stdout + again.stderr}
 
 
-def test_nobody_finds_no_secret_in_files_argv_or_environ(shipway: Shipway, deployed: dict) -> None:
+def another_tenant(shipway: Shipway) -> list[str]:
+    """An app of another environment: its own app uid, in the apps group
+    (which the router is in too, to reach app sockets)."""
+    settings = load_settings(shipway.env)
+    uid, group = settings.app_uid(77), settings.apps_gid
+    return ["setpriv", f"--reuid={uid}", f"--regid={group}", f"--groups={group}", "--"]
+
+
+def the_router(shipway: Shipway) -> list[str]:
+    """Caddy's uid and groups: an exploited router must not reach the tenants' secrets."""
+    settings = load_settings(shipway.env)
+    uid, group = settings.router_uid, settings.apps_gid
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", f"--groups={group}", "--"]
+
+
+@pytest.mark.parametrize("who", ["nobody", "another tenant's app", "the router"])
+def test_nobody_finds_no_secret_in_files_argv_or_environ(shipway: Shipway, deployed: dict,
+                                                         who: str) -> None:
     needles = {k: v for k, v in deployed.items() if not k.startswith("_")}
-    seen = as_nobody_read(shipway.home, needles)
+    if who == "the router":
+        del needles["router CA key"]  # its own, in its own home
+    reader = {"nobody": NOBODY, "another tenant's app": another_tenant(shipway),
+              "the router": the_router(shipway)}[who]
+    seen = as_nobody_read(shipway.home, needles, reader)
     assert seen["opened"] > 0 and seen["ps_lines"] > 10  # the reader did read things
     assert seen["found"] == [], "\n".join(f"{what} readable in {where}" for what, where in seen["found"])
 
