@@ -22,8 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from shipway.sandbox import beneath  # noqa: E402
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv  # noqa: E402
+from shipway.sandbox import (
+    beneath,  # noqa: E402
+    envfd,  # noqa: E402
+)
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_command  # noqa: E402
 
 UID = 61999
 
@@ -35,11 +38,13 @@ def spec(base: Path, app: Path, pinned: bool) -> SandboxSpec:
                        env={"PATH": "/usr/bin:/bin"}, binds=binds)
 
 
-def timed(argv: list[str], runs: int) -> list[float]:
+def timed(spec: SandboxSpec, runs: int) -> list[float]:
     out = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(argv, check=True)
+        command = bwrap_command(spec)
+        with envfd.passed(command.argv, command.env) as (argv, env, fds):
+            subprocess.run(argv, env=env, pass_fds=fds, check=True)
         out.append(time.perf_counter() - started)
     return out
 
@@ -54,8 +59,7 @@ def main() -> None:
         for path in (base / "data/inner", base / "cache", app / "data", app / "cache"):
             path.mkdir(parents=True)
         for label, pinned in (("by name (--bind)", False), ("pinned (bindexec --bind-fd)", True)):
-            argv = bwrap_argv(spec(base, app, pinned))
-            times = timed(argv, runs)
+            times = timed(spec(base, app, pinned), runs)
             print(f"sandbox start, 3 mounts, {label}: median {statistics.median(times) * 1000:.1f} ms "
                   f"(min {min(times) * 1000:.1f}, {runs} runs)")
         for label, make in (

@@ -10,6 +10,7 @@ import uvicorn
 from shipway.api.server import create_app
 from shipway.claims import claim_ranges
 from shipway.errors import PlatformError
+from shipway.homeperms import UMASK, check_router_reaches, secure_home
 from shipway.platform import Platform
 from shipway.router.caddy import Caddy
 from shipway.router.control import RouterControl
@@ -49,10 +50,18 @@ def build_platform(settings: Settings) -> Platform:
 
 def serve(settings: Settings) -> None:
     check_host()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(parents=True, exist_ok=True)  # missing parents 0755, as the router needs
+    # From here on (S3) what the control plane makes is root's alone unless
+    # opened on purpose (homeperms.py).
+    os.umask(UMASK)
     settings, claim = claim_ranges(settings)  # held until we exit (S6)
     for note in claim.notes:
         print(f"shipway: {note}", flush=True)
+    check_router_reaches(settings.home, settings.router_uid,
+                         (settings.router_uid, settings.apps_gid))
+    for change in secure_home(settings.home):
+        print(f"shipway: made {change} in {settings.home} (S3: root-only state, logs, keys)",
+              flush=True)
     platform = build_platform(settings)
     platform.start()
     sock = settings.api_socket

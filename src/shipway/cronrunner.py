@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from shipway.deploy.crons import due
 from shipway.deploy.instances import run_script
 from shipway.errors import Cancelled, ShipwayError
-from shipway.state.activities import ActivityLog
 
 if TYPE_CHECKING:
     from shipway.environments.registry import Environment
@@ -84,7 +83,7 @@ class CronRunner:
     def _run(self, env: Environment, app: str, command: str, running: _Running,
              key: tuple[str, str, str]) -> None:
         activities = self._platform.activities
-        log = ActivityLog(activities.log_path(running.activity)).line
+        log = self._platform.activity_log(running.activity, env)
         activities.fire(running.activity, "start")
         result = "failure"
         try:

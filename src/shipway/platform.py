@@ -53,6 +53,7 @@ from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.deploy.states import FINAL, Recovery, recovery
 from shipway.environments import data as envdata
+from shipway.environments.masking import MaskedLog
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
     FLAG_NAMES,
@@ -73,6 +74,7 @@ from shipway.errors import (
     UserError,
 )
 from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo, keep_pushed_objects
+from shipway.homeperms import make_traversable, secure_home
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
@@ -81,6 +83,7 @@ from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
 from shipway.services import isolation
+from shipway.services.local import passwords as service_passwords
 from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
 from shipway.settings import Settings
@@ -123,7 +126,7 @@ class Platform:
         s = self.settings
         for sub in ("git", "builds", "cache", "u", "current", "tmp"):
             (s.home / sub).mkdir(parents=True, exist_ok=True)
-        os.chmod(s.home, 0o711)
+        secure_home(s.home)  # S3: what the router must reach, and nothing else
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
         self.artifacts.repoint_to_served(p for p in (s.home / "current").glob("*/*/*") if p.is_symlink())
@@ -551,8 +554,8 @@ class Platform:
         thread.start()
 
     def _run_activity(self, activity_id: str, env: Environment, work: Callable[[Log], bool]) -> None:
-        log = ActivityLog(self.activities.log_path(activity_id)).line
         with self._env_lock(env.project, env.name):
+            log = self.activity_log(activity_id, env)  # the variables as they are now
             if self.activities.get(activity_id).state != "pending":
                 return  # cancelled while it waited for the environment
             self.activities.fire(activity_id, "start")
@@ -577,6 +580,17 @@ class Platform:
             finally:
                 self._cancels.pop(activity_id, None)
             self.activities.fire(activity_id, "finish", "success" if ok else "failure")
+
+    def activity_log(self, activity_id: str, env: Environment) -> Log:
+        """The activity's log; sensitive variable values and the service
+        passwords that exist by now never reach it (S3)."""
+        variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
+        sensitive = [v.value for v in variables if v.is_sensitive]
+
+        def secrets() -> list[str]:
+            return [*sensitive, *service_passwords(self.settings.home, env.project, env.name)]
+
+        return MaskedLog(ActivityLog(self.activities.log_path(activity_id)).line, secrets)
 
     def _env_lock(self, project: str, env: str) -> threading.Lock:
         with self._locks_guard:
@@ -1023,7 +1037,7 @@ class Platform:
 
     def current_link(self, inst: Instance) -> Path:
         path = self.settings.home / "current" / inst.project / inst.environment / inst.app
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_traversable(self.settings.home, path.parent)  # the router serves through it
         return path
 
     # -- router ------------------------------------------------------------------

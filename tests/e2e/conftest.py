@@ -170,7 +170,8 @@ def commit(repo: Path, message: str, *args: str) -> None:
 
 @contextmanager
 def running_shipway(extra_env: dict[str, str] | None = None,
-                    home_name: Callable[[Path], str] | None = None) -> Iterator[Shipway]:
+                    home_name: Callable[[Path], str] | None = None, home_mode: int = 0o755
+                    ) -> Iterator[Shipway]:
     """A fresh shipway (control plane, router) in a temporary home, removed afterwards.
 
     Its home is not under pytest's tmp dir: that is 0700 root, and the router
@@ -192,6 +193,7 @@ def running_shipway(extra_env: dict[str, str] | None = None,
         **(extra_env or {}),
     }
     home.mkdir(parents=True)
+    home.chmod(home_mode)
     sw = Shipway(home, env, base / "serve.log")
     try:
         sw.start()

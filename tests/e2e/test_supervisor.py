@@ -17,7 +17,7 @@ import pytest
 from shipway.errors import PlatformError
 from shipway.sandbox.groups import alive, members, wait_until
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
-from shipway.sandbox.spec import SandboxSpec, bwrap_argv
+from shipway.sandbox.spec import SandboxCommand, SandboxSpec, bwrap_command
 
 from .conftest import holds_throughout
 
@@ -34,7 +34,7 @@ LOOP = "while :; do sleep 0.1; done"
 Start = Callable[..., tuple[Path, Path]]
 
 
-def sandboxed(tmp_path: Path, script: str) -> list[str]:
+def sandboxed(tmp_path: Path, script: str) -> SandboxCommand:
     app = tmp_path / "app"
     app.mkdir(exist_ok=True)
     spec = SandboxSpec(
@@ -45,7 +45,7 @@ def sandboxed(tmp_path: Path, script: str) -> list[str]:
         gid=UID,
         env={"PATH": "/usr/bin:/bin"},
     )
-    return bwrap_argv(spec)
+    return bwrap_command(spec)
 
 
 @pytest.fixture
@@ -56,7 +56,8 @@ def start(tmp_path: Path) -> Iterator[Start]:
     def run(script: str, **kwargs: object) -> tuple[Path, Path]:
         state, log = tmp_path / f"state{len(started)}", tmp_path / f"app{len(started)}.log"
         started.append(state)
-        start_supervised(state, sandboxed(tmp_path, script), log=log, **kwargs)  # type: ignore[arg-type]
+        command = sandboxed(tmp_path, script)
+        start_supervised(state, list(command.argv), env=command.env, log=log, **kwargs)  # type: ignore[arg-type]
         return state, log
 
     yield run
@@ -122,6 +123,7 @@ def test_a_stop_during_backoff_is_immediate(start: Start) -> None:
 
 def test_the_supervisor_outlives_whoever_started_it(tmp_path: Path, start: Start) -> None:
     state, log = tmp_path / "detached", tmp_path / "detached.log"
+    command = sandboxed(tmp_path, f"echo tick; {LOOP}")
     starter = subprocess.Popen(
         [
             sys.executable,
@@ -129,12 +131,13 @@ def test_the_supervisor_outlives_whoever_started_it(tmp_path: Path, start: Start
             "import sys, time, json\n"
             "from pathlib import Path\n"
             "from shipway.sandbox.processes import start_supervised\n"
-            "argv = json.loads(sys.argv[3])\n"
-            "print(start_supervised(Path(sys.argv[1]), argv, log=Path(sys.argv[2])), flush=True)\n"
+            "argv, env = json.loads(sys.argv[3])\n"
+            "print(start_supervised(Path(sys.argv[1]), argv, env=env, log=Path(sys.argv[2])),"
+            " flush=True)\n"
             "time.sleep(100)\n",
             str(state),
             str(log),
-            json.dumps(sandboxed(tmp_path, f"echo tick; {LOOP}")),
+            json.dumps([list(command.argv), dict(command.env)]),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -205,6 +208,13 @@ def _ppid(pid: int) -> int:
     return int(status.split("PPid:")[1].split()[0])
 
 
-def test_the_spec_file_is_private(start: Start) -> None:
-    state, _ = start(LOOP, env={"SECRET": "s3cret"})
-    assert (state / "spec.json").stat().st_mode & 0o777 == 0o600
+def test_the_spec_file_is_private(tmp_path: Path) -> None:
+    state, log = tmp_path / "state", tmp_path / "app.log"
+    state.mkdir()
+    (state / "spec.json").write_text("{}")
+    (state / "spec.json").chmod(0o644)  # as an older shipway left it
+    try:
+        start_supervised(state, [*sandboxed(tmp_path, LOOP).argv], env={"SECRET": "s3cret"}, log=log)
+        assert (state / "spec.json").stat().st_mode & 0o777 == 0o600
+    finally:
+        stop_supervised(state)

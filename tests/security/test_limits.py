@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from shipway.errors import BuildFailed, Cancelled
 from shipway.sandbox import pids
 from shipway.sandbox.groups import wait_until
 from shipway.sandbox.processes import start_supervised, stop_supervised
-from shipway.sandbox.spec import SandboxSpec, bwrap_argv
+from shipway.sandbox.spec import SandboxSpec, bwrap_command
 from shipway.settings import load_settings
 from tests.e2e.conftest import STDLIB, Shipway, make_repo, processes_of, push, wait_for
 from tests.e2e.test_build_kit import Project, app_yaml, leftovers, needs_root
@@ -34,6 +35,12 @@ BOMB = "b() { b | b & }; b"
 # One that holds what it gets: sleepers until a fork fails (dash then leaves
 # the subshell), and the process itself stays.
 HOARD = "(while :; do sleep 300 & done) 2>/dev/null"
+
+
+def _sandboxed(spec: SandboxSpec) -> dict[str, Any]:
+    """start_supervised's argv and env for `spec`."""
+    command = bwrap_command(spec)
+    return {"argv": list(command.argv), "env": dict(command.env)}
 
 
 @contextmanager
@@ -118,7 +125,7 @@ def test_a_fork_bombing_app_is_held_and_nothing_outlives_its_stop(tmp_path: Path
     spec = SandboxSpec(command=("sh", "-c", f"{HOARD}; exec sleep 300"), app_dir=app,
                        app_writable=False, uid=uid, gid=uid, env={"PATH": "/usr/bin:/bin"})
     limit = pids.Limit(pids.app_group_name(tmp_path, state), LIMIT)
-    start_supervised(state, bwrap_argv(spec), log=log, grace=0.5, limit=limit)
+    start_supervised(state, **_sandboxed(spec), log=log, grace=0.5, limit=limit)
     try:
         assert wait_until(lambda: "reached its limit" in log.read_text(), 15.0), log.read_text()
         with most_processes(uid) as samples:
@@ -138,7 +145,7 @@ def test_a_sweep_removes_only_this_instances_empty_cgroups(tmp_path: Path) -> No
     spec = SandboxSpec(command=("sleep", "300"), app_dir=app, app_writable=False,
                        uid=61743, gid=61743, env={"PATH": "/usr/bin:/bin"})
     limit = pids.Limit(pids.app_group_name(home, state), LIMIT)
-    start_supervised(state, bwrap_argv(spec), log=tmp_path / "app.log", grace=0.5, limit=limit)
+    start_supervised(state, **_sandboxed(spec), log=tmp_path / "app.log", grace=0.5, limit=limit)
     empty, _ = pids.create(LIMIT, pids.transient_name(home, "hook"), "apps")
     other, _ = pids.create(LIMIT, pids.transient_name(tmp_path / "other", "hook"), "apps")
     assert empty is not None and other is not None
@@ -161,7 +168,7 @@ def test_a_supervisor_killed_outright_leaves_no_cgroup_after_the_stop(tmp_path: 
     spec = SandboxSpec(command=("sh", "-c", f"{HOARD}; exec sleep 300"), app_dir=app,
                        app_writable=False, uid=61744, gid=61744, env={"PATH": "/usr/bin:/bin"})
     limit = pids.Limit(pids.app_group_name(tmp_path, state), LIMIT)
-    supervisor = start_supervised(state, bwrap_argv(spec), log=tmp_path / "app.log", grace=0.5,
+    supervisor = start_supervised(state, **_sandboxed(spec), log=tmp_path / "app.log", grace=0.5,
                                   limit=limit)
     wait_for(lambda: len(processes_of(61744)) > LIMIT // 2, 15, "the hoard grows")
     os.kill(supervisor, signal.SIGKILL)

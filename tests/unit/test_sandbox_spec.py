@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from shipway.sandbox.envfd import ENV_FD
 from shipway.sandbox.firewall import isolation_script
 from shipway.sandbox.layout import HostLayout, read_layout
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_command, passthrough_env
 from shipway.sandbox.supervisor import Backoff
 
 LAYOUT = HostLayout(
@@ -35,13 +36,12 @@ def spec(**changes: object) -> SandboxSpec:
 
 def test_full_argv_of_a_plain_build_step() -> None:
     # fmt: off
-    assert bwrap_argv(spec(), LAYOUT) == [
-        "bwrap", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
+    assert list(bwrap_command(spec(), LAYOUT).argv) == [
+        "bwrap", "--args", ENV_FD, "--unshare-pid", "--unshare-ipc", "--die-with-parent",
         "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc", "--ro-bind", "/opt", "/opt",
         "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
         "--dev", "/dev", "--proc", "/proc",
         "--bind", "/srv/app", "/app", "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/app",
-        "--clearenv", "--setenv", "HOME", "/app",
         "--", "/usr/bin/setpriv", "--reuid", "61001", "--regid", "61002", "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
         "/bin/sh", "-c", "echo hi",
@@ -67,11 +67,6 @@ def contains(argv: list[str], part: list[str]) -> bool:
         ({"binds": (Bind(Path("/c"), "/cache", writable=True),)}, ["--bind", "/c", "/cache"], []),
         ({"binds": (Bind(Path("/rt"), "/opt/rt"),)}, ["--ro-bind", "/rt", "/opt/rt"], []),
         (
-            {"env": {"B": "2", "A": "x y"}},
-            ["--clearenv", "--setenv", "A", "x y", "--setenv", "B", "2", "--"],
-            [],
-        ),
-        (
             {"command": ("/bin/sh", "-c", "a; b && c > $HOME/x")},
             ["--", "/bin/sh", "-c", "a; b && c > $HOME/x"],
             [],
@@ -79,21 +74,21 @@ def contains(argv: list[str], part: list[str]) -> bool:
     ],
 )
 def test_argv_cases(changes: dict[str, object], present: list[str], absent: list[str]) -> None:
-    argv = bwrap_argv(spec(**changes), LAYOUT)
+    argv = argv_of(spec(**changes), LAYOUT)
     assert contains(argv, present)
     assert not absent or not contains(argv, absent)
 
 
 def test_binds_mount_parents_first_and_after_app() -> None:
     binds = (Bind(Path("/h/b"), "/app/a/b", True), Bind(Path("/h/a"), "/app/a", True))
-    argv = bwrap_argv(spec(app_writable=False, binds=binds), LAYOUT)
+    argv = argv_of(spec(app_writable=False, binds=binds), LAYOUT)
     order = [argv.index(str(p)) for p in ("/srv/app", "/h/a", "/h/b")]
     assert order == sorted(order)
 
 
 def test_layout_ro_files_are_bound_with_traversable_parents() -> None:
     layout = HostLayout(("/usr", "/etc"), ro_files=("/run/systemd/resolve/stub-resolv.conf",))
-    argv = bwrap_argv(spec(), layout)
+    argv = argv_of(spec(), layout)
     path = "/run/systemd/resolve/stub-resolv.conf"
     assert contains(
         argv,
@@ -138,7 +133,7 @@ def dirs_made(argv: list[str]) -> list[str]:
 )
 def test_bind_parents_are_made_traversable(dests: list[str], expected: list[str]) -> None:
     binds = tuple(Bind(Path("/h") / str(i), d) for i, d in enumerate(dests))
-    assert dirs_made(bwrap_argv(spec(binds=binds), LAYOUT)) == expected
+    assert dirs_made(argv_of(spec(binds=binds), LAYOUT)) == expected
 
 
 @pytest.mark.parametrize(
@@ -358,16 +353,34 @@ def test_backoff(runs: list[float], expected: list[float]) -> None:
     assert delays == expected
 
 
+def argv_of(sandbox: SandboxSpec, layout: HostLayout) -> list[str]:
+    return list(bwrap_command(sandbox, layout).argv)
+
+
+SECRETS = {"API_TOKEN": "s3cr3t-token", "PLATFORM_RELATIONSHIPS": "eyJkYiI6IFt7InBhc3N3b3JkIjogInB3In1dfQ==",
+           "EMPTY": "", "SPACED": "a b c", "PATH": "/usr/bin:/bin"}
+
+
+@pytest.mark.parametrize("changes", [{}, {"tmp_dir": Path("/w/tmp")}, {"unshare_net": True},
+                                     {"binds": (Bind(Path("/c"), "/cache", writable=True),)}])
+def test_s3_no_environment_value_on_the_argv(changes: dict[str, object]) -> None:
+    command = bwrap_command(spec(env=SECRETS, **changes), LAYOUT)
+    assert dict(command.env) == SECRETS  # the sandbox's whole environment, on bwrap's --args fd
+    for value in filter(None, SECRETS.values()):
+        assert not any(value in arg for arg in command.argv), value
+    assert "--setenv" not in command.argv and "--clearenv" not in command.argv
+
+
 def test_s1_a_bind_beneath_a_base_goes_through_the_launcher() -> None:
     import sys
 
     base = Path("/vol/apps/app/mounts")
     binds = (Bind(base / "data/inner", "/app/inner", True, beneath=base),
              Bind(Path("/run/sock"), "/run/shipway/sock", True))
-    argv = bwrap_argv(spec(app_writable=False, binds=binds), LAYOUT)
+    argv = argv_of(spec(app_writable=False, binds=binds), LAYOUT)
     assert argv[:5] == [sys.executable, "-m", "shipway.sandbox.bindexec", "--", "bwrap"]
     at = argv.index("--shipway-bind-beneath")
     assert argv[at:at + 4] == ["--shipway-bind-beneath", str(base), "data/inner", "/app/inner"]
     assert "--bind" in argv and str(base / "data/inner") not in argv
-    plain = bwrap_argv(spec(binds=binds[1:]), LAYOUT)
+    plain = argv_of(spec(binds=binds[1:]), LAYOUT)
     assert plain[0] == "bwrap"  # nothing to pin: no launcher

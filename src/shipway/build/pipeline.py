@@ -43,7 +43,7 @@ from shipway.git.repos import GitObjects
 from shipway.sandbox import beneath
 from shipway.sandbox.pids import DEFAULT_BUILD as DEFAULT_BUILD_PIDS
 from shipway.sandbox.run import run_argv
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv, passthrough_env
+from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_command, passthrough_env
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,8 @@ def _run_step(
         return clock.reason()
 
     try:
-        code = run_argv(space.wrap(bwrap_argv(spec_for(step))), on_line=on_line, stop=stop,
+        command = bwrap_command(spec_for(step))
+        code = run_argv(space.wrap(list(command.argv)), env=command.env, on_line=on_line, stop=stop,
                         grace=STOP_GRACE)
     except Cancelled:
         if space.pids_hits() > refused:

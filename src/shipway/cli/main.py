@@ -392,6 +392,18 @@ def _flags(options: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+# A value on the command line is in `ps` for every host user while the
+# command waits for its redeploy (S3); from stdin it is not.
+STDIN_HELP = "- reads it from stdin, out of `ps` (for a sensitive value)"
+
+
+def _value(value: str | None) -> str | None:
+    if value != "-":
+        return value
+    text = click.get_text_stream("stdin").read()
+    return text[:-1] if text.endswith("\n") else text
+
+
 def _report_variable(data: dict[str, Any], wait: bool) -> None:
     var = data["variable"]
     click.echo(f"Variable {var['name']} saved at {var['level']} level.")
@@ -403,7 +415,7 @@ def _report_variable(data: dict[str, Any], wait: bool) -> None:
 @main.command("variable:create")
 @click.argument("name", required=False)
 @click.option("--name", "name_option", default=None, help="the variable name")
-@click.option("--value", required=True, help="the value")
+@click.option("--value", required=True, help=f"the value; {STDIN_HELP}")
 @click.option("--prefix", type=click.Choice(["none", "env:"]), default="none",
               help="env: exports it as an environment variable")
 @_variable_options
@@ -416,19 +428,19 @@ def variable_create(name: str | None, name_option: str | None, value: str, prefi
         raise click.UsageError("give the variable's name (as an argument or --name)")
     if prefix == "env:" and not full.startswith("env:"):
         full = f"env:{full}"
-    body = {**_flags(options), "name": full, "value": value, "create": True}
+    body = {**_flags(options), "name": full, "value": _value(value), "create": True}
     _report_variable(_client().call("PUT", f"/projects/{options['project']}/variables", body),
                      not no_wait)
 
 
 @main.command("variable:update")
 @click.argument("name")
-@click.option("--value", default=None, help="the new value")
+@click.option("--value", default=None, help=f"the new value; {STDIN_HELP}")
 @_variable_options
 @NO_WAIT
 def variable_update(name: str, value: str | None, no_wait: bool, **options: Any) -> None:
     """Change a variable's value or flags."""
-    body = {**_flags(options), "name": name, "value": value, "create": False}
+    body = {**_flags(options), "name": name, "value": _value(value), "create": False}
     _report_variable(_client().call("PUT", f"/projects/{options['project']}/variables", body),
                      not no_wait)
 

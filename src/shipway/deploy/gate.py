@@ -98,13 +98,15 @@ def hold_marker(inst: Instance) -> Path:
 
 def begin_hold(marker: Path) -> None:
     """Mark a deploy of the app as running: from now on its requests wait."""
-    # The router runs as its own unprivileged uid and only stats the marker:
-    # the directory needs search (x) for others, no listing, and the file no
-    # particular mode. chmod because mkdir's mode is cut by the umask.
+    # The router runs as its own unprivileged uid and opens the marker (its
+    # file matcher does, seen: a 0600 marker was never matched): the directory
+    # needs search (x) for others, no listing, the file read. chmod because
+    # mkdir's and open's modes are cut by the umask (077, homeperms.py).
     marker.parent.mkdir(mode=0o711, parents=True, exist_ok=True)
     os.chmod(marker.parent, 0o711)
     tmp = marker.with_name(marker.name + ".new")
     tmp.write_text(f"deploy holding requests since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, marker)
 
 

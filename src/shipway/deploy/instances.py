@@ -22,7 +22,9 @@ from shipway.config.model import AppConfig
 from shipway.deploy.runenv import with_dot_environment
 from shipway.deploy.starting import Start, start_verdict
 from shipway.environments.data import volume_path
+from shipway.environments.masking import hider
 from shipway.errors import AppError, Cancelled, UserError
+from shipway.homeperms import make_traversable
 from shipway.sandbox import beneath, pids
 from shipway.sandbox.processes import (
     exits_since_start,
@@ -31,7 +33,7 @@ from shipway.sandbox.processes import (
     supervised_pid,
 )
 from shipway.sandbox.run import OnLine, run_argv
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
+from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_command
 
 SOCK_DIR = "/run/shipway/sock"
 
@@ -128,7 +130,9 @@ def worker_view(app: AppConfig, name: str) -> AppConfig:
 
 def prepare_dirs(launch: Launch) -> None:
     inst = launch.instance
-    for path in (inst.run_dir, inst.log_dir, inst.socket_dir, inst.upstream_socket.parent):
+    # The router dials the app's socket through run/…/sock: search-only on the way.
+    make_traversable(inst.home, inst.run_dir)
+    for path in (inst.log_dir, inst.upstream_socket.parent):
         path.mkdir(parents=True, exist_ok=True)
     # `tmp` mounts and /tmp start empty at every (re)start of the process (D3).
     # The app owns what is inside them: nothing there is followed (S1).
@@ -136,10 +140,10 @@ def prepare_dirs(launch: Launch) -> None:
         beneath.remove_tree(inst.run_dir, str(path.relative_to(inst.run_dir)))
     for path in (inst.socket_dir, _tmp_dir(launch)):
         beneath.make_dirs(inst.run_dir, path.name, owner=(launch.uid, launch.gid))
-    if launch.router_gid is not None:
-        # S4: another environment's app (same group, its own uid) gets no search right.
-        beneath.make_dirs(inst.run_dir, inst.socket_dir.name, owner=(launch.uid, launch.router_gid),
-                          mode=0o710)
+    # The router dials the socket inside. S4: with the router's group, another
+    # environment's app (same group as this one, its own uid) gets no search right.
+    group, mode = (launch.gid, 0o711) if launch.router_gid is None else (launch.router_gid, 0o710)
+    beneath.make_dirs(inst.run_dir, inst.socket_dir.name, owner=(launch.uid, group), mode=mode)
 
 
 def _tmp_dir(launch: Launch) -> Path:
@@ -212,10 +216,11 @@ def start_process(launch: Launch) -> None:
     inst = launch.instance
     if launch.process == "web" and inst.new_socket.exists():
         inst.new_socket.unlink()
-    argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(command)))
+    sandboxed = bwrap_command(sandbox_spec(launch, with_dot_environment(command)))
     state_dir = inst.run_dir / launch.process
     limit = pids.Limit(pids.app_group_name(inst.home, state_dir), launch.pids_max)
-    start_supervised(state_dir, argv, log=inst.log(launch.log_name), limit=limit)
+    start_supervised(state_dir, list(sandboxed.argv), env=sandboxed.env, log=inst.log(launch.log_name),
+                     limit=limit)
 
 
 def stop_all(inst: Instance) -> None:
@@ -243,26 +248,28 @@ def run_script(launch: Launch, script: str, log: Callable[[str], None], log_file
     crons), in a pids cgroup of its own: a script that reaches the app's
     process limit is stopped at once, and the log says so (status 1)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    hide = hider(log)
     with log_file.open("a", encoding="utf-8") as out:
         out.write(f"[{stamp}] Launching hook '{script.strip()}'.\n\n")
 
         def on_line(line: str, is_stderr: bool) -> None:
-            out.write(line + "\n")
+            out.write(hide(line) + "\n")  # masked as the activity's log is (S3)
             out.flush()
             log(f"    W: {line}" if is_stderr else f"    {line}")
 
-        argv = bwrap_argv(sandbox_spec(launch, with_dot_environment(script)))
+        command = bwrap_command(sandbox_spec(launch, with_dot_environment(script)))
         who = "the cron" if log_file.stem == "cron" else f"the {log_file.stem} hook"
         name = pids.transient_name(launch.instance.home, "hook")
-        return _run_limited(argv, pids.Limit(name, launch.pids_max), who, on_line, log, cancel)
+        return _run_limited(command, pids.Limit(name, launch.pids_max), who, on_line, log, cancel)
 
 
-def _run_limited(argv: list[str], limit: pids.Limit, who: str, on_line: OnLine,
+def _run_limited(command: SandboxCommand, limit: pids.Limit, who: str, on_line: OnLine,
                  log: Callable[[str], None], cancel: threading.Event | None) -> int:
+    argv, env = list(command.argv), command.env
     group, why = pids.create(limit.max, limit.name, "apps")
     if group is None:
         log(f"    W: process limit not enforced: {why}")
-        return run_argv(argv, on_line=on_line, stop=lambda: _cancelled(cancel))
+        return run_argv(argv, env=env, on_line=on_line, stop=lambda: _cancelled(cancel))
 
     def stop() -> str | None:
         if group.hits():  # killed at once, as a build is (pipeline.py)
@@ -271,7 +278,7 @@ def _run_limited(argv: list[str], limit: pids.Limit, who: str, on_line: OnLine,
         return _cancelled(cancel)
 
     try:
-        return run_argv(group.wrap(argv), on_line=on_line, stop=stop)
+        return run_argv(group.wrap(argv), env=env, on_line=on_line, stop=stop)
     except Cancelled:
         if not group.hits():
             raise

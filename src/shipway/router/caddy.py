@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 
 from shipway.errors import PlatformError
+from shipway.homeperms import check_router_reaches
 from shipway.router.caddyconfig import base
 from shipway.sandbox import beneath
 
@@ -158,6 +159,9 @@ class Caddy:
         self.home.mkdir(parents=True, exist_ok=True)
         # The admin socket can reconfigure the router: only we may reach it.
         self.home.chmod(0o700)
+        if self.run_as is not None:
+            check_router_reaches(self.home, self.run_as, (self.run_as, *self.groups),
+                                 "its home")
         self.storage_dir.mkdir(exist_ok=True)
         self.pid_file.unlink(missing_ok=True)
         self.admin_socket.unlink(missing_ok=True)  # left by a killed Caddy
@@ -218,7 +222,8 @@ class Caddy:
             if written is not None and not _is_ours(written, self.pid_file):
                 break  # it wrote its pid, then died: no point waiting
             time.sleep(0.02)
-        raise PlatformError(f"the router (Caddy) did not start:\n{self._log_tail()}")
+        raise PlatformError(f"the router (Caddy) did not start within {timeout:g} s; its log "
+                            f"({self.log_file}) ends with:\n{self._log_tail()}")
 
     def _answers(self) -> bool:
         try:

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -96,7 +97,7 @@ def node_from_npm(store: Path, version: str, log: Log) -> Path:
         if not (target / "bin" / "node").is_file():
             unpacked = Path(tmp) / "unpacked"
             _unpack(Path(tmp) / packed["filename"], unpacked)
-            os.chmod(unpacked, 0o755)
+            share_tree(unpacked)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(unpacked, target)
     log(f"  Installed nodejs {packed['version']} in {target}")
@@ -131,11 +132,26 @@ def python_from_uv(into: Path, version: str, log: Log) -> None:
                               capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
         raise RuntimeUnavailable(f"`uv python install {version}` took over {NPM_TIMEOUT} s") from exc
+    if done.returncode == 0:
+        share_tree(into)
     if done.returncode != 0:
         raise RuntimeUnavailable(
             f"`uv python install {version}` failed: {_last_line(done.stderr)}; uv downloads "
             "Python builds from GitHub unless UV_PYTHON_INSTALL_MIRROR names a mirror this host "
             "reaches")
+
+
+def share_tree(root: Path) -> None:
+    """Sandboxed builds and apps (other uids) run what is inside: every
+    directory searchable and every file readable by all, whatever the
+    control plane's umask (077) let the extractor create."""
+    for base, _dirs, files in os.walk(root):
+        os.chmod(base, 0o755)
+        for name in files:
+            path = os.path.join(base, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                os.chmod(path, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
 
 
 def _last_line(text: str) -> str:

@@ -38,8 +38,9 @@ def start_supervised(
     limit: pids.Limit | None = None,
 ) -> int:
     """Launch a detached supervisor keeping `argv` running (output appended
-    to `log`, `env` for argv itself: None inherits ours; in the pids cgroup
-    `limit`: supervisor.py); its pid."""
+    to `log`, `env` for argv itself: None inherits ours; a sandbox passes
+    its `SandboxCommand.env`, kept in the root-only spec.json; in the pids
+    cgroup `limit`: supervisor.py); its pid."""
     state_dir, log = state_dir.resolve(), log.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     if supervised_pid(state_dir) is not None:
@@ -54,8 +55,10 @@ def start_supervised(
         "backoff": asdict(backoff or Backoff()),
         "pids": None if limit is None else asdict(limit),
     }
-    # The environment may carry the app's secrets: readable by root only.
-    fd = os.open(state_dir / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The environment carries the app's secrets (S3): readable by root only,
+    # also where an older shipway left the file with a looser mode.
+    fd = os.open(state_dir / SPEC_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
     with open(fd, "w") as out:
         json.dump(spec, out, indent=1)
     _launch(state_dir, log)

@@ -15,12 +15,13 @@ import selectors
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from shipway.errors import Cancelled, PlatformError
+from shipway.sandbox import envfd
 from shipway.sandbox.groups import reap_group, stop_group
 from shipway.sandbox.layout import HostLayout
-from shipway.sandbox.spec import SandboxSpec, bwrap_argv
+from shipway.sandbox.spec import SandboxSpec, bwrap_command
 
 KILL_AFTER = 2.0
 MAX_LINE = 65536  # a line without a newline (a progress bar) is cut here
@@ -49,19 +50,23 @@ def run_oneshot(
             return f"exceeded its time limit of {timeout:g} s"
         return None
 
-    return run_argv(bwrap_argv(spec, host_layout), on_line=on_line, stop=reason)
+    command = bwrap_command(spec, host_layout)
+    return run_argv(list(command.argv), env=command.env, on_line=on_line, stop=reason)
 
 
-def _spawn(argv: list[str]) -> subprocess.Popen[bytes]:
+def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     try:
-        return subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-        )
+        with envfd.passed(argv, env) as (args, own_env, fds):
+            return subprocess.Popen(
+                args,
+                env=own_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=fds,
+            )
     except FileNotFoundError as exc:
         raise PlatformError(f"{argv[0]} not found: apt-get install bubblewrap") from exc
 
@@ -119,16 +124,19 @@ class _Lines:
 def run_argv(
     argv: list[str],
     *,
+    env: Mapping[str, str],
     on_line: OnLine,
     stop: Callable[[], str | None],
     grace: float = KILL_AFTER,
 ) -> int:
-    """Run a prepared sandbox `argv` (e.g. `bwrap_argv`, wrapped to enter a
-    cgroup) like `run_oneshot`, the stop decision left to the caller: when
+    """Run a prepared sandbox `argv` (e.g. `bwrap_command`'s, wrapped to enter
+    a cgroup) with exactly `env` (the command's `env`: the sandbox's
+    environment travels in bwrap's own, never on the argv) like
+    `run_oneshot`, the stop decision left to the caller: when
     `stop()` returns a reason, the process group gets TERM, then KILL after
     `grace` seconds, and Cancelled(reason) is raised. Lets a build apply one
     time limit to all its steps and stop within a bound it chooses."""
-    with _spawn(argv) as proc:
+    with _spawn(argv, env) as proc:
         try:
             why = _pump(proc, on_line, stop) or _wait(proc, stop)
         except BaseException:

@@ -10,6 +10,15 @@ uids by firewall.py, not here.
 
 No `--new-session`: the command must stay in the process group its runner
 created, so that stopping the group reaches every process it started.
+
+The environment is never on the argv (S3): every host user can read any
+process's cmdline (`ps`), so `--setenv NAME VALUE` would publish each
+sensitive variable and service password. bwrap hands its own environment to
+the command, so the command's environment is bwrap's: `bwrap_command` gives
+both, and the runner starts bwrap with exactly `env` (never inheriting the
+control plane's). /proc/PID/environ is readable only by the process's owner
+and root: bwrap's by root, the command's by its own uid, which is given that
+environment anyway. bwrap adds only PWD (its --chdir).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from types import MappingProxyType
 # Not bwrap options: bindexec.py turns each into `--bind-fd FD DEST`.
 from shipway.sandbox.bindexec import BIND_BENEATH, RO_BIND_BENEATH
 from shipway.sandbox.bindexec import MODULE as BINDEXEC
+from shipway.sandbox.envfd import ENV_FD
 from shipway.sandbox.layout import HostLayout, probe_host_layout
 
 APP = "/app"
@@ -119,22 +129,34 @@ class SandboxSpec:
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
 
 
-def bwrap_argv(spec: SandboxSpec, host_layout: HostLayout | None = None) -> list[str]:
-    """The full argv (bwrap … -- setpriv … -- command) for `spec`.
-    Without `host_layout` the running host is probed (cached)."""
+@dataclass(frozen=True)
+class SandboxCommand:
+    """What to start for a sandbox: `argv` (bwrap … -- setpriv … -- command),
+    holding no environment value, and `env`, the sandboxed command's whole
+    environment. Spawn it through `envfd.passed`, which hands `env` to bwrap
+    on a file descriptor: neither the argv nor the root-run processes before
+    the sandbox ever carry it (S3)."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(hash=False)
+
+
+def bwrap_command(spec: SandboxSpec, host_layout: HostLayout | None = None) -> SandboxCommand:
+    """The command for `spec`. Without `host_layout` the running host is probed (cached)."""
     layout = host_layout or probe_host_layout()
     launcher = [sys.executable, "-m", BINDEXEC, "--"] if any(b.beneath for b in spec.binds) else []
-    return [
+    argv = (
         *launcher,
         layout.bwrap,
+        "--args", ENV_FD,  # the environment, on a memfd at spawn (envfd.py)
         *_namespaces(spec),
         *_system(layout),
         *_filesystem(spec, layout),
-        *_environment(spec),
         "--",
         *_drop_privileges(spec, layout),
         *spec.command,
-    ]
+    )
+    return SandboxCommand(argv, spec.env)
 
 
 def passthrough_env(environ: Mapping[str, str], extra_names: Iterable[str] = ()) -> dict[str, str]:
@@ -193,13 +215,6 @@ def _new_parents(dest: str, mounted: set[str], made: set[str]) -> list[str]:
     if any(p in mounted for p in parents):
         return []
     return [p for p in parents if p not in made]
-
-
-def _environment(spec: SandboxSpec) -> list[str]:
-    args = ["--clearenv"]
-    for key, value in sorted(spec.env.items()):
-        args += ["--setenv", key, value]
-    return args
 
 
 def _drop_privileges(spec: SandboxSpec, layout: HostLayout) -> list[str]:

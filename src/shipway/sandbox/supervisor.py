@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shipway.sandbox import pids
+from shipway.sandbox import envfd, pids
 from shipway.sandbox.groups import reap_group, stop_group
 
 SPEC_FILE = "spec.json"
@@ -184,15 +184,17 @@ class Supervisor:
     def _start(self) -> subprocess.Popen[bytes]:
         self._limit_processes()
         argv = self.settings.argv if self.group is None else self.group.wrap(self.settings.argv)
-        return subprocess.Popen(
-            argv,
-            env=self.settings.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log_fd,
-            stderr=self.log_fd,
-            start_new_session=True,
-            close_fds=True,
-        )
+        with envfd.passed(argv, self.settings.env) as (args, own_env, fds):
+            return subprocess.Popen(
+                args,
+                env=own_env,
+                stdin=subprocess.DEVNULL,
+                stdout=self.log_fd,
+                stderr=self.log_fd,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=fds,
+            )
 
     def _stop(self, child: subprocess.Popen[bytes], pidfd: int) -> None:
         grace = self.settings.grace

@@ -75,4 +75,5 @@ def app_view(app: AppConfig, config: ProjectConfig, endpoints: Mapping[str, Endp
                                  apps=apps)
     hosts_path.parent.mkdir(parents=True, exist_ok=True)
     hosts_path.write_text(hosts_file(host_names(doc), base=Path("/etc/hosts").read_text()))
+    hosts_path.chmod(0o644)  # the app's uid reads it as /etc/hosts; the umask (077) would not let it
     return AppServices(doc, service_variables(doc), Bind(hosts_path, "/etc/hosts"))

@@ -7,6 +7,7 @@ listens on it, so no local process ever finds it open (isolation.py).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,6 +29,19 @@ def local_instance(home: Path, project: str, environment: str, service: ServiceC
     data = volume_path(home, project, environment) / "services" / service.name
     return ServiceInstance(service, data_dir=data, state_dir=root / "run",
                            log=root / "service.log", uid=uid, port=port)
+
+
+def passwords(home: Path, project: str, environment: str) -> list[str]:
+    """Every password the environment's services were given (kept out of logs)."""
+    found = []
+    for record in (volume_path(home, project, environment) / "services").glob("*/service.json"):
+        try:
+            password = json.loads(record.read_text()).get("password")
+        except (OSError, ValueError):
+            continue
+        if isinstance(password, str) and password:
+            found.append(password)
+    return found
 
 
 def expose(inst: ServiceInstance, table: str, app_uids: Iterable[int], *,

@@ -42,7 +42,7 @@ from shipway.errors import NotSupportedYet, PlatformError
 from shipway.sandbox import beneath
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
-from shipway.sandbox.spec import Bind, SandboxSpec, bwrap_argv
+from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_command
 from shipway.services.engines import ROOT, Check, Credentials, Engine, Step, engine_for
 from shipway.services.kinds import Kind, kind_of
 from shipway.services.relationships import Endpoint
@@ -133,15 +133,15 @@ def start(inst: ServiceInstance) -> bool:
     """Run the prepared instance, detached and supervised. A running one is
     left alone unless its command changed (a new port): then restarted.
     True if a server was (re)started."""
-    argv = _run_argv(inst)
+    command = _run_command(inst)
     if running(inst):
-        if _supervised_argv(inst) == argv:
+        if _supervised(inst) == (list(command.argv), dict(command.env)):
             return False
         stop(inst)
     if not port_free(inst.port):
         raise PlatformError(f"service '{inst.service.name}' cannot listen on 127.0.0.1:"
                             f"{inst.port}: another process uses that port")
-    start_supervised(inst.state_dir, argv, log=inst.log, grace=GRACE, env={"PATH": "/usr/bin:/bin"})
+    start_supervised(inst.state_dir, list(command.argv), env=command.env, log=inst.log, grace=GRACE)
     return True
 
 
@@ -267,12 +267,12 @@ def _run_step(inst: ServiceInstance, step: Step) -> None:
 # -- running -----------------------------------------------------------------------
 
 
-def _run_argv(inst: ServiceInstance) -> list[str]:
+def _run_command(inst: ServiceInstance) -> SandboxCommand:
     record = _read_record(inst)
     if record.get("version") is None:
         raise PlatformError(f"service '{inst.service.name}' is not prepared; call prepare() first")
     command = inst.engine.run_argv(record["version"], inst.port, inst.service)
-    return bwrap_argv(_sandbox(inst, command))
+    return bwrap_command(_sandbox(inst, command))
 
 
 def _sandbox(inst: ServiceInstance, command: tuple[str, ...]) -> SandboxSpec:
@@ -284,12 +284,13 @@ def _sandbox(inst: ServiceInstance, command: tuple[str, ...]) -> SandboxSpec:
     )
 
 
-def _supervised_argv(inst: ServiceInstance) -> list[str] | None:
+def _supervised(inst: ServiceInstance) -> tuple[list[str], dict[str, str] | None] | None:
+    """The argv and environment the running supervisor was given."""
     try:
-        argv: list[str] = json.loads((inst.state_dir / "spec.json").read_text())["argv"]
+        spec = json.loads((inst.state_dir / "spec.json").read_text())
+        return spec["argv"], spec.get("env")
     except (OSError, ValueError, KeyError):
         return None
-    return argv
 
 
 def _passes(check: Check) -> bool:
