@@ -1,21 +1,43 @@
-"""S3: a sandbox's environment travels to bwrap on a memfd (sandbox/envfd.py)."""
+"""S3: a sandbox's environment is a file on a memfd, loaded after the uid drop (sandbox/envfd.py)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
-from shipway.sandbox.envfd import ENV_FD, env_args, passed
+from shipway.sandbox.envfd import ENV_FD, env_script, passed
 
 
 @pytest.mark.parametrize(("env", "expected"), [
-    ({}, b"--clearenv\0"),
-    ({"A": "1"}, b"--clearenv\0--setenv\0A\0001\0"),
-    ({"B": "x y\nz", "A": ""}, b"--clearenv\0--setenv\0A\0\0--setenv\0B\0x y\nz\0"),
+    ({}, b""),
+    ({"A": "1"}, b"A='1'\n"),
+    ({"B": "it's\nx", "A": ""}, b"A=''\nB='it'\\''s\nx'\n"),
 ])
-def test_env_args_is_bwraps_nul_separated_format(env: dict[str, str], expected: bytes) -> None:
-    assert env_args(env) == expected
+def test_env_script_quotes_every_value_for_dash(env: dict[str, str], expected: bytes) -> None:
+    assert env_script(env) == expected
+
+
+@pytest.mark.parametrize("name", ["", "A-B", "1A", "A=B", "A B", "a.b", "$(id)"])
+def test_a_name_dash_cannot_assign_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="bad environment variable"):
+        env_script({name: "x"})
+
+
+HOSTILE = {"Q": "'; touch /tmp/pwned; '", "D": "$(id) `id` ${HOME}", "N": "a\nb\n\n", "U": "é ✓",
+           "E": "", "BS": "\\'\\"}
+
+
+def test_dash_loads_exactly_the_values_written(tmp_path) -> None:
+    script = tmp_path / "env"
+    script.write_bytes(env_script(HOSTILE))
+    printer = 'import os, json; print(json.dumps({k: os.environ[k] for k in ' + repr(sorted(HOSTILE)) + '}))'
+    out = subprocess.run(["/bin/sh", "-c", f'set -a; . {script}; set +a; exec "$@"', "x",
+                          "python3", "-c", printer], capture_output=True, text=True, check=True,
+                         env={"PATH": os.environ["PATH"]})
+    import json
+    assert json.loads(out.stdout) == HOSTILE
 
 
 def test_an_argv_without_the_placeholder_is_spawned_as_given() -> None:
@@ -25,11 +47,11 @@ def test_an_argv_without_the_placeholder_is_spawned_as_given() -> None:
 
 def test_the_placeholder_becomes_a_memfd_holding_the_environment() -> None:
     secret = {"TOKEN": "s3cr3t", "LD_PRELOAD": "/app/evil.so"}
-    with passed(["bwrap", "--args", ENV_FD, "--", "sh"], secret) as (argv, env, fds):
+    with passed(["bwrap", "--ro-bind-data", ENV_FD, "/run/shipway/env"], secret) as (argv, env, fds):
         assert env is None  # the root-run processes keep the control plane's environment
         assert "s3cr3t" not in " ".join(argv) and argv[2] == str(fds[0])
         assert os.readlink(f"/proc/self/fd/{fds[0]}").startswith("/memfd:shipway-sandbox-env")
-        assert os.pread(fds[0], 4096, 0) == env_args(secret)
+        assert os.pread(fds[0], 4096, 0) == env_script(secret)
         kept = fds[0]
     with pytest.raises(OSError):
         os.fstat(kept)  # closed once spawned

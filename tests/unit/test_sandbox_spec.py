@@ -37,13 +37,17 @@ def spec(**changes: object) -> SandboxSpec:
 def test_full_argv_of_a_plain_build_step() -> None:
     # fmt: off
     assert list(bwrap_command(spec(), LAYOUT).argv) == [
-        "bwrap", "--args", ENV_FD, "--unshare-pid", "--unshare-ipc", "--die-with-parent",
+        "bwrap", "--clearenv", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin",
+        "--unshare-pid", "--unshare-ipc", "--die-with-parent",
         "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc", "--ro-bind", "/opt", "/opt",
         "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
         "--dev", "/dev", "--proc", "/proc",
-        "--bind", "/srv/app", "/app", "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/app",
+        "--bind", "/srv/app", "/app", "--perms", "1777", "--tmpfs", "/tmp",
+        "--perms", "0755", "--dir", "/run", "--perms", "0755", "--dir", "/run/shipway",
+        "--perms", "0444", "--ro-bind-data", ENV_FD, "/run/shipway/env", "--chdir", "/app",
         "--", "/usr/bin/setpriv", "--reuid", "61001", "--regid", "61002", "--clear-groups",
         "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        "/bin/sh", "-c", 'set -a; . /run/shipway/env; set +a; exec "$@"', "shipway-env",
         "/bin/sh", "-c", "echo hi",
     ]
     # fmt: on
@@ -68,7 +72,7 @@ def contains(argv: list[str], part: list[str]) -> bool:
         ({"binds": (Bind(Path("/rt"), "/opt/rt"),)}, ["--ro-bind", "/rt", "/opt/rt"], []),
         (
             {"command": ("/bin/sh", "-c", "a; b && c > $HOME/x")},
-            ["--", "/bin/sh", "-c", "a; b && c > $HOME/x"],
+            ["shipway-env", "/bin/sh", "-c", "a; b && c > $HOME/x"],
             [],
         ),
     ],
@@ -113,7 +117,18 @@ def test_layout_ro_files_are_bound_with_traversable_parents() -> None:
 
 
 def dirs_made(argv: list[str]) -> list[str]:
-    return [argv[i + 1] for i, arg in enumerate(argv) if arg == "--dir"]
+    """The directories made for binds: before the environment file's own (envfd.py)."""
+    end = argv.index("--ro-bind-data") - 2
+    while argv[end - 4 : end - 1] == ["--perms", "0755", "--dir"]:
+        end -= 4
+    return [argv[i + 1] for i, arg in enumerate(argv[:end]) if arg == "--dir"]
+
+
+def test_the_environment_file_gets_traversable_parents_once() -> None:
+    binds = (Bind(Path("/h/s"), "/run/shipway/sock"),)
+    argv = argv_of(spec(binds=binds), LAYOUT)
+    assert [argv[i + 1] for i, arg in enumerate(argv) if arg == "--dir"] == ["/run", "/run/shipway"]
+    assert contains(argv, ["--perms", "0444", "--ro-bind-data", ENV_FD, "/run/shipway/env"])
 
 
 @pytest.mark.parametrize(
@@ -368,7 +383,7 @@ def test_s3_no_environment_value_on_the_argv(changes: dict[str, object]) -> None
     assert dict(command.env) == SECRETS  # the sandbox's whole environment, on bwrap's --args fd
     for value in filter(None, SECRETS.values()):
         assert not any(value in arg for arg in command.argv), value
-    assert "--setenv" not in command.argv and "--clearenv" not in command.argv
+    assert not any(value in arg for arg in command.argv for value in ("s3cr3t", "a b c"))
 
 
 def test_s1_a_bind_beneath_a_base_goes_through_the_launcher() -> None:

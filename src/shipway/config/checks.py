@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipway.encoding import b64json
+from shipway.encoding import b64json, is_env_name
 
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
@@ -90,9 +90,9 @@ def _check_env_names(app: AppSchema, notes: Notes) -> None:
                                     for name, w in app.workers.items() if w.variables]
     for prefix, variables in sets:
         for name in variables.get("env", {}):
-            if not name or "=" in name:
+            if not is_env_name(name):
                 notes.error(prefix + ("variables", "env", name), "an environment variable's "
-                            "name must not be empty or contain '='")
+                            "name must be letters, digits and '_', not starting with a digit")
 
 
 def check_routes_size(routes: Sequence[RouteConfig], loaded: Sequence[LoadedRoute]) -> None:

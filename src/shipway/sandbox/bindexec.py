@@ -18,6 +18,7 @@ import os
 import sys
 
 # Only what opening needs: this runs before every sandbox start.
+from shipway.sandbox.envfd import ENV_FD
 from shipway.sandbox.openat2 import open_beneath
 
 MODULE = "shipway.sandbox.bindexec"
@@ -54,15 +55,15 @@ def runs(cmdline: list[str], argv: list[str]) -> bool:
     """Whether a process whose /proc cmdline is `cmdline` runs `argv` (ours,
     launcher included): after the exec it shows bwrap's argv, pinned."""
     if argv[1:4] != ["-m", MODULE, "--"]:
-        return cmdline == argv
-    if cmdline == argv:
+        return _same(cmdline, argv)
+    if _same(cmdline, argv):
         return True  # not yet exec'd
     expected, got = argv[4:], iter(cmdline)
     i = 0
     while i < len(expected):
         arg = expected[i]
         if arg == "--":
-            return list(got) == expected[i:]
+            return _same(list(got), expected[i:])
         if arg in (BIND_BENEATH, RO_BIND_BENEATH):
             flag = "--bind-fd" if arg == BIND_BENEATH else "--ro-bind-fd"
             if next(got, None) != flag or not (next(got, None) or "").isdigit() \
@@ -70,10 +71,16 @@ def runs(cmdline: list[str], argv: list[str]) -> bool:
                 return False
             i += 4
             continue
-        if next(got, None) != arg:
+        if not _same([next(got, "")], [arg]):
             return False
         i += 1
     return next(got, None) is None
+
+
+def _same(cmdline: list[str], argv: list[str]) -> bool:
+    """Equal, where argv's ENV_FD placeholder became the memfd's number (envfd.py)."""
+    return len(cmdline) == len(argv) and all(
+        got == want or (want == ENV_FD and got.isdigit()) for got, want in zip(cmdline, argv, strict=True))
 
 
 def main(args: list[str]) -> int:

@@ -11,14 +11,10 @@ uids by firewall.py, not here.
 No `--new-session`: the command must stay in the process group its runner
 created, so that stopping the group reaches every process it started.
 
-The environment is never on the argv (S3): every host user can read any
-process's cmdline (`ps`), so `--setenv NAME VALUE` would publish each
-sensitive variable and service password. bwrap hands its own environment to
-the command, so the command's environment is bwrap's: `bwrap_command` gives
-both, and the runner starts bwrap with exactly `env` (never inheriting the
-control plane's). /proc/PID/environ is readable only by the process's owner
-and root: bwrap's by root, the command's by its own uid, which is given that
-environment anyway. bwrap adds only PWD (its --chdir).
+The environment is never on the argv (S3), nor in any root-run process
+(envfd.py): bwrap starts setpriv with a fixed PATH only, and the command's
+variables are a read-only file in the sandbox (`--ro-bind-data` from a
+memfd) that a shell loads after setpriv has dropped to the app's uid.
 """
 
 from __future__ import annotations
@@ -29,10 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
+from shipway.encoding import is_env_name
+
 # Not bwrap options: bindexec.py turns each into `--bind-fd FD DEST`.
 from shipway.sandbox.bindexec import BIND_BENEATH, RO_BIND_BENEATH
 from shipway.sandbox.bindexec import MODULE as BINDEXEC
-from shipway.sandbox.envfd import ENV_FD
+from shipway.sandbox.envfd import BOOT_PATH, ENV_FD, ENV_FILE, LOADER
 from shipway.sandbox.layout import HostLayout, probe_host_layout
 
 APP = "/app"
@@ -122,7 +120,7 @@ class SandboxSpec:
             raise ValueError("a sandbox never runs as root (uid and gid must be > 0)")
         _check_sandbox_path(self.cwd, "cwd")
         for key, value in self.env.items():
-            if not key or "=" in key or "\0" in key + value:
+            if not is_env_name(key) or "\0" in value:
                 raise ValueError(f"bad environment variable {key!r}")
         object.__setattr__(self, "command", tuple(self.command))
         object.__setattr__(self, "binds", tuple(self.binds))
@@ -133,9 +131,9 @@ class SandboxSpec:
 class SandboxCommand:
     """What to start for a sandbox: `argv` (bwrap … -- setpriv … -- command),
     holding no environment value, and `env`, the sandboxed command's whole
-    environment. Spawn it through `envfd.passed`, which hands `env` to bwrap
-    on a file descriptor: neither the argv nor the root-run processes before
-    the sandbox ever carry it (S3)."""
+    environment. Spawn it through `envfd.passed`, which hands `env` to the
+    sandbox as a file on a memfd: neither the argv nor any root-run process
+    ever carries it (S3)."""
 
     argv: tuple[str, ...]
     env: Mapping[str, str] = field(hash=False)
@@ -148,12 +146,13 @@ def bwrap_command(spec: SandboxSpec, host_layout: HostLayout | None = None) -> S
     argv = (
         *launcher,
         layout.bwrap,
-        "--args", ENV_FD,  # the environment, on a memfd at spawn (envfd.py)
+        "--clearenv", "--setenv", "PATH", BOOT_PATH,
         *_namespaces(spec),
         *_system(layout),
         *_filesystem(spec, layout),
         "--",
         *_drop_privileges(spec, layout),
+        *LOADER,
         *spec.command,
     )
     return SandboxCommand(argv, spec.env)
@@ -203,6 +202,9 @@ def _filesystem(spec: SandboxSpec, layout: HostLayout) -> list[str]:
             made.add(parent)
         args += bind.args
         mounted.add(bind.dest)
+    for parent in _new_parents(ENV_FILE, mounted, made):
+        args += ["--perms", "0755", "--dir", parent]
+    args += ["--perms", "0444", "--ro-bind-data", ENV_FD, ENV_FILE]
     return args + ["--chdir", spec.cwd]
 
 
