@@ -342,12 +342,16 @@ def test_a_stopped_instances_firewall_table_does_not_refuse_the_next_one(
         # Not fetched through its router: a connection the app's end closes leaves the
         # port in TIME_WAIT for a minute, and the next instance would skip it.
         _, old_ports = bases(old)
-        port = old_ports
         table = load_settings(old.env).firewall_table
         stop_everything(old)  # as a crash or a reboot-less stop leaves it: the table stays
-        listed = subprocess.run(["nft", "list", "set", "inet", table, "service_ports"],
+        listed = subprocess.run(["nft", "-j", "list", "set", "inet", table, "service_ports"],
                                 capture_output=True, text=True, check=False)
-        assert str(port) in listed.stdout, listed.stdout + listed.stderr
+        # The app's port: the first free one of the range, not always the base itself.
+        guarded = [e for item in json.loads(listed.stdout or "{}").get("nftables", [])
+                   for e in item.get("set", {}).get("elem", [])]
+        assert len(guarded) == 1, listed.stdout + listed.stderr
+        port = guarded[0]
+        assert old_ports <= port < old_ports + 300
         with running_shipway({"SHIPWAY_PORT_BASE": str(old_ports),
                               "SHIPWAY_UID_BASE": str(6_100_000)}) as new:
             assert "took over ranges of the stopped instance" in new.serve_log.read_text()
