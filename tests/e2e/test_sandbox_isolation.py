@@ -94,11 +94,15 @@ def test_runs_unprivileged_without_capabilities(tmp_path: Path) -> None:
 def test_host_private_trees_are_invisible(tmp_path: Path) -> None:
     code, out, _ = run_sh(
         tmp_path,
-        "for d in /root /home /var/lib /run /srv /work; do "
-        "test -e $d && echo visible $d; done; ls /",
+        "for d in /root /home /var/lib /srv /work; do "
+        "test -e $d && echo visible $d; done; echo run: $(ls -A /run /run/shipway); ls /",
     )
     assert code == 0
     assert "visible" not in out
+    # /run is the sandbox's own: only the environment file (sandbox/envfd.py), none of the host's.
+    run = out.splitlines()[0]
+    assert run == "run: /run: shipway /run/shipway: env", run
+    out = "\n".join(out.splitlines()[1:]) + "\n"
     assert set(out.split()) <= {
         "app",
         "bin",
@@ -108,6 +112,7 @@ def test_host_private_trees_are_invisible(tmp_path: Path) -> None:
         "lib64",
         "opt",
         "proc",
+        "run",
         "sbin",
         "tmp",
         "usr",

@@ -329,7 +329,8 @@ def test_a_derived_range_in_use_moves_and_the_new_instance_serves(
         _, other_ports = bases(other)
         assert abs(other_ports - port_base) >= 300
         deployed(other, probe_repo(tmp_path / "r", "neighbour"), "neighbour")
-        assert port_of(answer(other, "neighbour")) == other_ports
+        # The first free port of its block (its base may be in TIME_WAIT from another test).
+        assert other_ports <= port_of(answer(other, "neighbour")) < other_ports + 300
     assert answer(shipway, "victim") == victim["body"]
 
 
