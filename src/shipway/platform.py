@@ -73,7 +73,14 @@ from shipway.errors import (
     UsageError,
     UserError,
 )
-from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo, keep_pushed_objects
+from shipway.git.refs import check_updates
+from shipway.git.repos import (
+    ZERO_SHA,
+    GitObjects,
+    create_bare_repo,
+    keep_pushed_objects,
+    quarantine_env,
+)
 from shipway.homeperms import make_traversable, secure_home
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
@@ -247,8 +254,10 @@ class Platform:
                     git_env: dict[str, str], options: list[str]) -> list[str]:
         """Record a push; start an activity for each branch to deploy; return their ids."""
         self.registry.project(project_name)
+        check_updates(updates)  # S7: the whole push is refused before any branch builds
         opts = dict(o.split("=", 1) for o in options if "=" in o)
-        objects = GitObjects(self.repo_path(project_name), git_env)
+        repo = self.repo_path(project_name)
+        objects = GitObjects(repo, quarantine_env(repo, git_env))
         ids = []
         for update in updates:
             if not update["ref"].startswith("refs/heads/") or update["new"] == ZERO_SHA:
