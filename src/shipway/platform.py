@@ -54,6 +54,7 @@ from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.deploy.states import FINAL, Recovery, recovery
 from shipway.environments import data as envdata
 from shipway.environments.masking import MaskedLog
+from shipway.environments.names import check_environment_name
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
     FLAG_NAMES,
@@ -336,6 +337,7 @@ class Platform:
         parent = self.registry.environment(project, parent_name)
         if not parent.head_commit:
             raise UserError(f"parent {parent_name!r} has no code yet")
+        check_environment_name(name)  # S7: before its git ref is made
         objects = GitObjects(self.repo_path(project))
         if objects.resolve(f"refs/heads/{name}"):
             raise UserError(f"branch {name!r} already exists; use environment:activate")

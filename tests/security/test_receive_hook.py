@@ -126,6 +126,17 @@ def test_branch_names_that_are_no_directory_name_are_refused(
     assert_unchanged(shipway, site, outside)
 
 
+@pytest.mark.parametrize("name", ["a;b", "main/app", "x`id`"])
+def test_environment_branch_with_a_bad_name_makes_no_ref(
+        shipway: Shipway, site: dict[str, object], outside: Path, name: str) -> None:
+    before = environments(shipway)
+    out = shipway.cli("environment:branch", "-p", PROJECT, name, "main", check=False)
+    assert_clean_refusal(shipway, out, "cannot be an environment")
+    assert environments(shipway) == before
+    assert git(Path(str(site["remote"])), "show-ref", check=False).stdout.count("\n") == 1
+    assert_unchanged(shipway, site, outside)
+
+
 @pytest.mark.parametrize("ref", ["refs/notes/x", "refs/pull/1/head", "refs/shipway/x"])
 def test_refs_that_are_no_branch_or_tag_are_refused(
         shipway: Shipway, site: dict[str, object], outside: Path, ref: str) -> None:
