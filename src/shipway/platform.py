@@ -54,6 +54,7 @@ from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.deploy.states import FINAL, Recovery, recovery
 from shipway.environments import data as envdata
 from shipway.environments.masking import MaskedLog
+from shipway.environments.names import check_environment_name
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
     FLAG_NAMES,
@@ -73,7 +74,14 @@ from shipway.errors import (
     UsageError,
     UserError,
 )
-from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo, keep_pushed_objects
+from shipway.git.refs import check_updates
+from shipway.git.repos import (
+    ZERO_SHA,
+    GitObjects,
+    create_bare_repo,
+    keep_pushed_objects,
+    quarantine_env,
+)
 from shipway.homeperms import make_traversable, secure_home
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
@@ -247,8 +255,10 @@ class Platform:
                     git_env: dict[str, str], options: list[str]) -> list[str]:
         """Record a push; start an activity for each branch to deploy; return their ids."""
         self.registry.project(project_name)
+        check_updates(updates)  # S7: the whole push is refused before any branch builds
         opts = dict(o.split("=", 1) for o in options if "=" in o)
-        objects = GitObjects(self.repo_path(project_name), git_env)
+        repo = self.repo_path(project_name)
+        objects = GitObjects(repo, quarantine_env(repo, git_env))
         ids = []
         for update in updates:
             if not update["ref"].startswith("refs/heads/") or update["new"] == ZERO_SHA:
@@ -327,6 +337,7 @@ class Platform:
         parent = self.registry.environment(project, parent_name)
         if not parent.head_commit:
             raise UserError(f"parent {parent_name!r} has no code yet")
+        check_environment_name(name)  # S7: before its git ref is made
         objects = GitObjects(self.repo_path(project))
         if objects.resolve(f"refs/heads/{name}"):
             raise UserError(f"branch {name!r} already exists; use environment:activate")

@@ -9,11 +9,12 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
+from shipway.environments.names import check_environment_name
 from shipway.environments.slots import lowest_free_slot
 from shipway.errors import NotFound, UsageError
 from shipway.state.store import Store, now
 
-PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # fullmatch: "$" would let "a\n" in
 PRODUCTION_BRANCH = "main"
 
 
@@ -65,7 +66,7 @@ class Registry:
         self._store = store
 
     def create_project(self, name: str) -> Project:
-        if not PROJECT_NAME.match(name):
+        if not PROJECT_NAME.fullmatch(name):
             raise UsageError(
                 f"invalid project name {name!r}: use lowercase letters, digits and '-', "
                 "starting with a letter or digit, at most 40 characters"
@@ -118,6 +119,7 @@ class Registry:
                 "SELECT name FROM environments WHERE project = ? AND name = ?", (project, branch)
             ).fetchone()
             if row is None:
+                check_environment_name(branch)
                 production = branch == PRODUCTION_BRANCH
                 db.execute(
                     "INSERT INTO environments (project, name, machine_name, type, status, parent,"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from shipway.api.client import ApiClient
 from shipway.errors import ShipwayError
+from shipway.git.refs import parse_updates
 from shipway.git.repos import QUARANTINE_VARS
 from shipway.settings import load_settings
 
@@ -26,10 +27,11 @@ def main() -> int:
     environ = dict(os.environ)
     repo = Path(environ.get("GIT_DIR", ".")).resolve()
     project = repo.name.removesuffix(".git")
-    updates = []
-    for line in sys.stdin:
-        old, new, ref = line.split()
-        updates.append({"old": old, "new": new, "ref": ref})
+    try:
+        updates = parse_updates(sys.stdin.read())
+    except ShipwayError as exc:
+        print(f"E: {exc}", flush=True)
+        return 1
     body = {
         "updates": updates,
         "git_env": {k: str(Path(environ[k]).resolve()) if k != "GIT_ALTERNATE_OBJECT_DIRECTORIES"

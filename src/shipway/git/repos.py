@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipway.errors import PlatformError, UserError
+from shipway.errors import PlatformError, UsageError, UserError
 
 QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
 ZERO_SHA = "0" * 40
@@ -101,6 +101,27 @@ def _drop_escaping_links(dest: Path) -> list[str]:
                 os.unlink(path)
                 dropped.append(os.path.relpath(path, top))
     return dropped
+def quarantine_env(repo: Path, git_env: object) -> dict[str, str]:
+    """The hook's object-directory variables, if they point inside `repo/objects` (S7).
+
+    They come from whoever runs the hook; root's git would otherwise read
+    (and `keep_pushed_objects` copy) objects from any directory named."""
+    if not isinstance(git_env, dict):
+        raise UsageError("malformed push: git_env must be an object")
+    objects = os.path.realpath(repo / "objects")
+    checked = {}
+    for key, value in git_env.items():
+        if key not in QUARANTINE_VARS or not isinstance(value, str):
+            raise UsageError(f"malformed push: unexpected git variable {key!r}")
+        for path in value.split(os.pathsep) if key == "GIT_ALTERNATE_OBJECT_DIRECTORIES" else [value]:
+            real = os.path.realpath(path)
+            if not os.path.isabs(path) or os.path.commonpath([real, objects]) != objects:
+                raise UsageError(f"malformed push: {key} must name a directory inside the "
+                                 "project's repository")
+        checked[key] = value
+    return checked
+
+
 def keep_pushed_objects(objects: GitObjects, commit: str) -> None:
     """Copy the objects a push brought (still in git's quarantine) into the repository.
 
