@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shipway.config.model import AppConfig
+from shipway.config.model import AppConfig, Mount
+from shipway.config.nesting import Where, nested_problem, outer_of
 from shipway.deploy.runenv import with_dot_environment
 from shipway.deploy.starting import Start, start_verdict
 from shipway.environments.data import volume_path
@@ -171,14 +172,37 @@ def mount_binds(launch: Launch) -> tuple[Bind, ...]:
         base = _mount_base(launch, mount.source)
         base.mkdir(parents=True, exist_ok=True)  # ours alone: the app sees only what is inside
         source = mount.source_path or rel
+        nested = _nested(launch, rel)
         try:
-            # A nested mount's directory lies inside another mount, where the
+            # A mount's directory may lie inside another mount, where the
             # app may have swapped it for a symlink since the last push (S1).
             beneath.make_dirs(base, source, owner=(launch.uid, launch.gid))
         except ValueError as exc:
             raise UserError(f"mount '{rel}': {exc}") from None
-        binds.append(Bind(base / source, f"/app/{rel}", writable=True, beneath=base))
+        except beneath.PathEscape:
+            if not nested:  # a nested one's directory is the app's own business: not bound
+                raise
+        if not nested:  # a nested one is the outer's own directory: already there
+            binds.append(Bind(base / source, f"/app/{rel}", writable=True, beneath=base))
     return tuple(binds)
+
+
+def _nested(launch: Launch, rel: str) -> bool:
+    """Whether mount `rel` lies inside another mount; refused unless it is the
+    same directory, because its bind destination would be in a tree the app
+    writes, which root's bwrap resolves following the app's symlinks (S1)."""
+    mounts = launch.app.mounts
+    outer = outer_of(rel, mounts)
+    if outer is None:
+        return False
+    problem = nested_problem(rel, _where(rel, mounts[rel]), outer, _where(outer, mounts[outer]))
+    if problem:
+        raise UserError(f"mount '{rel}': {problem}")
+    return True
+
+
+def _where(rel: str, mount: Mount) -> Where:
+    return Where(mount.source, mount.service, mount.source_path or rel)  # as mount_binds joins it
 
 
 def check_mounts(launch: Launch) -> None:
@@ -189,7 +213,7 @@ def check_mounts(launch: Launch) -> None:
     """
     for rel, mount in sorted(launch.app.mounts.items()):
         base = _mount_base(launch, mount.source)
-        if mount.source == "tmp" or not base.is_dir():
+        if _nested(launch, rel) or mount.source == "tmp" or not base.is_dir():
             continue  # made afresh at every start
         try:
             os.close(beneath.opened_fd(base, mount.source_path or rel))
