@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import threading
 import time
@@ -29,6 +30,7 @@ from shipway.homeperms import make_traversable
 from shipway.sandbox import beneath, pids
 from shipway.sandbox.processes import (
     exits_since_start,
+    is_state_dir,
     start_supervised,
     stop_supervised,
     supervised_pid,
@@ -37,6 +39,8 @@ from shipway.sandbox.run import OnLine, run_argv
 from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_command
 
 SOCK_DIR = "/run/shipway/sock"
+# The processes' state directories under run_dir: `web` and `worker-<name>` (paths.py).
+_STATE_DIR = re.compile(r"web|worker-[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -251,8 +255,11 @@ def stop_all(inst: Instance) -> None:
     """Stop the web process and every worker of the app (D9: TERM, then KILL after a grace)."""
     if not inst.run_dir.is_dir():
         return
+    # Only the state directories shipway made: `sock` and the `tmp*` ones are
+    # the app's, and a spec.json it wrote there would name what root kills (S1).
     for state_dir in sorted(inst.run_dir.iterdir()):
-        if (state_dir / "spec.json").exists():
+        if _STATE_DIR.fullmatch(state_dir.name) and is_state_dir(state_dir) \
+                and (state_dir / "spec.json").exists():
             stop_supervised(state_dir)
 
 
