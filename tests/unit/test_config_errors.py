@@ -73,6 +73,22 @@ CASES = [
     ("mounts nested of other kinds",
      {APP: HEAD + START + "mounts:\n  var: {source: local}\n  var/cache: {source: tmp}\n"},
      [(APP, 8, "mounts.var/cache", "nested in mount 'var'")]),
+    # S1: a nested mount's bind destination would lie in the app-written outer mount.
+    ("mount nested with another source_path (host root via a symlink)",
+     {APP: HEAD + START + "mounts:\n  data: {source: local}\n"
+      "  data/sub/bin: {source: local, source_path: payload}\n"},
+     [(APP, 8, "mounts.data/sub/bin", "source_path must be 'data/sub/bin'")]),
+    ("mount nested with a source_path off the outer's",
+     {APP: HEAD + START + "mounts:\n  data: {source: local, source_path: d}\n"
+      "  data/x: {source: local}\n"},
+     [(APP, 8, "mounts.data/x", "source_path must be 'd/x'")]),
+    ("worker mount nested with another source_path",
+     {APP: HEAD + START + "workers:\n  q:\n    commands: {start: run}\n    mounts:\n"
+      "      data: {source: local}\n      data/b: {source: local, source_path: p}\n"},
+     [(APP, 11, "workers.q.mounts.data/b", "source_path must be 'data/b'")]),
+    ("tmp mount nested with another source_path",
+     {APP: HEAD + START + "mounts:\n  t: {source: tmp}\n  t/u: {source: tmp, source_path: v}\n"},
+     [(APP, 8, "mounts.t/u", "source_path must be 't/u'")]),
     ("socket family", {APP: HEAD + START + "  upstream:\n    socket_family: udp\n"},
      [(APP, 7, "web.upstream.socket_family", "must be 'tcp' or 'unix'; got 'udp'")]),
     ("protocol", {APP: HEAD + START + "  upstream:\n    protocol: grpc\n"},

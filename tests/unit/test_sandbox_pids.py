@@ -80,3 +80,21 @@ def test_the_cgroup_entry_prologue_is_an_argument_list() -> None:
     group = pids.PidsCgroup(Path("/sys/fs/cgroup/pids/g"), 1, 64)
     assert group.wrap(["bwrap", "x y"]) == [
         "/bin/sh", "-c", pids.ENTER, "/sys/fs/cgroup/pids/g/cgroup.procs", "bwrap", "x y"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../system.slice", "x/../shipway-0123abcd-app-0123456789abcdef", "/sys/fs/cgroup/pids",
+     "shipway-0123abcd-app-0123456789abcdef/..", "sshd", "", None, 7,
+     "shipway-0123abcd-app-0123456789abcdef\n"],
+)
+def test_a_name_not_of_shipways_making_is_refused(name: object) -> None:
+    with pytest.raises(ValueError, match="not a shipway cgroup name"):
+        pids.checked_name(name)
+
+
+def test_every_name_shipway_makes_is_accepted(tmp_path: Path) -> None:
+    for name in (pids.app_group_name(tmp_path, tmp_path / "web"),
+                 pids.transient_name(tmp_path, "hook"), pids.transient_name(tmp_path, "build")):
+        assert pids.checked_name(name) == name
+        assert pids.Limit(name, 64).name == name

@@ -84,7 +84,7 @@ def test_argv_cases(changes: dict[str, object], present: list[str], absent: list
 
 
 def test_binds_mount_parents_first_and_after_app() -> None:
-    binds = (Bind(Path("/h/b"), "/app/a/b", True), Bind(Path("/h/a"), "/app/a", True))
+    binds = (Bind(Path("/h/b"), "/app/a/b", True), Bind(Path("/h/a"), "/app/a"))
     argv = argv_of(spec(app_writable=False, binds=binds), LAYOUT)
     order = [argv.index(str(p)) for p in ("/srv/app", "/h/a", "/h/b")]
     assert order == sorted(order)
@@ -148,7 +148,7 @@ def test_the_environment_file_gets_traversable_parents_once() -> None:
 )
 def test_bind_parents_are_made_traversable(dests: list[str], expected: list[str]) -> None:
     binds = tuple(Bind(Path("/h") / str(i), d) for i, d in enumerate(dests))
-    assert dirs_made(argv_of(spec(binds=binds), LAYOUT)) == expected
+    assert dirs_made(argv_of(spec(app_writable=False, binds=binds), LAYOUT)) == expected
 
 
 @pytest.mark.parametrize(

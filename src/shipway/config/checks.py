@@ -15,6 +15,7 @@ from shipway.encoding import b64json, is_env_name
 
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
+from .nesting import Where, nested_problem, outer_of
 from .regex import re2_problem
 from .routes import platform_routes, resolve_routes
 from .schema import AppSchema, MountSchema, RelationshipSchema, shown
@@ -144,10 +145,16 @@ def _check_mounts(mounts: Mapping[str, MountSchema], prefix: KeyPath, notes: Not
         if mount.source == "service" and mount.service is None:
             notes.error(prefix + (path, "service"), "is required when source is 'service' "
                         "(the network-storage service to mount)")
-        for other, outer in mounts.items():
-            if path.startswith(other + "/") and outer.source != mount.source:
-                notes.error(prefix + (path,), f"cannot be nested in mount '{other}' of another "
-                            f"source ({mount.source} inside {outer.source})")
+        other = outer_of(path, mounts)
+        if other is not None:
+            problem = nested_problem(path, _where(path, mount), other, _where(other, mounts[other]))
+            if problem:
+                notes.error(prefix + (path,), problem)
+
+
+def _where(path: str, mount: MountSchema) -> Where:
+    # As the host joins it (assemble.py, instances.mount_binds): empty is the key.
+    return Where(mount.source, mount.service, (mount.source_path or "").strip("/") or path)
 
 
 def _mount_sets(app: AppSchema) -> Iterator[tuple[KeyPath, Mapping[str, MountSchema]]]:

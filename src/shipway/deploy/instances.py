@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import threading
 import time
@@ -18,7 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shipway.config.model import AppConfig
+from shipway.config.model import AppConfig, Mount
+from shipway.config.nesting import Where, nested_problem, outer_of
 from shipway.deploy.runenv import with_dot_environment
 from shipway.deploy.starting import Start, start_verdict
 from shipway.environments.data import volume_path
@@ -28,6 +30,7 @@ from shipway.homeperms import make_traversable
 from shipway.sandbox import beneath, pids
 from shipway.sandbox.processes import (
     exits_since_start,
+    is_state_dir,
     start_supervised,
     stop_supervised,
     supervised_pid,
@@ -36,6 +39,8 @@ from shipway.sandbox.run import OnLine, run_argv
 from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_command
 
 SOCK_DIR = "/run/shipway/sock"
+# The processes' state directories under run_dir: `web` and `worker-<name>` (paths.py).
+_STATE_DIR = re.compile(r"web|worker-[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -171,14 +176,37 @@ def mount_binds(launch: Launch) -> tuple[Bind, ...]:
         base = _mount_base(launch, mount.source)
         base.mkdir(parents=True, exist_ok=True)  # ours alone: the app sees only what is inside
         source = mount.source_path or rel
+        nested = _nested(launch, rel)
         try:
-            # A nested mount's directory lies inside another mount, where the
+            # A mount's directory may lie inside another mount, where the
             # app may have swapped it for a symlink since the last push (S1).
             beneath.make_dirs(base, source, owner=(launch.uid, launch.gid))
         except ValueError as exc:
             raise UserError(f"mount '{rel}': {exc}") from None
-        binds.append(Bind(base / source, f"/app/{rel}", writable=True, beneath=base))
+        except beneath.PathEscape:
+            if not nested:  # a nested one's directory is the app's own business: not bound
+                raise
+        if not nested:  # a nested one is the outer's own directory: already there
+            binds.append(Bind(base / source, f"/app/{rel}", writable=True, beneath=base))
     return tuple(binds)
+
+
+def _nested(launch: Launch, rel: str) -> bool:
+    """Whether mount `rel` lies inside another mount; refused unless it is the
+    same directory, because its bind destination would be in a tree the app
+    writes, which root's bwrap resolves following the app's symlinks (S1)."""
+    mounts = launch.app.mounts
+    outer = outer_of(rel, mounts)
+    if outer is None:
+        return False
+    problem = nested_problem(rel, _where(rel, mounts[rel]), outer, _where(outer, mounts[outer]))
+    if problem:
+        raise UserError(f"mount '{rel}': {problem}")
+    return True
+
+
+def _where(rel: str, mount: Mount) -> Where:
+    return Where(mount.source, mount.service, mount.source_path or rel)  # as mount_binds joins it
 
 
 def check_mounts(launch: Launch) -> None:
@@ -189,7 +217,7 @@ def check_mounts(launch: Launch) -> None:
     """
     for rel, mount in sorted(launch.app.mounts.items()):
         base = _mount_base(launch, mount.source)
-        if mount.source == "tmp" or not base.is_dir():
+        if _nested(launch, rel) or mount.source == "tmp" or not base.is_dir():
             continue  # made afresh at every start
         try:
             os.close(beneath.opened_fd(base, mount.source_path or rel))
@@ -227,8 +255,11 @@ def stop_all(inst: Instance) -> None:
     """Stop the web process and every worker of the app (D9: TERM, then KILL after a grace)."""
     if not inst.run_dir.is_dir():
         return
+    # Only the state directories shipway made: `sock` and the `tmp*` ones are
+    # the app's, and a spec.json it wrote there would name what root kills (S1).
     for state_dir in sorted(inst.run_dir.iterdir()):
-        if (state_dir / "spec.json").exists():
+        if _STATE_DIR.fullmatch(state_dir.name) and is_state_dir(state_dir) \
+                and (state_dir / "spec.json").exists():
             stop_supervised(state_dir)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import time
 import uuid
@@ -90,12 +91,28 @@ def transient_name(home: Path, kind: str) -> str:
     return f"{instance_prefix(home)}-{kind}-{uuid.uuid4().hex[:12]}"
 
 
+# Every name shipway makes (instance_prefix, app_group_name, transient_name):
+# joined to a cgroup parent, so never a '/' or '..' (a spec could be read
+# from a directory the app wrote: then it would name sshd's cgroup).
+NAME = re.compile(r"shipway-[0-9a-f]{8}-[a-z]+-[0-9a-f]{12,16}")
+
+
+def checked_name(name: object) -> str:
+    """`name` if it is one of shipway's cgroup names; else ValueError."""
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ValueError(f"not a shipway cgroup name: {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class Limit:
     """A supervised process's limit, as its spec carries it."""
 
     name: str
     max: int
+
+    def __post_init__(self) -> None:
+        checked_name(self.name)
 
 
 @dataclass(frozen=True)
@@ -167,7 +184,7 @@ def create(limit: int, name: str, kind: str) -> tuple[PidsCgroup | None, str]:
     parent, version, why = _parent(kind)
     if parent is None:
         return None, why
-    path = parent / name
+    path = parent / checked_name(name)
     try:
         path.mkdir(exist_ok=True)
         cgroupfs.write(path / "pids.max", str(limit))
@@ -183,7 +200,7 @@ def create(limit: int, name: str, kind: str) -> tuple[PidsCgroup | None, str]:
 def existing(name: str, kind: str) -> PidsCgroup | None:
     """The cgroup `name` if it is there (to clean up after a killed supervisor)."""
     parent, version, _ = _parent(kind, enable=False)
-    if parent is None or not (parent / name).is_dir():
+    if parent is None or not (parent / checked_name(name)).is_dir():
         return None
     raw = cgroupfs.read(parent / name / "pids.max").strip()
     return PidsCgroup(parent / name, version, int(raw) if raw.isdigit() else 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -41,8 +42,9 @@ def start_supervised(
     to `log`, `env` for argv itself: None inherits ours; a sandbox passes
     its `SandboxCommand.env`, kept in the root-only spec.json; in the pids
     cgroup `limit`: supervisor.py); its pid."""
-    state_dir, log = state_dir.resolve(), log.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    check_state_dir(state_dir)
+    state_dir, log = state_dir.resolve(), log.resolve()
     if supervised_pid(state_dir) is not None:
         raise PlatformError(f"a supervisor is already running for {state_dir}")
     for name in (SUPERVISOR_PID, CHILD_PID, EXITS):
@@ -71,7 +73,10 @@ def start_supervised(
 def stop_supervised(state_dir: Path, timeout: float | None = None) -> None:
     """Stop the supervisor and its child (TERM, then KILL after the grace
     period); return once both are gone. `timeout` bounds the wait for the
-    supervisor (default: grace + 5 s) before it is killed outright."""
+    supervisor (default: grace + 5 s) before it is killed outright. A
+    directory not of our own is left alone: its files would name the victims."""
+    if not is_state_dir(state_dir):
+        return
     state_dir = state_dir.resolve()
     pid = supervised_pid(state_dir)
     if pid is not None:
@@ -80,6 +85,27 @@ def stop_supervised(state_dir: Path, timeout: float | None = None) -> None:
     _remove_cgroup(state_dir)
     for name in (SUPERVISOR_PID, CHILD_PID):
         (state_dir / name).unlink(missing_ok=True)
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """A state directory is ours alone: a real directory (not a symlink) that
+    we own and nobody else may write, since its spec and pid files say what
+    root kills and whose cgroup it removes; else PlatformError."""
+    if not is_state_dir(state_dir):
+        raise PlatformError(f"{state_dir} is not a directory of shipway's own (a symlink, or "
+                            "made by someone else); not used as a supervisor's state")
+    mode = stat.S_IMODE(state_dir.lstat().st_mode)
+    if mode & 0o022:
+        os.chmod(state_dir, mode & ~0o022)
+
+
+def is_state_dir(state_dir: Path) -> bool:
+    """Whether `state_dir` is a real directory (not a symlink) that we own."""
+    try:
+        st = state_dir.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
 
 
 def supervised_pid(state_dir: Path) -> int | None:
@@ -151,9 +177,9 @@ def _remove_cgroup(state_dir: Path) -> None:
     """The supervisor removes its cgroup as it exits; one killed outright cannot."""
     try:
         limit = json.loads((state_dir / SPEC_FILE).read_text()).get("pids")
-    except (OSError, ValueError):
-        return
-    group = pids.existing(limit["name"], "apps") if limit else None
+        group = pids.existing(limit["name"], "apps") if limit else None
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return  # not a spec of ours: touch no cgroup by its say
     if group is not None:
         group.remove()
 

@@ -124,6 +124,7 @@ class SandboxSpec:
                 raise ValueError(f"bad environment variable {key!r}")
         object.__setattr__(self, "command", tuple(self.command))
         object.__setattr__(self, "binds", tuple(self.binds))
+        _check_binds_outside_writable(self)
         object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
 
 
@@ -232,6 +233,22 @@ def _drop_privileges(spec: SandboxSpec, layout: HostLayout) -> list[str]:
         "--no-new-privs",
         "--",
     ]
+
+
+def _check_binds_outside_writable(spec: SandboxSpec) -> None:
+    """No bind destination inside a tree the sandbox writes (S1): root's bwrap
+    resolves a destination inside the sandbox, following every symlink but
+    the last, so one the app planted there (`data/sub` -> `../../usr`) would
+    put the bind over the sandbox's /usr/bin, whose setpriv root then runs."""
+    trees = [PurePosixPath(b.dest) for b in spec.binds if b.writable]
+    trees += [PurePosixPath(APP)] if spec.app_writable else []
+    trees += [PurePosixPath("/tmp")] if spec.tmp_dir is not None else []
+    for bind in spec.binds:
+        dest = PurePosixPath(bind.dest)
+        for tree in trees:
+            if dest != tree and dest.is_relative_to(tree):
+                raise ValueError(f"cannot bind {bind.dest} inside {tree}, which the sandbox "
+                                 "can write (its symlinks would redirect the bind)")
 
 
 def _check_sandbox_path(path: str, what: str) -> None:
