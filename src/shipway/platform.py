@@ -73,7 +73,7 @@ from shipway.errors import (
     UsageError,
     UserError,
 )
-from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo, keep_pushed_objects
+from shipway.git.repos import ZERO_SHA, GitObjects, create_bare_repo, keep_pushed_objects, quarantine_env
 from shipway.homeperms import make_traversable, secure_home
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
@@ -248,7 +248,8 @@ class Platform:
         """Record a push; start an activity for each branch to deploy; return their ids."""
         self.registry.project(project_name)
         opts = dict(o.split("=", 1) for o in options if "=" in o)
-        objects = GitObjects(self.repo_path(project_name), git_env)
+        repo = self.repo_path(project_name)
+        objects = GitObjects(repo, quarantine_env(repo, git_env))  # root runs git with it
         ids = []
         for update in updates:
             if not update["ref"].startswith("refs/heads/") or update["new"] == ZERO_SHA:

@@ -24,6 +24,35 @@ QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "
 ZERO_SHA = "0" * 40
 
 
+def quarantine_env(repo: Path, env: object) -> dict[str, str]:
+    """The object-directory variables a push hook handed over, checked (pure but for resolve).
+
+    They reach root-run git: any other variable (LD_PRELOAD, GIT_CONFIG_*) or a
+    directory outside the project's own repository (another project's objects,
+    a config with core.fsmonitor) is refused, not dropped, so a forged request
+    is seen as one.
+    """
+    if not isinstance(env, dict):
+        raise UserError("git_env must be an object of git's quarantine variables")
+    root = repo.resolve()
+    checked: dict[str, str] = {}
+    for key, value in env.items():
+        if key not in QUARANTINE_VARS:
+            raise UserError(f"git_env: {key!r} is not one of git's quarantine variables "
+                            f"({', '.join(QUARANTINE_VARS)})")
+        if not isinstance(value, str) or not value:
+            raise UserError(f"git_env: {key} must be a non-empty path")
+        paths = value.split(os.pathsep) if key == "GIT_ALTERNATE_OBJECT_DIRECTORIES" else [value]
+        for path in paths:
+            # Absolute: git reads a relative one from the control plane's cwd.
+            # A quoted alternate ("...") is C-escaped by git: not this path.
+            if not os.path.isabs(path) or not Path(path).resolve().is_relative_to(root):
+                raise UserError(f"git_env: {key} must name a directory inside the project's "
+                                f"repository (an absolute path), not {path!r}")
+        checked[key] = value
+    return checked
+
+
 @dataclass(frozen=True)
 class GitObjects:
     """Where to read a project's objects: its bare repo plus, during a push, the quarantine."""
