@@ -46,7 +46,7 @@ from shipway.deploy.instances import (
     wait_listening,
     worker_view,
 )
-from shipway.deploy.listeners import check_own_listener
+from shipway.deploy.listeners import check_own_listener, check_own_socket
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.progress import DeployRecord, Deploys
 from shipway.deploy.reach import app_port_access
@@ -124,11 +124,13 @@ class Platform:
 
     def start(self) -> None:
         s = self.settings
-        for sub in ("git", "builds", "cache", "u", "current", "tmp"):
+        for sub in ("git", "builds", "cache", "u", "current", "tmp", "run"):
             (s.home / sub).mkdir(parents=True, exist_ok=True)
         secure_home(s.home)  # S3: what the router must reach, and nothing else
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
+        gate.ensure_run_view(s.home)  # S4: the router follows no symlink to an app socket
+        gate.repoint_upstreams(s.home)
         self.artifacts.repoint_to_served(p for p in (s.home / "current").glob("*/*/*") if p.is_symlink())
         self.pool = open_pool(s.home, size_mb=s.data_pool_mb, mode=s.data_pool_mode)  # type: ignore[arg-type]
         print(f"shipway: environment data on {self.pool.method}", flush=True)
@@ -1013,7 +1015,8 @@ class Platform:
         port = self._port_of(launch)
         wait_listening(launch, port, timeout=min(self.settings.hold_seconds, 120))
         if launch.app.web.socket_family == "unix":
-            gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
+            check_own_socket(launch.instance.new_socket, launch.uid)  # S4: not a link to another's
+            gate.release_socket(gate.routed_socket(launch.instance), launch.instance.upstream_socket)
         elif port is not None:
             check_own_listener(port, launch.uid)  # S4: never open the gate to a squatter
             gate.release_port(self.settings.firewall_table, port)
