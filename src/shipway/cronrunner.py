@@ -103,6 +103,15 @@ class CronRunner:
                 self._running.pop(key, None)
             running.done.set()
 
+    def cancel(self, env: Environment) -> None:
+        """The environment stops (deactivate): its running crons end now, not after a wait."""
+        with self._lock:
+            mine = [r for (p, e, _), r in self._running.items() if (p, e) == (env.project, env.name)]
+        for running in mine:
+            running.cancel.set()
+        for running in mine:
+            running.done.wait(10)
+
     def drain(self, env: Environment, log: Callable[[str], None]) -> None:
         """Before a deploy: let running crons finish within the limit, then stop them."""
         with self._lock:

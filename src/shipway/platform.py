@@ -53,6 +53,7 @@ from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.deploy.states import FINAL, Recovery, recovery
 from shipway.environments import data as envdata
+from shipway.environments import leftovers
 from shipway.environments.masking import MaskedLog
 from shipway.environments.registry import Environment, Registry
 from shipway.environments.variables import (
@@ -100,7 +101,7 @@ class Platform:
         self.settings = settings
         home = settings.home
         self.store = Store(settings.db_path)
-        self.registry = Registry(self.store)
+        self.registry = Registry(self.store, on_slot=self._clear_slot)
         self.activities = Activities(self.store, home / "activities")
         self.releases = Releases(self.store)
         self.variables = Variables(self.store)
@@ -360,6 +361,7 @@ class Platform:
         if env.type == "production":
             raise UserError("the production environment cannot be deactivated")
         with self._env_lock(project, name):
+            self.crons.cancel(env)
             if env.current_release:
                 release = self.releases.get(project, name, env.current_release)
                 config = self._config_at(project, release.commit)
@@ -372,9 +374,18 @@ class Platform:
                 self.current_link(inst).unlink(missing_ok=True)
             for sub in ("run", "data", "current"):
                 shutil.rmtree(self.settings.home / sub / project / name, ignore_errors=True)
+            if env.slot is not None:  # S5: nothing of its uids may meet the slot's next owner
+                self._clear_slot(env.slot)
             self.registry.deactivate(project, name)
         self.sync_router()
         return {"message": f"environment {name!r} is inactive; its branch and code are kept"}
+
+    def _clear_slot(self, slot: int) -> None:
+        """Kill whatever still runs as the slot's app or service uid (both its alone)."""
+        uids = (self.settings.app_uid(slot), self.settings.service_uid(slot))
+        if killed := leftovers.kill_all(uids):
+            print(f"shipway: killed {len(killed)} leftover process(es) of uids "
+                  f"{uids[0]}/{uids[1]} (slot {slot})", flush=True)
 
     def set_environment_property(self, project: str, name: str, prop: str, value: str) -> dict[str, Any]:
         """`environment:info -e X type staging` and friends."""
