@@ -2,15 +2,20 @@
 
 S4: an app that puts a symlink to another tenant's socket where its own
 app.sock was must never have its route answered by that tenant.
+S5: a process of an environment's uid that outlives it (a detached one, a
+cron) must not live on into the next environment that gets the same uid.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Shipway, commit, git, push, wait_for
+from shipway.settings import load_settings
+from tests.e2e.conftest import Shipway, commit, git, processes_of, push, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -132,3 +137,47 @@ def test_the_gate_never_opens_to_a_symlink_left_before_it_opened(
     links = [p for p in (shipway.home / "u").iterdir() if p.is_symlink()]
     assert not [p for p in links if "/early/" in str(p.readlink())], links
     assert shipway.fetch(shipway.url("vsock")) == (200, victim)
+
+
+UID_APP = VICTIM_APP.replace('data = b"victim\'s secret page"', 'data = f"uid {os.getuid()}".encode()')
+LOOP = "import time\nwhile True: time.sleep(1)"
+
+
+def app_uid(shipway: Shipway, project: str, env: str) -> int:
+    code, body = shipway.fetch(shipway.url(project, env))
+    assert code == 200 and body.startswith("uid "), (code, body)
+    return int(body.split()[1])
+
+
+def detached_as(shipway: Shipway, uid: int) -> subprocess.Popen[bytes]:
+    """A process of the app's uid in no supervisor's care, as `setsid` in a hook makes."""
+    gid = load_settings(shipway.env).apps_gid
+    proc = subprocess.Popen(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                             sys.executable, "-c", LOOP], start_new_session=True)
+    wait_for(lambda: proc.pid in processes_of(uid), 10, "the detached process to run as the app's uid")
+    return proc
+
+
+def test_no_process_of_a_deactivated_environment_lives_on_into_its_uids_next_owner(
+        shipway: Shipway, tmp_path: Path) -> None:
+    out = push(unix_repo(tmp_path / "r", UID_APP), shipway.create_project("reuse"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    shipway.cli("environment:branch", "gone", "main", "-p", "reuse")
+    uid = app_uid(shipway, "reuse", "gone")
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        started.append(lingering := detached_as(shipway, uid))
+        shipway.cli("environment:deactivate", "gone", "-p", "reuse")
+        assert lingering.wait(timeout=10) == -9
+        assert processes_of(uid) == []
+
+        # A process of a free slot's uid, however it got there, dies as the slot is taken.
+        started.append(squatter := detached_as(shipway, uid))
+        shipway.cli("environment:branch", "next", "main", "-p", "reuse")
+        assert squatter.wait(timeout=10) == -9
+        assert app_uid(shipway, "reuse", "next") == uid  # the same uid, a new owner
+        assert squatter.pid not in processes_of(uid)
+    finally:
+        for proc in started:
+            proc.kill()
+            proc.wait()
