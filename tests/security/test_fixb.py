@@ -8,6 +8,7 @@ cron) must not live on into the next environment that gets the same uid.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,35 @@ def test_no_process_of_a_deactivated_environment_lives_on_into_its_uids_next_own
         for proc in started:
             proc.kill()
             proc.wait()
+
+
+CRON = """crons:
+  long:
+    spec: "* * * * *"
+    commands:
+      start: |
+        echo "cron started"
+        sleep 300
+"""
+
+
+def test_a_running_cron_ends_with_its_environment(shipway: Shipway, tmp_path: Path) -> None:
+    repo = unix_repo(tmp_path / "r", UID_APP)
+    (repo / ".platform.app.yaml").write_text((repo / ".platform.app.yaml").read_text() + CRON)
+    commit(repo, "a cron that outlives a deactivate")
+    out = push(repo, shipway.create_project("cronreuse"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    shipway.cli("environment:branch", "gone", "main", "-p", "cronreuse")
+    uid = app_uid(shipway, "cronreuse", "gone")
+
+    def crons() -> list[dict]:
+        listed = shipway.cli("activity:list", "-p", "cronreuse", "-e", "gone", "--format", "json").stdout
+        return [a for a in json.loads(listed) if a["type"] == "environment.cron"]
+
+    wait_for(lambda: any(a["state"] != "complete" for a in crons()), 75, "the cron of 'gone' to start")
+    wait_for(lambda: len(processes_of(uid)) > 1, 10, "the cron's processes beside the app's")
+    shipway.cli("environment:deactivate", "gone", "-p", "cronreuse")
+    assert processes_of(uid) == []
+    [cron] = crons()
+    assert (cron["state"], cron["result"]) == ("complete", "cancelled"), cron
+    assert "stopped: its environment was deactivated" in shipway.cli("activity:log", cron["id"]).stdout
