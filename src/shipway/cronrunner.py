@@ -33,6 +33,7 @@ class _Running:
     activity: str
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    why: str = ""  # set with `cancel`: said in the cron's log
 
 
 class CronRunner:
@@ -92,8 +93,7 @@ class CronRunner:
             result = "success" if code == 0 else "failure"
             log(f"cron exited with status {code}")
         except Cancelled:
-            log("E: stopped: a deploy of this environment needed it to end "
-                f"(waited {self._deploy_wait:.0f} s)")
+            log(f"E: stopped: {running.why}")
             result = "cancelled"
         except ShipwayError as exc:
             log(f"E: {exc}")
@@ -102,6 +102,16 @@ class CronRunner:
             with self._lock:
                 self._running.pop(key, None)
             running.done.set()
+
+    def cancel(self, env: Environment) -> None:
+        """The environment stops (deactivate): its running crons end now, not after a wait."""
+        with self._lock:
+            mine = [r for (p, e, _), r in self._running.items() if (p, e) == (env.project, env.name)]
+        for running in mine:
+            running.why = "its environment was deactivated"
+            running.cancel.set()
+        for running in mine:
+            running.done.wait(10)
 
     def drain(self, env: Environment, log: Callable[[str], None]) -> None:
         """Before a deploy: let running crons finish within the limit, then stop them."""
@@ -114,5 +124,7 @@ class CronRunner:
         for running in mine:
             if not running.done.wait(max(0.0, deadline - time.monotonic())):
                 log(f"W: stopping cron activity {running.activity}: it ran past the wait limit")
+                running.why = ("a deploy of this environment needed it to end "
+                               f"(waited {self._deploy_wait:.0f} s)")
                 running.cancel.set()
                 running.done.wait(10)

@@ -40,6 +40,7 @@ TRAVERSABLE = 0o711
 HOME_MODES: dict[str, int] = {
     "": TRAVERSABLE,
     "run": TRAVERSABLE,
+    "runview": TRAVERSABLE,  # the nosymfollow view of run/ the router dials sockets through (S4)
     "current": TRAVERSABLE,
     "holds": TRAVERSABLE,
     "store": 0o700,

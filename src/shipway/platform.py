@@ -46,13 +46,14 @@ from shipway.deploy.instances import (
     wait_listening,
     worker_view,
 )
-from shipway.deploy.listeners import check_own_listener
+from shipway.deploy.listeners import check_own_listener, check_own_socket
 from shipway.deploy.ports import allocate_port
 from shipway.deploy.progress import DeployRecord, Deploys
 from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.deploy.states import FINAL, Recovery, recovery
 from shipway.environments import data as envdata
+from shipway.environments import leftovers
 from shipway.environments.masking import MaskedLog
 from shipway.environments.names import check_environment_name
 from shipway.environments.registry import Environment, Registry
@@ -108,7 +109,7 @@ class Platform:
         self.settings = settings
         home = settings.home
         self.store = Store(settings.db_path)
-        self.registry = Registry(self.store)
+        self.registry = Registry(self.store, on_slot=self._clear_slot)
         self.activities = Activities(self.store, home / "activities")
         self.releases = Releases(self.store)
         self.variables = Variables(self.store)
@@ -132,11 +133,13 @@ class Platform:
 
     def start(self) -> None:
         s = self.settings
-        for sub in ("git", "builds", "cache", "u", "current", "tmp"):
+        for sub in ("git", "builds", "cache", "u", "current", "tmp", "run"):
             (s.home / sub).mkdir(parents=True, exist_ok=True)
         secure_home(s.home)  # S3: what the router must reach, and nothing else
         os.chmod(s.home / "u", 0o755)
         self.artifacts.ensure_view()
+        gate.ensure_run_view(s.home)  # S4: the router follows no symlink to an app socket
+        gate.repoint_upstreams(s.home)
         self.artifacts.repoint_to_served(p for p in (s.home / "current").glob("*/*/*") if p.is_symlink())
         self.pool = open_pool(s.home, size_mb=s.data_pool_mb, mode=s.data_pool_mode)  # type: ignore[arg-type]
         print(f"shipway: environment data on {self.pool.method}", flush=True)
@@ -368,6 +371,7 @@ class Platform:
         if env.type == "production":
             raise UserError("the production environment cannot be deactivated")
         with self._env_lock(project, name):
+            self.crons.cancel(env)
             if env.current_release:
                 release = self.releases.get(project, name, env.current_release)
                 config = self._config_at(project, release.commit)
@@ -380,9 +384,18 @@ class Platform:
                 self.current_link(inst).unlink(missing_ok=True)
             for sub in ("run", "data", "current"):
                 shutil.rmtree(self.settings.home / sub / project / name, ignore_errors=True)
+            if env.slot is not None:  # S5: nothing of its uids may meet the slot's next owner
+                self._clear_slot(env.slot)
             self.registry.deactivate(project, name)
         self.sync_router()
         return {"message": f"environment {name!r} is inactive; its branch and code are kept"}
+
+    def _clear_slot(self, slot: int) -> None:
+        """Kill whatever still runs as the slot's app or service uid (both its alone)."""
+        uids = (self.settings.app_uid(slot), self.settings.service_uid(slot))
+        if killed := leftovers.kill_all(uids):
+            print(f"shipway: killed {len(killed)} leftover process(es) of uids "
+                  f"{uids[0]}/{uids[1]} (slot {slot})", flush=True)
 
     def set_environment_property(self, project: str, name: str, prop: str, value: str) -> dict[str, Any]:
         """`environment:info -e X type staging` and friends."""
@@ -1023,7 +1036,8 @@ class Platform:
         port = self._port_of(launch)
         wait_listening(launch, port, timeout=min(self.settings.hold_seconds, 120))
         if launch.app.web.socket_family == "unix":
-            gate.release_socket(launch.instance.new_socket, launch.instance.upstream_socket)
+            check_own_socket(launch.instance.new_socket, launch.uid)  # S4: not a link to another's
+            gate.release_socket(gate.routed_socket(launch.instance), launch.instance.upstream_socket)
         elif port is not None:
             check_own_listener(port, launch.uid)  # S4: never open the gate to a squatter
             gate.release_port(self.settings.firewall_table, port)

@@ -233,7 +233,7 @@ def stop_everything(sw: Shipway) -> None:
             os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
         except (ValueError, ProcessLookupError):
             pass
-    for mount in ("artifacts", "served", "volumes"):
+    for mount in ("artifacts", "served", "runview", "volumes"):
         subprocess.run(["umount", "-l", str(sw.home / mount)], check=False, capture_output=True)
     # Supervisors killed outright cannot remove their cgroups: this home's go now.
     pids.sweep(sw.home, kill=True)

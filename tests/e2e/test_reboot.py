@@ -20,7 +20,7 @@ def simulate_reboot(shipway: Shipway) -> None:
     """Everything a reboot takes away: processes, mounts, firewall rules."""
     shipway.kill9()
     subprocess.run(["pkill", "-KILL", "-f", str(shipway.home)], check=False)
-    for mount in ("artifacts", "served", "volumes"):
+    for mount in ("artifacts", "served", "runview", "volumes"):
         subprocess.run(["umount", "-l", str(shipway.home / mount)], check=False)
     table = load_settings(shipway.env).firewall_table
     subprocess.run(["nft", "delete", "table", "inet", table], check=False, capture_output=True)
@@ -39,6 +39,7 @@ def test_x1_reboot_restores_apps_without_deploy_hook(shipway: Shipway, tmp_path:
     shipway.start()
     mounts = Path("/proc/self/mountinfo").read_text()
     assert f" {shipway.home / 'served'} " in mounts  # the router's nosymfollow view, again (S2)
+    assert f" {shipway.home / 'runview'} " in mounts  # and the one it dials sockets through (S4)
 
     code, body = shipway.fetch(url)
     assert code == 200 and body.startswith("stdlib v1"), body

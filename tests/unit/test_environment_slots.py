@@ -10,7 +10,7 @@ import pytest
 from shipway.environments import slots
 from shipway.environments.registry import Registry
 from shipway.environments.slots import NoFreeSlot, lowest_free_slot
-from shipway.errors import UserError
+from shipway.errors import NotFound, PlatformError, UserError
 from shipway.settings import load_settings
 from shipway.state.store import Store
 
@@ -99,3 +99,29 @@ def test_an_old_database_frees_the_slots_of_inactive_environments(tmp_path: Path
         ("dev", 2), ("main", 0), ("old", None)]
     assert registry.environment("p", "dev").current_release == 3
     assert registry.ensure_environment("p", "new", active=True, type_=None, parent=None).slot == 1
+
+
+def test_a_slot_is_cleared_as_it_is_taken_and_refused_if_that_fails(tmp_path: Path) -> None:
+    taken: list[int] = []
+    leftover = {1}
+
+    def on_slot(slot: int) -> None:
+        taken.append(slot)
+        if slot in leftover:
+            raise PlatformError(f"processes of slot {slot} survived")
+
+    registry = Registry(Store(tmp_path / "db"), on_slot=on_slot)
+    registry.create_project("p")
+    registry.ensure_environment("p", "main", active=True, type_=None, parent=None)
+    registry.ensure_environment("p", "idle", active=False, type_=None, parent=None)
+    with pytest.raises(PlatformError, match="slot 1 survived"):
+        registry.ensure_environment("p", "a", active=True, type_=None, parent=None)
+    with pytest.raises(NotFound):
+        registry.environment("p", "a")  # refused: nothing was recorded
+    with pytest.raises(PlatformError):
+        registry.ensure_environment("p", "idle", active=True, type_=None, parent=None)
+    assert registry.environment("p", "idle").slot is None
+    leftover.clear()
+    assert registry.ensure_environment("p", "idle", active=True, type_=None, parent=None).slot == 1
+    registry.ensure_environment("p", "idle", active=True, type_=None, parent=None)  # holds it already
+    assert taken == [0, 1, 1, 1]

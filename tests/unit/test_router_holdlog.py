@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from shipway.router.holdlog import HoldFigures, HoldWindow, hold_figures, log_offset, read_hold_figures
+from shipway.router.holdlog import (
+    HoldFigures,
+    HoldWindow,
+    access_lines,
+    hold_figures,
+    log_offset,
+    read_hold_figures,
+)
 
 HOSTS = {"main-abc.shop.localhost", "*.main-abc.shop.localhost"}
 START, END = 1000.0, 1010.0
@@ -105,3 +112,24 @@ def test_hold_window_counts_what_arrived_between_begin_and_finish(tmp_path: Path
         out.write(_line(1001, 9.3) + "\n" + _line(1000.5, 9.0) + "\n")
     assert window.figures() == HoldFigures(2, 9.3, 0)
     assert clock.slept == [HoldWindow.SETTLE], "waits for the last held answers to be logged"
+
+
+def _request(uri: str, method: str = "GET") -> str:
+    return json.dumps({"ts": 1001.0, "request": {"method": method, "host": "main-abc.shop.localhost",
+                                                 "uri": uri}, "status": 200, "duration": 0.01})
+
+
+@pytest.mark.parametrize(
+    ("uri", "method", "shown"),
+    [
+        ("/plain?a=1", "GET", "GET main-abc.shop.localhost/plain?a=1 200"),
+        # A client's escape sequence or newline reaches the operator's terminal as text.
+        ("/\x1b]0;owned\x07\x1b[2J", "GET", "GET main-abc.shop.localhost/\\x1b]0;owned\\x07\\x1b[2J 200"),
+        ("/a\nfake line\r", "GET", "GET main-abc.shop.localhost/a\\nfake line\\r 200"),
+        ("/\u009b31m", "G\x1bET", "G\\x1bET main-abc.shop.localhost/\\x9b31m 200"),
+    ],
+)
+def test_access_lines_never_print_a_control_character(uri: str, method: str, shown: str) -> None:
+    [line] = access_lines([_request(uri, method)], HOSTS)
+    assert shown in line
+    assert line.isprintable()

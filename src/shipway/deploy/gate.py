@@ -11,7 +11,11 @@ may serve:
   atomic rename), so a crashed app that its supervisor restarts is reached
   again with no help. Apps run in a group the router belongs to, with umask
   007, so whatever umask-respecting server binds the socket, Caddy may
-  connect to it and nobody else may.
+  connect to it and nobody else may. S4: the socket's directory is the
+  app's, so the app may put a symlink where its socket was (to another
+  tenant's socket, or Caddy's admin one). The link therefore points into
+  `runview/`, a `nosymfollow` bind mount of `run/`: the kernel follows no
+  symlink found there, whoever dials (ELOOP, the app's route answers 503).
 - TCP apps: Caddy runs as its own uid; an nftables set of held ports makes
   its *new* connections to those ports fail at once (`ct state new`, so a
   response already in flight is not cut), while a deploy hook or health check
@@ -33,10 +37,12 @@ import subprocess
 import time
 from pathlib import Path
 
+from shipway import bindview
 from shipway.deploy.instances import Instance
 from shipway.errors import PlatformError
 
 HELD_SET = "held_ports"
+RUN_VIEW = "runview"  # relative to SHIPWAY_HOME
 
 
 def _nft(*args: str) -> None:
@@ -77,6 +83,26 @@ def release_port(table: str, port: int) -> None:
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0 and "No such file" not in proc.stderr:
         raise PlatformError(f"cannot release port {port}: {proc.stderr.strip()}")
+
+
+def routed_socket(inst: Instance) -> Path:
+    """The app's socket as the router reaches it: through the view that follows no symlink."""
+    return inst.home / RUN_VIEW / inst.new_socket.relative_to(inst.home / "run")
+
+
+def ensure_run_view(home: Path) -> None:
+    bindview.ensure(home / "run", home / RUN_VIEW, "nosymfollow")
+
+
+def repoint_upstreams(home: Path) -> None:
+    """Upstream links an older shipway made straight into run/: through the view instead."""
+    run, view = home / "run", home / RUN_VIEW
+    for link in sorted((home / "u").glob("*.sock")):
+        if not link.is_symlink():
+            continue
+        target = Path(os.readlink(link))
+        if target.is_relative_to(run):
+            release_socket(view / target.relative_to(run), link)
 
 
 def hold_socket(upstream: Path) -> None:

@@ -9,10 +9,17 @@ opens, the control plane checks in /proc/net/tcp{,6} (the host's network
 namespace, which apps share) that every listener on the port is the app's
 own uid. Linux lets two sockets share a listening port only under one uid
 (SO_REUSEPORT), so once the app holds its port nobody else can take it.
+
+A unix-socket app binds in its own socket directory, so it may put anything
+there instead of its socket: a symlink to another app's socket would send
+its route's requests to that app. The router never follows one (it dials
+through a `nosymfollow` view, deploy/gate.py), and the gate stays shut unless
+app.sock is a socket the app's uid owns (`check_own_socket`).
 """
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from shipway.errors import AppError
@@ -49,3 +56,17 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""  # no IPv6 on this host
+
+
+def check_own_socket(path: Path, uid: int) -> None:
+    """Raise unless `path` is a unix socket the app's `uid` bound: not a symlink
+    the app left in its place (to another tenant's socket, or Caddy's admin one)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        raise AppError(f"the app's socket {path.name} is gone; the router is kept away") from None
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != uid:
+        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else f"not a socket of uid {uid} (uid {st.st_uid})"
+        raise AppError(
+            f"the app's {path.name} is {kind}, not the socket the app bound: the router is "
+            "kept away from it. The app must listen on $SOCKET itself")

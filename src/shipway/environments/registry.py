@@ -6,6 +6,7 @@ import re
 import secrets
 import sqlite3
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,8 +63,11 @@ def machine_name(branch: str) -> str:
 
 
 class Registry:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, on_slot: Callable[[int], None] | None = None) -> None:
+        """`on_slot(slot)` runs as an environment takes a slot, inside the transaction:
+        raising refuses the slot (S5: its uids must have no process left)."""
         self._store = store
+        self._on_slot = on_slot or (lambda slot: None)
 
     def create_project(self, name: str) -> Project:
         if not PROJECT_NAME.fullmatch(name):
@@ -116,23 +120,24 @@ class Registry:
                            parent: str | None) -> Environment:
         with self._store.transaction() as db:
             row = db.execute(
-                "SELECT name FROM environments WHERE project = ? AND name = ?", (project, branch)
+                "SELECT slot FROM environments WHERE project = ? AND name = ?", (project, branch)
             ).fetchone()
             if row is None:
                 check_environment_name(branch)
                 production = branch == PRODUCTION_BRANCH
+                slot = self._take_slot(db) if production or active else None
                 db.execute(
                     "INSERT INTO environments (project, name, machine_name, type, status, parent,"
                     " slot) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (project, branch, machine_name(branch),
                      "production" if production else (type_ or "development"),
                      "active" if production or active else "inactive",
-                     None if production else (parent or PRODUCTION_BRANCH),
-                     _free_slot(db) if production or active else None),
+                     None if production else (parent or PRODUCTION_BRANCH), slot),
                 )
             elif active:
-                db.execute("UPDATE environments SET status = 'active', slot = COALESCE(slot, ?)"
-                           " WHERE project = ? AND name = ?", (_free_slot(db), project, branch))
+                slot = row[0] if row[0] is not None else self._take_slot(db)
+                db.execute("UPDATE environments SET status = 'active', slot = ?"
+                           " WHERE project = ? AND name = ?", (slot, project, branch))
         return self.environment(project, branch)
 
     def lineage(self, project: str, name: str) -> list[str]:
@@ -161,6 +166,12 @@ class Registry:
             "UPDATE environments SET head_commit = ? WHERE project = ? AND name = ?",
             commit, project, branch,
         )
+
+
+    def _take_slot(self, db: sqlite3.Connection) -> int:
+        slot = _free_slot(db)
+        self._on_slot(slot)
+        return slot
 
 
 def _free_slot(db: sqlite3.Connection) -> int:

@@ -154,6 +154,16 @@ def access_lines(lines: Iterable[str], hosts: Collection[str], errors_only: bool
             continue
         request = entry.get("request") or {}
         stamp = datetime.fromtimestamp(float(entry["ts"]), UTC).strftime("%Y-%m-%d %H:%M:%S")
-        out.append(f"{stamp} {request.get('method', '?')} {request.get('host', '')}"
-                   f"{request.get('uri', '')} {status} {float(entry.get('duration') or 0):.3f}s")
+        method, host, uri = (_printable(request.get(key, default))
+                             for key, default in (("method", "?"), ("host", ""), ("uri", "")))
+        out.append(f"{stamp} {method} {host}{uri} {status} {float(entry.get('duration') or 0):.3f}s")
     return out
+
+
+def _printable(value: object) -> str:
+    """A client sent it: an escape sequence in a URI or Host must reach the
+    operator's terminal as text, never as a command to it (as config/load.py does)."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
