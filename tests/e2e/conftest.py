@@ -158,6 +158,19 @@ def make_repo(path: Path, example: str | Path | None = None) -> Path:
     return path
 
 
+def stdlib_with_postgres(path: Path, disk_mb: int = 256) -> Path:
+    """The stdlib app with a `database` relationship to a PostgreSQL 15 service, committed."""
+    repo = make_repo(path, STDLIB)
+    cfg = repo / ".platform.app.yaml"
+    cfg.write_text(cfg.read_text().replace(
+        "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:"))
+    (repo / ".platform").mkdir()
+    (repo / ".platform" / "services.yaml").write_text(
+        f"db:\n  type: postgresql:15\n  disk: {disk_mb}\n")
+    commit(repo, "app with a database")
+    return repo
+
+
 def push(repo: Path, remote: str, *args: str) -> subprocess.CompletedProcess[str]:
     """git push; its output (the build and deploy log) is in .stdout + .stderr."""
     return git(repo, "push", *args, remote, "HEAD:main", check=False)

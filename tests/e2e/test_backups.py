@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STDLIB, Shipway, commit, make_repo, push, running_shipway
+from .conftest import Shipway, push, running_shipway, stdlib_with_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -27,9 +27,6 @@ PASSWORD = REPO_DIR / "secret" / "password"
 SHIPWAY_EXTRA_ENV = {"SHIPWAY_BACKUP_REPOSITORY": str(REPOSITORY),
                      "SHIPWAY_BACKUP_PASSWORD_FILE": str(PASSWORD),
                      "SHIPWAY_BACKUP_TICK": "1"}
-SERVICES = "db:\n  type: postgresql:15\n  disk: 1024\n"  # room for the big test files
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _repository_dir() -> Iterator[None]:
     yield
@@ -100,13 +97,7 @@ class Writer:
 @pytest.fixture(scope="module")
 def proj(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     remote = shipway.create_project("bk")
-    repo = make_repo(tmp_path_factory.mktemp("bk") / "repo", STDLIB)
-    cfg = repo / ".platform.app.yaml"
-    cfg.write_text(cfg.read_text().replace(
-        "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:"))
-    (repo / ".platform").mkdir()
-    (repo / ".platform" / "services.yaml").write_text(SERVICES)
-    commit(repo, "app with a database")
+    repo = stdlib_with_postgres(tmp_path_factory.mktemp("bk") / "repo", disk_mb=1024)  # big test files
     out = push(repo, remote)
     assert out.returncode == 0, out.stdout + out.stderr
     sql(shipway, "main", "create table t (n int)")

@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import STDLIB, Shipway, commit, make_repo, push
+from .conftest import Shipway, commit, push, stdlib_with_postgres
 
 pytestmark = pytest.mark.e2e
-
-SERVICES = "db:\n  type: postgresql:15\n  disk: 256\n"
-
 
 def sql(shipway: Shipway, env: str, statement: str) -> str:
     """Run SQL as root on the host (root may reach every service) with the app's credentials."""
@@ -34,13 +31,7 @@ def rows(shipway: Shipway, env: str) -> list[str]:
 @pytest.fixture(scope="module")
 def proj(shipway: Shipway, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     remote = shipway.create_project("data")
-    repo = make_repo(tmp_path_factory.mktemp("data") / "repo", STDLIB)
-    cfg = repo / ".platform.app.yaml"
-    cfg.write_text(cfg.read_text().replace(
-        "mounts:", "relationships:\n  database: \"db:postgresql\"\nmounts:"))
-    (repo / ".platform").mkdir()
-    (repo / ".platform" / "services.yaml").write_text(SERVICES)
-    commit(repo, "app with a database")
+    repo = stdlib_with_postgres(tmp_path_factory.mktemp("data") / "repo")
     out = push(repo, remote)
     assert out.returncode == 0, out.stdout + out.stderr
     sql(shipway, "main", "create table t (v text); insert into t values ('parent-1')")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shipway.errors import UsageError
-from shipway.sandbox import pids
+from shipway.sandbox import cgroupfs, pids
 from shipway.settings import load_settings
 
 
@@ -79,7 +79,7 @@ def test_the_prefix_is_the_settings_instance_id(tmp_path: Path) -> None:
 def test_the_cgroup_entry_prologue_is_an_argument_list() -> None:
     group = pids.PidsCgroup(Path("/sys/fs/cgroup/pids/g"), 1, 64)
     assert group.wrap(["bwrap", "x y"]) == [
-        "/bin/sh", "-c", pids.ENTER, "/sys/fs/cgroup/pids/g/cgroup.procs", "bwrap", "x y"]
+        "/bin/sh", "-c", cgroupfs.ENTER, "/sys/fs/cgroup/pids/g/cgroup.procs", "bwrap", "x y"]
 
 
 @pytest.mark.parametrize(

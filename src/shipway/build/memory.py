@@ -24,8 +24,6 @@ from pathlib import Path
 from shipway.sandbox import cgroupfs
 
 MB = 1 << 20
-# $0 is the cgroup.procs file, "$@" the sandbox's argv; a constant script.
-ENTER = 'echo $$ > "$0" && exec "$@"'
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class MemoryCgroup:
 
     def wrap(self, argv: list[str]) -> list[str]:
         """`argv`, started inside this cgroup."""
-        return ["/bin/sh", "-c", ENTER, str(self.path / "cgroup.procs"), *argv]
+        return cgroupfs.entering(self.path, argv)
 
     def oom_kills(self) -> int:
         """How many processes the kernel has killed for the limit so far."""
@@ -59,7 +57,7 @@ class MemoryCgroup:
                 pass
 
     def pids(self) -> list[int]:
-        return [int(p) for p in _read(self.path / "cgroup.procs").split()]
+        return cgroupfs.members(self.path)
 
     def remove(self, timeout: float = 2.0) -> None:
         # A dying pid namespace leaves the cgroup a few ms after bwrap exits.

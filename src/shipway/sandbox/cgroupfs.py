@@ -51,3 +51,17 @@ def read(path: Path) -> str:
 def write(path: Path, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
+
+
+# $0 is the cgroup.procs file, "$@" the sandbox's argv; a constant script.
+ENTER = 'echo $$ > "$0" && exec "$@"'
+
+
+def entering(group: Path, argv: list[str]) -> list[str]:
+    """`argv`, started inside the cgroup at `group` (it moves itself in, then execs)."""
+    return ["/bin/sh", "-c", ENTER, str(group / "cgroup.procs"), *argv]
+
+
+def members(group: Path) -> list[int]:
+    """The pids in the cgroup at `group` now."""
+    return [int(p) for p in read(group / "cgroup.procs").split()]

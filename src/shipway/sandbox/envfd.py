@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from shipway.encoding import is_env_name
 
@@ -65,3 +67,11 @@ def passed(argv: Sequence[str], env: Mapping[str, str] | None
         yield [str(fd) if arg == ENV_FD else arg for arg in argv], None, (fd,)
     finally:
         os.close(fd)
+
+
+def popen(argv: Sequence[str], env: Mapping[str, str] | None, **options: Any
+          ) -> subprocess.Popen[bytes]:
+    """Start `argv` in a new session with `env` passed as `passed` says."""
+    with passed(argv, env) as (args, own_env, fds):
+        return subprocess.Popen(args, env=own_env, pass_fds=fds, start_new_session=True,
+                                close_fds=True, **options)

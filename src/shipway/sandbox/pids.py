@@ -48,8 +48,6 @@ APP_SETTING, DEFAULT_APP = "SHIPWAY_APP_PIDS", 1024
 # sh + two bwraps + the command, with room for a shell pipeline: below this a
 # limit breaks every build or app, and is a typo rather than a choice.
 MINIMUM = 16
-# $0 is the cgroup.procs file, "$@" the sandbox's argv; a constant script.
-ENTER = 'echo $$ > "$0" && exec "$@"'
 
 
 def parse_limit(name: str, raw: str | None, default: int) -> int:
@@ -123,7 +121,7 @@ class PidsCgroup:
 
     def wrap(self, argv: list[str]) -> list[str]:
         """`argv`, started inside this cgroup."""
-        return ["/bin/sh", "-c", ENTER, str(self.path / "cgroup.procs"), *argv]
+        return cgroupfs.entering(self.path, argv)
 
     def hits(self) -> int:
         """How many forks the limit has refused so far."""
@@ -143,7 +141,7 @@ class PidsCgroup:
         return int(raw) if raw.isdigit() else None
 
     def pids(self) -> list[int]:
-        return [int(p) for p in cgroupfs.read(self.path / "cgroup.procs").split()]
+        return cgroupfs.members(self.path)
 
     def kill_all(self, timeout: float = 5.0) -> bool:
         """SIGKILL everything inside until none is left running; False if some

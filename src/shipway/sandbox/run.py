@@ -56,17 +56,8 @@ def run_oneshot(
 
 def _spawn(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     try:
-        with envfd.passed(argv, env) as (args, own_env, fds):
-            return subprocess.Popen(
-                args,
-                env=own_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=fds,
-            )
+        return envfd.popen(argv, env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise PlatformError(f"{argv[0]} not found: apt-get install bubblewrap") from exc
 

@@ -184,17 +184,8 @@ class Supervisor:
     def _start(self) -> subprocess.Popen[bytes]:
         self._limit_processes()
         argv = self.settings.argv if self.group is None else self.group.wrap(self.settings.argv)
-        with envfd.passed(argv, self.settings.env) as (args, own_env, fds):
-            return subprocess.Popen(
-                args,
-                env=own_env,
-                stdin=subprocess.DEVNULL,
-                stdout=self.log_fd,
-                stderr=self.log_fd,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=fds,
-            )
+        return envfd.popen(argv, self.settings.env, stdin=subprocess.DEVNULL,
+                           stdout=self.log_fd, stderr=self.log_fd)
 
     def _stop(self, child: subprocess.Popen[bytes], pidfd: int) -> None:
         grace = self.settings.grace
