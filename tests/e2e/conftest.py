@@ -158,6 +158,43 @@ def make_repo(path: Path, example: str | Path | None = None) -> Path:
     return path
 
 
+# The smallest app config that deploys the stdlib app (the attack tests add to it).
+MINIMAL_APP_YAML = """\
+name: app
+type: "python:3.11"
+mounts:
+  scratch:
+    source: tmp
+    source_path: scratch
+web:
+  commands:
+    start: python3 app.py
+"""
+
+
+def unix_socket_app(body: str) -> str:
+    """A stdlib HTTP server on $SOCKET answering every GET with `body` (a Python expression)."""
+    return f'''\
+import http.server, os, socketserver
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def address_string(self):
+        return "unix"
+
+    def do_GET(self):
+        data = {body}
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+Server(os.environ["SOCKET"], Handler).serve_forever()
+'''
+
+
 def stdlib_with_postgres(path: Path, disk_mb: int = 256) -> Path:
     """The stdlib app with a `database` relationship to a PostgreSQL 15 service, committed."""
     repo = make_repo(path, STDLIB)

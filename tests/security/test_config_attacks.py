@@ -16,22 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import STDLIB, Shipway, commit, git, make_repo, push
+from tests.e2e.conftest import MINIMAL_APP_YAML, STDLIB, Shipway, commit, git, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
 APP = ".platform.app.yaml"
-BASE = """\
-name: app
-type: "python:3.11"
-mounts:
-  scratch:
-    source: tmp
-    source_path: scratch
-web:
-  commands:
-    start: python3 app.py
-"""
+BASE = MINIMAL_APP_YAML
 UP = "/".join([".."] * 24)  # more than enough to reach / from any base
 
 

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     running_shipway,
     stop_everything,
     teardown,
+    unix_socket_app,
 )
 from tests.e2e.test_app_relationships import two_apps
 
@@ -215,25 +216,7 @@ def test_an_app_squatting_a_stopped_apps_port_never_gets_its_requests(
     assert answer(shipway, "victim") == victim["body"]
 
 
-UNIX_APP = """\
-import http.server, os, socketserver
-
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def address_string(self):
-        return "unix"
-
-    def do_GET(self):
-        data = f"unix victim uid {os.getuid()}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-Server(os.environ["SOCKET"], Handler).serve_forever()
-"""
+UNIX_APP = unix_socket_app('f"unix victim uid {os.getuid()}".encode()')
 
 CONNECT_UNIX = """\
 import socket, sys

@@ -19,22 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import STDLIB, Shipway, commit, git, make_repo, push
+from tests.e2e.conftest import MINIMAL_APP_YAML, STDLIB, Shipway, commit, git, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
 PROJECT = "refatk"
-CONFIG = """\
-name: app
-type: "python:3.11"
-mounts:
-  scratch:
-    source: tmp
-    source_path: scratch
-web:
-  commands:
-    start: python3 app.py
-"""
+CONFIG = MINIMAL_APP_YAML
 
 
 @pytest.fixture(scope="module")

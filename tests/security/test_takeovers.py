@@ -16,31 +16,14 @@ from pathlib import Path
 import pytest
 
 from shipway.settings import load_settings
-from tests.e2e.conftest import Shipway, commit, git, processes_of, push, wait_for
+from tests.e2e.conftest import Shipway, commit, git, processes_of, push, unix_socket_app, wait_for
 
 pytestmark = pytest.mark.e2e
 
 UNIX_CONFIG = ('name: app\ntype: "python:3.11"\nweb:\n  commands:\n    start: python3 server.py\n'
                "  upstream:\n    socket_family: unix\n")
 
-VICTIM_APP = """\
-import http.server, socketserver, os
-
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def address_string(self):
-        return "unix"
-    def do_GET(self):
-        data = b"victim's secret page"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-Server(os.environ["SOCKET"], Handler).serve_forever()
-"""
+VICTIM_APP = unix_socket_app('b"victim\'s secret page"')
 
 # `/swap?to=PATH` (after its gate opened): stop serving and leave a symlink to
 # PATH where its socket was. With SWAP_AT_START set, it does so right after
@@ -140,7 +123,7 @@ def test_the_gate_never_opens_to_a_symlink_left_before_it_opened(
     assert shipway.fetch(shipway.url("vsock")) == (200, victim)
 
 
-UID_APP = VICTIM_APP.replace('data = b"victim\'s secret page"', 'data = f"uid {os.getuid()}".encode()')
+UID_APP = unix_socket_app('f"uid {os.getuid()}".encode()')
 LOOP = "import time\nwhile True: time.sleep(1)"
 
 
