@@ -28,13 +28,13 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from shipway import bindview
 from shipway.artifacts.objects import Abort, Objects, copy_tree
 from shipway.errors import BuildFailed, PlatformError, UserError
 from shipway.sandbox import beneath
@@ -56,15 +56,12 @@ class ArtifactStore:
 
     def ensure_view(self) -> None:
         """Mount the read-only views of the store (again, after a reboot)."""
-        for view, flags in ((self.view, "ro"), (self.served, "ro,nosymfollow")):
-            if not _is_mount(view):
-                _mount("--bind", str(self.root), str(view))
-                _mount("-o", f"remount,bind,{flags}", str(view))
+        bindview.ensure(self.root, self.view, "ro")
+        bindview.ensure(self.root, self.served, "ro,nosymfollow")
 
     def release_view(self) -> None:
         for view in (self.view, self.served):
-            while _is_mount(view):  # views stacked by an older shipway, too
-                _mount_cmd("umount", "-l", str(view))
+            bindview.release(view)  # views stacked by an older shipway, too
 
     def path(self, key: str) -> Path:
         return self.view / key
@@ -189,25 +186,3 @@ def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _is_mount(path: Path) -> bool:
-    # Not os.path.ismount: a bind mount of a directory of the same file
-    # system has the same st_dev as its parent, so ismount says no.
-    target = str(path.resolve())
-    with open("/proc/self/mountinfo") as f:
-        return any(_unescape(line.split()[4]) == target for line in f)
-
-
-def _unescape(field: str) -> str:
-    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
-
-
-def _mount(*args: str) -> None:
-    _mount_cmd("mount", *args)
-
-
-def _mount_cmd(*argv: str) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise PlatformError(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
