@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import uvicorn
 
+from shipway.access.gateway import SshGateway
 from shipway.api.server import create_app
 from shipway.claims import claim_ranges
 from shipway.errors import PlatformError
@@ -64,6 +66,8 @@ def serve(settings: Settings) -> None:
               flush=True)
     platform = build_platform(settings)
     platform.start()
+    ssh = SshGateway(platform, _access(platform))
+    ssh.start()
     sock = settings.api_socket
     # Only root reaches the API on this machine: the socket's directory is 0700.
     sock.parent.mkdir(mode=0o700, exist_ok=True)
@@ -74,5 +78,15 @@ def serve(settings: Settings) -> None:
     server = uvicorn.Server(config)
     print(f"shipway: control plane ready (API on {sock}, "
           f"router on :{settings.http_port}/:{settings.https_port})", flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        ssh.stop()
     claim.release()
+
+
+def _access(platform: Platform) -> Any:
+    # H2's branch only, until H1's Access lands (then: platform.access).
+    from shipway.access._standin import StandinAccess
+
+    return getattr(platform, "access", None) or StandinAccess(platform.settings.home)

@@ -671,6 +671,20 @@ class Platform:
         return self._launch(env, config.app(app_name), release.builds, config,
                             release.config.get("variables", {}))
 
+    def shell_launch(self, project: str, env_name: str, app_name: str | None) -> Launch:
+        """A4: the web process's launch of `app_name` (default: the only app) in a
+        running environment — what `shipway ssh` runs its shell as."""
+        env = self._deployed(project, env_name)
+        release = self.releases.get(env.project, env.name, env.current_release or 0)
+        config = self._config_at(env.project, release.commit)
+        if app_name is None:
+            if len(config.apps) != 1:
+                names = ", ".join(a.name for a in config.apps)
+                raise UsageError(f"environment {env_name!r} has several apps ({names}): "
+                                 "name one with --app")
+            app_name = config.apps[0].name
+        return self.web_launch(env, app_name)
+
     def _build_all(self, env: Environment, config: ProjectConfig, commit: str,
                    objects: GitObjects, log: Log, build_variables: dict[str, str],
                    cancel: threading.Event | None = None) -> dict[str, str]:

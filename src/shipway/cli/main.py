@@ -508,6 +508,10 @@ from shipway.cli import backups as _backups  # noqa: E402 - registers onto `main
 _backups.register(main, project=PROJECT, environment=ENVIRONMENT, no_wait=NO_WAIT, fmt=FORMAT,
                   client=_client, wait=_wait, emit=_emit)
 
+from shipway.cli import ssh as _ssh  # noqa: E402 - registers onto `main`, defined above
+
+_ssh.register(main, project=PROJECT, environment=ENVIRONMENT)
+
 
 if __name__ == "__main__":
     main()
