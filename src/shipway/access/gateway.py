@@ -13,12 +13,15 @@ from shipway.access import sshd
 from shipway.access.dispatch import SessionHandler
 from shipway.access.sessions import SessionServer
 
+# git's push quarantine (tmp-objdir.c), older and newer names.
+QUARANTINES = ("tmp_objdir-incoming-*", "incoming-*")
+
 
 def clear_quarantines(git_dir: Path) -> list[Path]:
-    """The `objects/incoming-*` directories pushes killed mid-way left (S6): git drops
+    """The `objects/tmp_objdir-incoming-*` directories pushes killed mid-way left (S6): git drops
     its quarantine when a push ends, so at start-up none is in use."""
     removed = []
-    for leftover in sorted(git_dir.glob("*.git/objects/incoming-*")):
+    for leftover in sorted(p for pattern in QUARANTINES for p in git_dir.glob(f"*.git/objects/{pattern}")):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
             removed.append(leftover)
