@@ -36,8 +36,9 @@ ROUTE = "'https://{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
 # (id, files, [(file, line, key, part of the message)]) — the exact warnings expected.
 CASES = [
     *[(key, app(f"{key}: x\n"), [(APP, 6, key, PENDING)])
-      for key in ("size", "access", "runtime", "additional_hosts", "firewall",
+      for key in ("size", "runtime", "additional_hosts", "firewall",
                   "operations", "container_profile", "preflight", "stack")],
+    ("access.ssh is honoured (A4)", app("access:\n  ssh: admin\n"), []),
     ("source.operations", app("source:\n  operations: {update: {command: x}}\n"),
      [(APP, 7, "source.operations", PENDING)]),
     *[(f"web.{key}", {APP: HEAD.replace("start: run\n", f"start: run\n    {key}: x\n")},

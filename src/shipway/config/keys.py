@@ -22,7 +22,7 @@ from .sourcemap import KeyPath, Notes
 NOT_IMPLEMENTED = "accepted by Platform.sh but not implemented by shipway yet; ignored"
 
 APP_PENDING = frozenset({
-    "size", "access", "runtime", "additional_hosts", "firewall", "operations",
+    "size", "runtime", "additional_hosts", "firewall", "operations",
     "container_profile", "preflight", "stack", "toolstack", "resources",
     "source.operations",
     "web.commands.stop",

@@ -243,6 +243,12 @@ class CronSchema(_Schema):
     shutdown_timeout: Seconds | None = None
 
 
+class AccessSchema(_Schema):
+    """Who may `shipway ssh` into the app (A4): the least environment role, as on Platform.sh."""
+
+    ssh: Literal["admin", "contributor", "viewer"] = "contributor"
+
+
 class AppSchema(_Schema):
     name: Annotated[str, AfterValidator(_app_name)]
     type: Annotated[str, AfterValidator(_app_type)]
@@ -258,6 +264,7 @@ class AppSchema(_Schema):
     disk: DiskMB | None = None
     crons: Section[dict[str, CronSchema]] = {}
     timezone: str | None = None  # read by the cron scheduler (D10)
+    access: Section[AccessSchema] = AccessSchema()  # read by `shipway ssh` (A4)
 
 
 class ServiceSchema(_Schema):
