@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shipway.access.service import Access
 from shipway.artifacts.store import ArtifactStore
 from shipway.backups.service import Backups
 from shipway.build import memory
@@ -110,6 +111,7 @@ class Platform:
         home = settings.home
         self.store = Store(settings.db_path)
         self.registry = Registry(self.store, on_slot=self._clear_slot)
+        self.access = Access(self.store, lambda p, e: self.registry.environment(p, e).type)
         self.activities = Activities(self.store, home / "activities")
         self.releases = Releases(self.store)
         self.variables = Variables(self.store)

@@ -107,3 +107,8 @@ def test_a1_update_keeps_other_type_roles() -> None:
     base = Grant("viewer", {"development": "contributor"})
     assert parse_roles(["staging:viewer"], base).env_roles == {
         "development": "contributor", "staging": "viewer"}
+
+
+def test_a1_any_user_of_the_project_may_view_it() -> None:
+    assert decide(Grant("viewer"), "view", None).allowed
+    assert not decide(None, "view", None).allowed

@@ -137,6 +137,8 @@ def decide(grant: Grant | None, action: str, env_type: str | None,
         return Decision(False, "no role on this project", _say_needed(needed, env_type))
     if grant.project_role == "admin":
         return Decision(True, "project admin", _say_needed(needed, env_type))
+    if env_type is None and needed == "viewer":  # any user of a project may look at it
+        return Decision(True, grant.describe(), "project viewer")
     if needed == PROJECT_ADMIN or env_type is None:
         return Decision(False, grant.describe(), "project admin")
     held = grant.role_for(env_type)
