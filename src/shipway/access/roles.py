@@ -15,7 +15,7 @@ says, in short:
   new environment, merge into and synchronise from the parent, redeploy,
   take a backup, and SSH into the apps (the app's `access.ssh` key sets the
   minimum role for SSH, default `contributor`);
-- an admin of the type may also change the environment's settings and
+- an admin of the type may also change the environment's settings (`settings`) and
   variables, deactivate (delete) it and restore a backup over it.
 
 Where that table says nothing about one of shipway's actions, the choice
@@ -51,6 +51,7 @@ MINIMUM: dict[str, str] = {
     "ssh": "contributor",  # the default of an app's `access.ssh`
     "backup": "contributor",
     "deactivate": "admin",
+    "settings": "admin",
     "variables": "admin",
     "restore": "admin",
     PROJECT_ADMIN: PROJECT_ADMIN,
