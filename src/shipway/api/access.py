@@ -121,8 +121,14 @@ async def whoami(request: Request) -> Response:
     return JSONResponse(out)
 
 
+async def api_info(request: Request) -> Response:
+    """`shipway url --api`: the HTTPS base URL and the CA file clients trust (A3)."""
+    return JSONResponse(getattr(request.app.state, "api_info", {}) or {})
+
+
 ROUTES = [
     Route("/whoami", whoami, methods=["GET"]),
+    Route("/api-info", api_info, methods=["GET"]),
     Route("/projects/{project}/users", user_add, methods=["POST"]),
     Route("/projects/{project}/users", user_list, methods=["GET"]),
     Route("/projects/{project}/users/{email}", user_get, methods=["GET"]),

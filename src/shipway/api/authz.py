@@ -67,6 +67,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", P + "/backups/{id}/restore"): Rule("restore", "backup-target"),
     ("POST", E + "/{action}"): Rule(None, "env"),  # ENV_ACTIONS below
     ("GET", "/whoami"): Rule("view", "any"),
+    ("GET", "/api-info"): Rule("view", "any"),
     ("POST", P + "/users"): Rule("project:admin", "use-case"),
     ("GET", P + "/users"): Rule("view", "use-case"),
     ("GET", P + "/users/{email}"): Rule("view", "use-case"),

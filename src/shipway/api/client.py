@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ class ApiClient:
         if remote:
             url = remote["url"]
             # A3: the server's own CA (`shipway url --api` prints its path), else the system's.
-            transport = httpx.HTTPTransport(verify=remote["ca"] or True)
+            verify = _trust(remote["ca"])
+            transport = httpx.HTTPTransport(verify=verify)
             headers["Authorization"] = f"Bearer {remote['token']}"
             self._where = url
         else:
@@ -107,6 +109,16 @@ class ApiClient:
             f"cannot reach the shipway control plane at {self._where} ({exc}); "
             "start it with `shipway serve` (and check SHIPWAY_HOME)"
         )
+
+
+def _trust(ca: str) -> ssl.SSLContext | bool:
+    if not ca:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use the API's CA file {ca} ({exc}); copy it from the server "
+                         "(`shipway url --api` names it) and set SHIPWAY_API_CA") from None
 
 
 def _decode(response: httpx.Response) -> Any:
