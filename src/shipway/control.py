@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
+import threading
 
 import uvicorn
 
 from shipway.access.gateway import SshGateway
 from shipway.api.server import create_app
+from shipway.api.tls import Listen, ensure_tls, names_for, parse_listen
 from shipway.claims import claim_ranges
 from shipway.errors import PlatformError
 from shipway.homeperms import UMASK, check_router_reaches, secure_home
@@ -66,14 +67,18 @@ def serve(settings: Settings) -> None:
               flush=True)
     platform = build_platform(settings)
     platform.start()
-    ssh = SshGateway(platform, _access(platform))
+    ssh = SshGateway(platform, platform.access)
     ssh.start()
     sock = settings.api_socket
     # Only root reaches the API on this machine: the socket's directory is 0700.
     sock.parent.mkdir(mode=0o700, exist_ok=True)
     os.chmod(sock.parent, 0o700)
     sock.unlink(missing_ok=True)
-    config = uvicorn.Config(create_app(platform), uds=str(sock), log_level="warning",
+    remote = _remote_api(settings, platform)
+    local = create_app(platform)
+    local.state.api_info = remote[1] if remote else {}
+    # access_log off on both: a request line is never logged, so neither is anything in it (A3).
+    config = uvicorn.Config(local, uds=str(sock), log_level="warning", access_log=False,
                             timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
     print(f"shipway: control plane ready (API on {sock}, "
@@ -82,11 +87,29 @@ def serve(settings: Settings) -> None:
         server.run()
     finally:
         ssh.stop()
-    claim.release()
+        if remote:
+            remote[0].should_exit = True
+        claim.release()
 
 
-def _access(platform: Platform) -> Any:
-    # H2's branch only, until H1's Access lands (then: platform.access).
-    from shipway.access._standin import StandinAccess
+def _remote_api(settings: Settings, platform: Platform) -> tuple[uvicorn.Server, dict[str, str]] | None:
+    """A3: with SHIPWAY_API_LISTEN, the same API over HTTPS, every request with a token.
 
-    return getattr(platform, "access", None) or StandinAccess(platform.settings.home)
+    A second uvicorn server on its own thread (uvicorn installs no signal handlers off the
+    main thread): the unix-socket server owns the process's lifetime and stops this one."""
+    value = os.environ.get("SHIPWAY_API_LISTEN")
+    if not value:
+        return None
+    listen: Listen = parse_listen(value)
+    tls = ensure_tls(settings.home / "api", names_for(listen))
+    app = create_app(platform, remote=True)
+    info = {"url": f"https://{listen.url_host}:{listen.port}", "ca": str(tls.ca)}
+    app.state.api_info = info
+    config = uvicorn.Config(app, host=listen.host, port=listen.port, log_level="warning",
+                            access_log=False, ssl_certfile=str(tls.cert),
+                            ssl_keyfile=str(tls.key), timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, name="api-https", daemon=True).start()
+    print(f"shipway: API over HTTPS on {info['url']} (CA {tls.ca}; a token per request)",
+          flush=True)
+    return server, info

@@ -5,6 +5,8 @@ the user what to do.
     ├── UserError                the user can fix it (config, input, command)
     │   ├── ConfigError          the repository's configuration is invalid
     │   ├── NotFound             a named project, environment, activity… does not exist
+    │   ├── Forbidden            the acting user's role does not allow the action (A1)
+    │   ├── Unauthorized         no valid API token was given (A3)
     │   └── UsageError           a command was called wrongly
     ├── AppError                 the app's own code failed (a hook, a start command)
     │   └── BuildFailed          the build hook, flavor or dependencies failed
@@ -51,6 +53,15 @@ class ConfigError(UserError):
 
 class NotFound(UserError):
     """A named project, environment, activity or release does not exist."""
+
+
+class Forbidden(UserError):
+    """The acting user's role does not allow the action; the message names the user,
+    the role they have and the role needed (A1). Nothing was changed."""
+
+
+class Unauthorized(UserError):
+    """A request over TCP without a valid API token (A3)."""
 
 
 class UsageError(UserError):

@@ -22,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shipway.access import context as acting
+from shipway.access.model import OPERATOR, Actor
+from shipway.access.service import Access
 from shipway.artifacts.store import ArtifactStore
 from shipway.backups.service import Backups
 from shipway.build import memory
@@ -56,7 +59,7 @@ from shipway.environments import data as envdata
 from shipway.environments import leftovers
 from shipway.environments.masking import MaskedLog
 from shipway.environments.names import check_environment_name
-from shipway.environments.registry import Environment, Registry
+from shipway.environments.registry import PRODUCTION_BRANCH, Environment, Registry
 from shipway.environments.variables import (
     FLAG_NAMES,
     Variable,
@@ -110,6 +113,7 @@ class Platform:
         home = settings.home
         self.store = Store(settings.db_path)
         self.registry = Registry(self.store, on_slot=self._clear_slot)
+        self.access = Access(self.store, lambda p, e: self.registry.environment(p, e).type)
         self.activities = Activities(self.store, home / "activities")
         self.releases = Releases(self.store)
         self.variables = Variables(self.store)
@@ -255,11 +259,13 @@ class Platform:
     # -- pushes ------------------------------------------------------------------
 
     def accept_push(self, project_name: str, updates: list[dict[str, str]],
-                    git_env: dict[str, str], options: list[str]) -> list[str]:
+                    git_env: dict[str, str], options: list[str],
+                    actor: Actor = OPERATOR) -> list[str]:
         """Record a push; start an activity for each branch to deploy; return their ids."""
         self.registry.project(project_name)
         check_updates(updates)  # S7: the whole push is refused before any branch builds
         opts = dict(o.split("=", 1) for o in options if "=" in o)
+        self._authorize_push(project_name, updates, opts, actor)  # A1: likewise, every ref first
         repo = self.repo_path(project_name)
         objects = GitObjects(repo, quarantine_env(repo, git_env))
         ids = []
@@ -294,6 +300,25 @@ class Platform:
 
             ids.append(self._start_activity(env, "environment.push", f"push to {branch}", work))
         return ids
+
+    def _authorize_push(self, project: str, updates: list[dict[str, str]], opts: dict[str, str],
+                        actor: Actor) -> None:
+        """A1, per updated ref: an existing environment needs `push` on its type, a new branch
+        `branch` on the type it will get; deleting a branch deletes its environment
+        (`deactivate`); other refs (tags) are the project admin's. Raises before any change."""
+        known = {e.name: e for e in self.registry.environments(project)}
+        for update in updates:
+            ref = update["ref"]
+            branch = ref.removeprefix("refs/heads/")
+            if not ref.startswith("refs/heads/"):
+                self.access.require(actor, "project:admin", project)
+            elif branch in known:
+                action = "deactivate" if update["new"] == ZERO_SHA else "push"
+                self.access.require(actor, action, project, branch)
+            elif update["new"] != ZERO_SHA:
+                kind = "production" if branch == PRODUCTION_BRANCH else (
+                    opts.get("environment.type") or "development")
+                self.access.require(actor, "branch", project, branch, env_type=kind)
 
     def _check_fast_forward(self, env: Environment, old: str) -> None:
         """E4: of two pushes racing to one branch, the later is refused before it deploys.
@@ -565,7 +590,8 @@ class Platform:
 
     def _start_activity(self, env: Environment, type_: str, description: str,
                         work: Callable[[Log, str], bool]) -> str:
-        activity = self.activities.create(env.project, env.name, type_, description)
+        activity = self.activities.create(env.project, env.name, type_, description,
+                                          triggered_by=acting.label())
         self._cancels[activity.id] = threading.Event()
         self._spawn(activity.id, env, lambda log: work(log, activity.id))
         return activity.id

@@ -1,0 +1,1 @@
+"""People and access (A): users, roles, SSH keys and API tokens."""

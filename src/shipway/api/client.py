@@ -1,39 +1,75 @@
 """The one way the CLI and the git hook reach the control plane: its HTTP API.
 
 By default the API listens on a unix socket inside SHIPWAY_HOME (only root
-and the socket's group can connect). With SHIPWAY_API_URL set, the client
-speaks TCP and sends SHIPWAY_API_TOKEN as a bearer token.
+can connect). With SHIPWAY_API_URL set (or a URL saved by `shipway
+auth:api-token-login`), the client speaks HTTPS and sends SHIPWAY_API_TOKEN as
+a bearer token, trusting the CA file SHIPWAY_API_CA when given (A3).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from shipway.errors import NotFound, PlatformError, UsageError, UserError
+from shipway.errors import Forbidden, NotFound, PlatformError, Unauthorized, UsageError, UserError
 from shipway.settings import Settings
 
 ERRORS: dict[str, type[Exception]] = {
     "not_found": NotFound,
+    "forbidden": Forbidden,
+    "unauthorized": Unauthorized,
     "usage": UsageError,
     "user": UserError,
 }
 
 
+def config_path() -> Path:
+    """Where `shipway auth:api-token-login` keeps the API URL and token (mode 0600)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "shipway" / "config.json"
+
+
+def remote_settings() -> dict[str, str]:
+    """The remote API to use: SHIPWAY_API_URL/_TOKEN/_CA first, then the config file; {} = local."""
+    if os.environ.get("SHIPWAY_API_URL"):
+        return {"url": os.environ["SHIPWAY_API_URL"],
+                "token": os.environ.get("SHIPWAY_API_TOKEN", ""),
+                "ca": os.environ.get("SHIPWAY_API_CA", "")}
+    try:
+        saved = json.loads(config_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(saved, dict) or not saved.get("url"):
+        return {}
+    return {k: str(saved.get(k) or "") for k in ("url", "token", "ca")}
+
+
 class ApiClient:
-    def __init__(self, settings: Settings, timeout: float | None = 30.0) -> None:
-        url = os.environ.get("SHIPWAY_API_URL")
+    def __init__(self, settings: Settings, timeout: float | None = 30.0,
+                 actor: str | None = None, local: bool = False) -> None:
+        """`actor`: a user id the request acts for (X-Shipway-Actor; the unix socket only,
+        so it implies `local`). `local`: the unix socket even if a remote API is configured."""
+        remote = {} if local or actor else remote_settings()
         headers = {}
-        if url:
-            transport = httpx.HTTPTransport()
-            headers["Authorization"] = f"Bearer {os.environ.get('SHIPWAY_API_TOKEN', '')}"
+        if remote:
+            url = remote["url"]
+            # A3: the server's own CA (`shipway url --api` prints its path), else the system's.
+            verify = _trust(remote["ca"])
+            transport = httpx.HTTPTransport(verify=verify)
+            headers["Authorization"] = f"Bearer {remote['token']}"
+            self._where = url
         else:
             url = "http://shipway"
             transport = httpx.HTTPTransport(uds=str(settings.api_socket))
+            self._where = str(settings.api_socket)
+            if actor:
+                headers["X-Shipway-Actor"] = actor
         self._socket = settings.api_socket
         self._http = httpx.Client(
             transport=transport, base_url=url, headers=headers, timeout=timeout
@@ -70,9 +106,19 @@ class ApiClient:
 
     def _unreachable(self, exc: Exception) -> PlatformError:
         return PlatformError(
-            f"cannot reach the shipway control plane at {self._socket} ({exc}); "
+            f"cannot reach the shipway control plane at {self._where} ({exc}); "
             "start it with `shipway serve` (and check SHIPWAY_HOME)"
         )
+
+
+def _trust(ca: str) -> ssl.SSLContext | bool:
+    if not ca:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot use the API's CA file {ca} ({exc}); copy it from the server "
+                         "(`shipway url --api` names it) and set SHIPWAY_API_CA") from None
 
 
 def _decode(response: httpx.Response) -> Any:

@@ -18,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from shipway.api import access as access_api
 from shipway.api import backups as backup_api
-from shipway.errors import NotFound, ShipwayError, UsageError, UserError
+from shipway.api.guard import guarded
+from shipway.errors import Forbidden, NotFound, ShipwayError, Unauthorized, UsageError, UserError
 from shipway.platform import Platform
 
 POLL_SECONDS = 0.05
@@ -29,6 +31,10 @@ def _error(exc: ShipwayError) -> JSONResponse:
     kind, status = "platform", 500
     if isinstance(exc, NotFound):
         kind, status = "not_found", 404
+    elif isinstance(exc, Forbidden):
+        kind, status = "forbidden", 403
+    elif isinstance(exc, Unauthorized):
+        kind, status = "unauthorized", 401
     elif isinstance(exc, UsageError):
         kind, status = "usage", 400
     elif isinstance(exc, UserError):
@@ -80,15 +86,19 @@ async def project_create(request: Request) -> Response:
 
 
 async def project_list(request: Request) -> Response:
-    projects = await _call(request, _platform(request).registry.projects)
-    return JSONResponse([{"name": p.name, "id": p.id} for p in projects])
+    platform = _platform(request)
+    projects = await _call(request, platform.registry.projects)
+    actor = request.state.actor  # a user sees the projects they are a user of
+    mine = [p for p in projects if platform.access.may(actor, "view", p.name)]
+    return JSONResponse([{"name": p.name, "id": p.id} for p in mine])
 
 
 async def push(request: Request) -> Response:
     platform = _platform(request)
     body = await request.json()
     ids = await _call(request, platform.accept_push, request.path_params["project"],
-                      body.get("updates", []), body.get("git_env", {}), body.get("push_options", []))
+                      body.get("updates", []), body.get("git_env", {}), body.get("push_options", []),
+                      request.state.actor)
 
     def stream() -> Iterator[bytes]:
         for activity_id in ids:
@@ -242,13 +252,16 @@ ROUTES = [
     Route("/activities/{id}", activity_get),
     Route("/activities/{id}/log", activity_log),
     Route("/activities/{id}/cancel", activity_cancel, methods=["POST"]),
+    *access_api.ROUTES,
     *backup_api.ROUTES,  # before the catch-all `{action}` route below
     Route("/projects/{project}/environments/{env}/{action}", environment_action, methods=["POST"]),
 ]
 
 
-def create_app(platform: Platform) -> Starlette:
-    app = Starlette(routes=ROUTES, exception_handlers={ShipwayError: _handle})
+def create_app(platform: Platform, remote: bool = False) -> Starlette:
+    """The API; `remote`: served over TCP, where only a bearer token says who calls (A3)."""
+    routes = [guarded(route, remote) for route in ROUTES]  # every route, no exception (A1)
+    app = Starlette(routes=routes, exception_handlers={ShipwayError: _handle})
     app.state.platform = platform
     return app
 

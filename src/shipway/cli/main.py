@@ -250,7 +250,25 @@ def environment_branch(name: str, parent: str | None, project: str, env_option: 
                         not no_wait)
 
 
+def _api_url(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`url --api` (A3): the HTTPS API's base URL and CA file, no project needed."""
+    if not value or ctx.resilient_parsing:
+        return
+    try:
+        data = _client().call("GET", "/api-info")
+    except ShipwayError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not data:
+        raise click.ClickException("the API is served only on the local unix socket; set "
+                                   "SHIPWAY_API_LISTEN=HOST:PORT for `shipway serve`")
+    click.echo(data["url"])
+    click.echo(f"CA certificate: {data['ca']} (give it to clients: SHIPWAY_API_CA)")
+    ctx.exit()
+
+
 @main.command("url")
+@click.option("--api", is_flag=True, is_eager=True, expose_value=False, callback=_api_url,
+              help="print the HTTPS API's base URL and its CA file instead")
 @PROJECT
 @ENVIRONMENT
 @click.option("--pipe", is_flag=True, help="print only the primary URL")
@@ -286,7 +304,8 @@ def activity_list(project: str, environment: str | None, fmt: str) -> None:
     """List recent activities, newest first."""
     query = f"?environment={environment}" if environment else ""
     data = _client().call("GET", f"/projects/{project}/activities{query}")
-    _emit(data, fmt, ["id", "environment", "type", "state", "result", "created_at", "description"])
+    _emit(data, fmt, ["id", "environment", "type", "state", "result", "created_at", "triggered_by",
+                      "description"])
 
 
 @main.command("activity:cancel")
@@ -508,7 +527,11 @@ from shipway.cli import backups as _backups  # noqa: E402 - registers onto `main
 _backups.register(main, project=PROJECT, environment=ENVIRONMENT, no_wait=NO_WAIT, fmt=FORMAT,
                   client=_client, wait=_wait, emit=_emit)
 
-from shipway.cli import ssh as _ssh  # noqa: E402 - registers onto `main`, defined above
+from shipway.cli import access as _access  # noqa: E402 - likewise
+
+_access.register(main, project=PROJECT, fmt=FORMAT, client=_client, emit=_emit)
+
+from shipway.cli import ssh as _ssh  # noqa: E402 - likewise
 
 _ssh.register(main, project=PROJECT, environment=ENVIRONMENT)
 

@@ -40,7 +40,9 @@ def main() -> int:
     }
     ok = True
     try:
-        client = ApiClient(load_settings(), timeout=None)
+        # Set by the SSH session (access/dispatch.py) to the pushing user; unset for root.
+        client = ApiClient(load_settings(), timeout=None,
+                           actor=environ.get("SHIPWAY_PUSH_ACTOR") or None)
         for event in client.stream("POST", f"/projects/{project}/push", body):
             if "log" in event:
                 print(event["log"], flush=True)

@@ -42,6 +42,7 @@ class Activity:
     created_at: float
     completed_at: float | None
     details: dict[str, Any]
+    triggered_by: str | None = None  # A1: "root", a user's email, or None (crons, schedules)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +56,7 @@ class Activity:
             "created_at": _iso(self.created_at),
             "completed_at": _iso(self.completed_at) if self.completed_at else None,
             "details": self.details,
+            "triggered_by": self.triggered_by,
         }
 
 
@@ -68,12 +70,13 @@ class Activities:
         self._log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def create(self, project: str, environment: str | None, type_: str, description: str) -> Activity:
+    def create(self, project: str, environment: str | None, type_: str, description: str,
+               triggered_by: str | None = None) -> Activity:
         activity_id = secrets.token_hex(6)
         self._store.execute(
-            "INSERT INTO activities (id, project, environment, type, state, description, created_at)"
-            " VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            activity_id, project, environment, type_, description, now(),
+            "INSERT INTO activities (id, project, environment, type, state, description, created_at,"
+            " triggered_by) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+            activity_id, project, environment, type_, description, now(), triggered_by,
         )
         self.log_path(activity_id).touch()
         return self.get(activity_id)
