@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc; do
+for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc sshd:openssh-server ssh:openssh-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # Node.js apps (nodejs:N) need a node and npm on the host; keep one that is there.

@@ -25,6 +25,7 @@ from typing import Any
 from shipway.access import context as acting
 from shipway.access.model import OPERATOR, Actor
 from shipway.access.service import Access
+from shipway.access.sshd import ssh_remote, ssh_settings
 from shipway.artifacts.store import ArtifactStore
 from shipway.backups.service import Backups
 from shipway.build import memory
@@ -251,7 +252,10 @@ class Platform:
         project = self.registry.create_project(name)
         repo = self.repo_path(name)
         create_bare_repo(repo, self.settings.home)
-        return {"name": project.name, "id": project.id, "git_remote": str(repo)}
+        info = {"name": project.name, "id": project.id, "git_remote": str(repo)}
+        remote = ssh_remote(ssh_settings(self.settings.home, self.settings.listen_host),
+                            self.settings.domain, name)
+        return {**info, "ssh_remote": remote} if remote else info
 
     def repo_path(self, project: str) -> Path:
         return self.settings.home / "git" / f"{project}.git"

@@ -75,3 +75,12 @@ def test_a2_runtime_dir_is_outside_the_home_and_per_instance() -> None:
 def test_a2_bad_ssh_settings_are_refused(environ: dict[str, str]) -> None:
     with pytest.raises(UsageError):
         ssh_settings(Path("/srv"), "", environ)
+
+
+def test_a2_the_ssh_remote_names_user_host_port_and_project() -> None:
+    from shipway.access.sshd import ssh_remote
+
+    assert ssh_remote(S, "example.org", "shop") == "ssh://shipway@example.org:2222/shop.git"
+    on_22 = ssh_settings(Path("/srv"), "", {"SHIPWAY_SSH_PORT": "22", "SHIPWAY_SSH_USER": "git"})
+    assert ssh_remote(on_22, "h", "shop") == "ssh://git@h/shop.git"
+    assert ssh_remote(ssh_settings(Path("/srv"), "", {}), "h", "shop") is None

@@ -139,6 +139,14 @@ def host_sshd_lines(s: SshSettings) -> str:
     return "\n".join([f"Match User {s.user}", *(f"    {line}" for line in policy), ""])
 
 
+def ssh_remote(s: SshSettings, host: str, project: str) -> str | None:
+    """The git remote people push to over SSH (None: shipway runs no sshd of its own)."""
+    if s.port is None:
+        return None
+    port = "" if s.port == 22 else f":{s.port}"
+    return f"ssh://{s.user}@{host}{port}/{project}.git"
+
+
 def key_line(fingerprint: str, key: str, s: SshSettings) -> str | None:
     """One authorized_keys line for a key, or None if the key or fingerprint is malformed.
 

@@ -111,6 +111,8 @@ def project_create(name: str, fmt: str) -> None:
         return
     click.echo(f"Created project {data['name']} (id {data['id']}). Push to it with:")
     click.echo(f"  git remote add shipway {data['git_remote']} && git push shipway main")
+    if data.get("ssh_remote"):  # A2: from elsewhere, with a key added by ssh-key:add
+        click.echo(f"  or over SSH: git remote add shipway {data['ssh_remote']}")
     click.echo(data["git_remote"])
 
 
