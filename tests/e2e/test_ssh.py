@@ -7,13 +7,25 @@ alice (development contributor) pushes a branch over SSH and opens shells.
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SHIPWAY, STDLIB, Shipway, commit, free_port, git, make_repo, push
+from tests.e2e.conftest import (
+    SHIPWAY,
+    STDLIB,
+    Shipway,
+    commit,
+    free_port,
+    git,
+    make_repo,
+    push,
+    wait_for,
+)
 from tests.e2e.sshkit import Key, add_user, run_in_pty
 
 pytestmark = pytest.mark.e2e
@@ -127,6 +139,38 @@ def test_a4_an_interactive_shell_gets_a_terminal_of_the_clients_size(
     assert code == 6 and "21 55" in out, out
 
 
+def _sshd_pids(sw: Shipway) -> list[int]:
+    config = str(sw.home / "ssh" / "sshd_config").encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        # sshd retitles its listener: "sshd: /usr/sbin/sshd -D -e -f CONFIG [listener] ..."
+        if cmdline.startswith(b"sshd: /usr/sbin/sshd -D") and config in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _port_open(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_a2_sshd_is_started_again_if_it_dies(shipway: Shipway, site: tuple[Path, Key]) -> None:
+    _repo, alice = site
+    (pid,) = _sshd_pids(shipway)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: _sshd_pids(shipway) and _sshd_pids(shipway) != [pid], 15, "a new sshd")
+    wait_for(lambda: _port_open(alice.port), 15, "sshd listening again")
+    assert alice.run("ssh -p shop -e feature-x -- true").returncode == 0
+    assert "sshd (port" in shipway.serve_log.read_text()  # said, not silent
+
+
 def test_s6_kill9_of_the_control_plane_during_an_ssh_push(
         shipway: Shipway, site: tuple[Path, Key]) -> None:
     """Must hold 5: the push fails with one clear line; the ref stays; no quarantine is left."""
@@ -147,6 +191,7 @@ def test_s6_kill9_of_the_control_plane_during_an_ssh_push(
             assert chunk, seen.decode(errors="replace")
             seen += chunk
         shipway.kill9()
+        wait_for(lambda: not _sshd_pids(shipway), 10, "sshd gone with its control plane")
         seen += proc.stdout.read()
         assert proc.wait(60) != 0
     assert "E: the shipway control plane stopped during this session; nothing was changed" \
