@@ -146,3 +146,15 @@ def test_a1_unknown_actor_on_the_socket_and_unknown_action(platform: tuple[Shipw
                                                          "create": True, "level": "project"})
         assert r.status_code == 403 and "project admin" in r.json()["error"]
     assert activities(sw) == acts
+
+
+def test_a1_push_endpoint_is_for_the_local_hook_only(platform: tuple[Shipway, str]) -> None:
+    sw, url = platform
+    boss = token_for(sw, "owner@example.com", "admin", name="o")
+    body = {"updates": [{"ref": "refs/heads/main", "old": "0" * 40, "new": "1" * 40}],
+            "git_env": {"GIT_OBJECT_DIRECTORY": "/etc"}, "push_options": []}
+    acts = activities(sw)
+    with https(sw, url, boss) as client:
+        r = client.post("/projects/shop/push", json=body)
+    assert r.status_code == 403 and "git" in r.json()["error"]
+    assert activities(sw) == acts
