@@ -40,7 +40,8 @@ def main() -> int:
     }
     ok = True
     try:
-        client = ApiClient(load_settings(), timeout=None)
+        # The local socket even when the pusher's environment names a remote API (A3).
+        client = ApiClient(load_settings(), timeout=None, local=True)
         for event in client.stream("POST", f"/projects/{project}/push", body):
             if "log" in event:
                 print(event["log"], flush=True)
