@@ -70,6 +70,19 @@ def test_a3_cli_over_https_with_a_token(platform: tuple[Shipway, str]) -> None:
     assert "main" in out.stdout and "feat" in out.stdout
 
 
+def test_a1_users_see_only_environments_of_their_types(platform: tuple[Shipway, str]) -> None:
+    sw, url = platform
+    token = token_for(sw, "pat@example.com", "viewer", "production:viewer", name="p")
+    out = remote_cli(sw, url, token, "environment:list", "-p", "shop", "--format", "json")
+    assert [e["name"] for e in json.loads(out.stdout)] == ["main"], out.stderr
+    acts = json.loads(remote_cli(sw, url, token, "activity:list", "-p", "shop", "--format",
+                                 "json").stdout)
+    assert acts and {a["environment"] for a in acts} == {"main"}
+    refused = remote_cli(sw, url, token, "environment:info", "-p", "shop", "-e", "feat")
+    assert refused.returncode == 1 and "no role on development" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+
 def test_a3_no_token_viewer_and_revoked(platform: tuple[Shipway, str]) -> None:
     sw, url = platform
     with https(sw, url) as client:

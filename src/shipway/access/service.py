@@ -69,7 +69,7 @@ class Access:
     def may(self, actor: Actor, action: str, project: str, environment: str | None = None) -> bool:
         try:
             self.require(actor, action, project, environment)
-        except Forbidden:
+        except (Forbidden, NotFound):  # an environment gone since: nothing to show
             return False
         return True
 
