@@ -87,7 +87,7 @@ from shipway.homeperms import make_traversable, secure_home
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
-from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, sites
+from shipway.router.plan import Ports, RoutedApp, RoutedEnvironment, script_warning, sites
 from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
@@ -1081,7 +1081,7 @@ class Platform:
                 elif env.status == "active" and env.current_release:
                     release = self.releases.get(env.project, env.name, env.current_release)
                     routed.append(self._routed(env, self._config_at(env.project, release.commit)))
-            self.router.apply(sites(routed))
+            self.router.apply(sites(routed, Ports(self.settings.http_port, self.settings.https_port)))
 
     def _routed(self, env: Environment, config: ProjectConfig) -> RoutedEnvironment:
         """What the router needs of an environment: where each app listens, its

@@ -179,13 +179,18 @@ def _site_route(site: Site, hold: str) -> JSON:
     else:
         handle = _upstream(site.action, site.locations, hold)
     if site.redirects:
-        routes = [_path_redirect(r) for r in site.redirects]
+        routes = [route for r in site.redirects for route in _path_redirects(r)]
         handle = [{"handler": "subroute", "routes": [*routes, {"handle": handle}]}]
     return {"match": [match], "handle": handle, "terminal": True}
 
 
-def _path_redirect(redirect: PathRedirect) -> JSON:
-    """One partial redirect; `$1`… in a regexp redirect's target are its groups."""
+def _path_redirects(redirect: PathRedirect) -> list[JSON]:
+    """One partial redirect; `$1`… in a regexp redirect's target are its groups.
+
+    The request's query string is kept (T4): a request with one is answered
+    by a first route whose Location carries it, one without by a second
+    route, so a bare `?` is never sent.
+    """
     if redirect.regexp:
         pattern = redirect.path
         location = re.sub(r"\$(\d)", r"{http.regexp.redir.\1}", redirect.to)
@@ -197,12 +202,25 @@ def _path_redirect(redirect: PathRedirect) -> JSON:
     else:
         pattern = "^" + re.escape(redirect.path) + "$"
         location = redirect.to
+    match = {"path_regexp": {"name": "redir", "pattern": pattern}}
+    joiner = "&" if "?" in location else "?"
+    with_query = match | {"expression": f'{{{QUERY}}} != ""'}
+    return [
+        _redirect_route(with_query, redirect, f"{location}{joiner}{{{QUERY}}}"),
+        _redirect_route(match, redirect, location),
+    ]
+
+
+QUERY = "http.request.uri.query"
+
+
+def _redirect_route(match: JSON, redirect: PathRedirect, location: str) -> JSON:
     headers = {"Location": [location]}
     seconds = expires_seconds(redirect.expires)
     if seconds is not None:
         headers["Cache-Control"] = [f"max-age={seconds}"]
     return {
-        "match": [{"path_regexp": {"name": "redir", "pattern": pattern}}],
+        "match": [match],
         "handle": [{"handler": "static_response", "status_code": redirect.code, "headers": headers}],
         "terminal": True,
     }
