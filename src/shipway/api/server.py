@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from shipway.api import backups as backup_api
+from shipway.api import domains as domain_api
 from shipway.errors import NotFound, ShipwayError, UsageError, UserError
 from shipway.platform import Platform
 
@@ -242,6 +243,7 @@ ROUTES = [
     Route("/activities/{id}", activity_get),
     Route("/activities/{id}/log", activity_log),
     Route("/activities/{id}/cancel", activity_cancel, methods=["POST"]),
+    *domain_api.ROUTES,
     *backup_api.ROUTES,  # before the catch-all `{action}` route below
     Route("/projects/{project}/environments/{env}/{action}", environment_action, methods=["POST"]),
 ]
