@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from shipway.errors import UsageError
+
 
 def _domains(request: Request) -> Any:
     return request.app.state.platform.domains
@@ -22,9 +24,11 @@ async def add(request: Request) -> Response:
     raw = await request.body()
     body = await request.json() if raw else {}
     name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str):
+        raise UsageError('send {"name": "www.example.com"}: the domain name as a string')
     project = request.path_params["project"]
     # A1: require "project:admin" on `project` here.
-    found = await run_in_threadpool(_domains(request).add, project, str(name or ""))
+    found = await run_in_threadpool(_domains(request).add, project, name)
     return JSONResponse(found, status_code=201)
 
 
