@@ -17,6 +17,7 @@ from typing import Any
 
 from shipway.router.caddyconfig import render
 from shipway.router.table import Site
+from shipway.router.tls import Acme
 
 
 class RouterControl:
@@ -33,13 +34,14 @@ class RouterControl:
         hold_seconds: float,
         access_log: Path | None,
         listen: Mapping[str, str] | None = None,
+        acme: Acme | None = None,
     ) -> None:
         self._load = load
         self._current = current
         self._render_args = dict(
             http_port=http_port, https_port=https_port, listen_host=listen_host,
             admin_socket=admin_socket, storage_dir=storage_dir, hold_seconds=hold_seconds,
-            access_log=access_log, listen=listen,
+            access_log=access_log, listen=listen, acme=acme,
         )
         self._hold_limit = hold_seconds
         self._holds = 0
