@@ -118,7 +118,8 @@ class Platform:
         self.router = router
         self.crons = CronRunner(self, settings.cron_deploy_wait)
         self.backups = Backups(self)
-        self.domains = DomainService(self, self.registry, settings.domain)
+        self.domains = DomainService(self, self.registry, settings.domain,
+                                     getattr(router, "acme", None), home / "router" / "storage")
         self.pool: Pool
         self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}

@@ -6,6 +6,7 @@ pebble."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ def world() -> Iterator[tuple[Caddy, Pebble, int, int, int]]:
             serving(TcpApp(("127.0.0.1", 0), _Hello), "app") as app:
         yield caddy, ca, http_port, https_port, app.server_address[1]  # type: ignore[attr-defined]
     caddy.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def _load(world: tuple[Caddy, Pebble, int, int, int], hosts: list[str]) -> None:

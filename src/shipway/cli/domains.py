@@ -23,7 +23,10 @@ def register(main: click.Group, *, project: Decorator, fmt: Decorator, client: C
     @fmt
     def domain_add(name: str, project: str, fmt: str) -> None:
         """Serve production on NAME too; the first domain becomes {default}. No redeploy."""
-        emit(client().call("POST", f"/projects/{project}/domains", {"name": name}), fmt, COLUMNS)
+        added = client().call("POST", f"/projects/{project}/domains", {"name": name})
+        emit(added, fmt, COLUMNS)
+        if fmt != "json":
+            click.echo(f"certificate: {added['certificate']['note']}")
 
     @main.command("domain:list")
     @project

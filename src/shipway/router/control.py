@@ -44,6 +44,7 @@ class RouterControl:
             access_log=access_log, listen=listen, acme=acme,
         )
         self._hold_limit = hold_seconds
+        self.acme = acme
         self._holds = 0
         self._cond = threading.Condition()
         self._loaded: dict[str, Any] | None = None
