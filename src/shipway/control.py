@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import uvicorn
 
@@ -17,6 +18,7 @@ from shipway.homeperms import UMASK, check_router_reaches, secure_home
 from shipway.platform import Platform
 from shipway.router.caddy import Caddy
 from shipway.router.control import RouterControl
+from shipway.router.tls import LETS_ENCRYPT, Acme
 from shipway.settings import Settings
 
 REQUIRED_TOOLS = {"bwrap": "bubblewrap", "nft": "nftables", "git": "git", "setpriv": "util-linux"}
@@ -47,8 +49,29 @@ def build_platform(settings: Settings) -> Platform:
         access_log=router_home / "access.log",
         listen={scheme: caddy.listen_address(settings.listen_host, port)
                 for scheme, port in ports.items()},
+        acme=router_acme(settings, router_home),
     )
     return Platform(settings, control)
+
+
+def router_acme(settings: Settings, router_home: Path) -> Acme:
+    """T2: the ACME CA from the settings. A CA root is copied into the router's
+    home: Caddy runs as its own uid and may not read the file where it is."""
+    root = None
+    if settings.acme_ca_root:
+        source = Path(settings.acme_ca_root)
+        if not source.is_file():
+            raise PlatformError(f"SHIPWAY_ACME_CA_ROOT={source}: no such file")
+        target = router_home / "acme-ca-root.pem"
+        target.write_bytes(source.read_bytes())
+        os.chown(target, settings.router_uid, settings.router_uid)
+        target.chmod(0o444)
+        root = str(target)
+    try:
+        return Acme(ca=settings.acme_ca or LETS_ENCRYPT, ca_root=root, email=settings.acme_email,
+                    explicit=settings.acme_ca is not None)
+    except ValueError as error:
+        raise PlatformError(str(error)) from None
 
 
 def serve(settings: Settings) -> None:

@@ -35,7 +35,7 @@ from shipway.build.runtime import ensure_runtime, inventory, runtime_binds
 from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
-from shipway.config.routes import platform_routes, resolve_routes
+from shipway.config.routes import Hosts, platform_routes, resolve_routes
 from shipway.cronrunner import CronRunner
 from shipway.deploy import gate
 from shipway.deploy.driver import Driver, Previous
@@ -56,6 +56,7 @@ from shipway.deploy.progress import DeployRecord, Deploys
 from shipway.deploy.reach import app_port_access
 from shipway.deploy.runenv import RunContext, runtime_environment
 from shipway.deploy.states import FINAL, Recovery, recovery
+from shipway.domains.service import DomainService
 from shipway.environments import data as envdata
 from shipway.environments import leftovers
 from shipway.environments.masking import MaskedLog
@@ -91,7 +92,7 @@ from shipway.homeperms import make_traversable, secure_home
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
-from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, sites
+from shipway.router.plan import Ports, RoutedApp, RoutedEnvironment, script_warning, sites
 from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
@@ -122,6 +123,8 @@ class Platform:
         self.router = router
         self.crons = CronRunner(self, settings.cron_deploy_wait)
         self.backups = Backups(self)
+        self.domains = DomainService(self, self.registry, settings.domain,
+                                     getattr(router, "acme", None), home / "router" / "storage")
         self.pool: Pool
         self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -1054,7 +1057,15 @@ class Platform:
         ]
 
     def _routes(self, env: Environment, config: ProjectConfig) -> tuple[Any, ...]:
-        return resolve_routes(config.routes, self.default_host(env))
+        return resolve_routes(config.routes, self.hosts(env))
+
+    def hosts(self, env: Environment) -> Hosts:
+        """T1: production resolves against the project's domains; every other
+        environment keeps its generated host. No environment ever gets another
+        project's domain."""
+        own = self.domains.domains
+        names = own.names(env.project) if env.type == "production" else ()
+        return Hosts(self.default_host(env), names, own.foreign(env.project))
 
     def default_host(self, env: Environment) -> str:
         return f"{env.machine_name}.{env.project}.{self.settings.domain}"
@@ -1125,7 +1136,7 @@ class Platform:
                 elif env.status == "active" and env.current_release:
                     release = self.releases.get(env.project, env.name, env.current_release)
                     routed.append(self._routed(env, self._config_at(env.project, release.commit)))
-            self.router.apply(sites(routed))
+            self.router.apply(sites(routed, Ports(self.settings.http_port, self.settings.https_port)))
 
     def _routed(self, env: Environment, config: ProjectConfig) -> RoutedEnvironment:
         """What the router needs of an environment: where each app listens, its

@@ -60,6 +60,12 @@ class Settings:
     version_policy: str
     port_base: int
     passthrough_env: tuple[str, ...]
+    # T2: the ACME CA for public names (router/tls.py): SHIPWAY_ACME_CA (a
+    # directory URL; Let's Encrypt production by default), SHIPWAY_ACME_CA_ROOT
+    # (a PEM file trusted for that CA's own HTTPS), SHIPWAY_ACME_EMAIL.
+    acme_ca: str | None = None
+    acme_ca_root: str | None = None
+    acme_email: str | None = None
     # The ranges ("uids", "ports") derived from the home's hash, neither set
     # nor saved: `shipway serve` may move them to a free block (claims.py).
     derived_ranges: frozenset[str] = frozenset()
@@ -156,6 +162,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             n for n in env.get("SHIPWAY_BUILD_PASSTHROUGH_ENV", "").split(",") if n
         ),
         derived_ranges=derived,
+        acme_ca=env.get("SHIPWAY_ACME_CA") or None,
+        acme_ca_root=env.get("SHIPWAY_ACME_CA_ROOT") or None,
+        acme_email=env.get("SHIPWAY_ACME_EMAIL") or None,
     )
 
 

@@ -314,18 +314,22 @@ def test_the_table_order_does_not_change_the_config() -> None:
     assert _render(SITES[3:] + SITES[:3]) == _render(SITES)
 
 
-def _redirect_answer(config: dict[str, Any], path: str) -> tuple[int, str] | None:
+def _redirect_answer(config: dict[str, Any], path: str, query: str = "") -> tuple[int, str] | None:
     """What the partial redirects of the first http route answer for `path` (a tiny model of
-    Caddy's path_regexp and its `{http.regexp.redir.N}` placeholders)."""
+    Caddy's path_regexp, the query-string expression and their placeholders)."""
     (sub,) = config["apps"]["http"]["servers"]["http"]["routes"][0]["handle"]
     for route in sub["routes"][:-1]:
-        found = re.search(route["match"][0]["path_regexp"]["pattern"], path)
+        match = route["match"][0]
+        found = re.search(match["path_regexp"]["pattern"], path)
+        if "expression" in match:
+            assert match["expression"] == '{http.request.uri.query} != ""'
+            found = found if query else None
         if found:
             answer = route["handle"][0]
             location = answer["headers"]["Location"][0]
             for n, group in enumerate(found.groups(), start=1):
                 location = location.replace(f"{{http.regexp.redir.{n}}}", group or "")
-            return answer["status_code"], location
+            return answer["status_code"], location.replace("{http.request.uri.query}", query)
     return None
 
 
@@ -359,3 +363,25 @@ def test_partial_redirect_caching_and_bad_targets() -> None:
         PathRedirect("/a", "b{x}")
     with pytest.raises(ValueError, match="look-around"):
         PathRedirect("^/(?!keep)", "/b", regexp=True)
+
+
+@pytest.mark.parametrize(("path", "query", "expected"), [
+    ("/old/page", "a=1&b=2", (302, "/new/page?a=1&b=2")),
+    ("/exact", "x=1", (301, "https://b.test/x?x=1")),
+    ("/whole/a", "q", (308, "/flat?q")),
+    ("/blog/2020/post", "ref=rss", (307, "/posts/2020-post?ref=rss")),
+    ("/keep", "b=2", (302, "/kept?a=1&b=2")),  # the target's own query comes first
+    ("/keep", "", (302, "/kept?a=1")),
+    ("/old/page", "", (302, "/new/page")),  # no bare "?"
+])
+def test_partial_redirects_keep_the_query_string_t4(path: str, query: str,
+                                                     expected: tuple[int, str]) -> None:
+    redirects = (
+        PathRedirect("/old", "/new/"),
+        PathRedirect("/exact", "https://b.test/x", code=301, prefix=False),
+        PathRedirect("/whole", "/flat", code=308, append_suffix=False),
+        PathRedirect(r"^/blog/(\d+)/(\w+)$", "/posts/$1-$2", code=307, regexp=True),
+        PathRedirect("/keep", "/kept?a=1", prefix=False),
+    )
+    config = _render([Site("http", "a.test", "/", Upstream("127.0.0.1:1"), redirects=redirects)])
+    assert _redirect_answer(config, path, query) == expected

@@ -67,6 +67,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", P + "/backups/{id}"): Rule("restore", "project"),  # loses data: project admin
     ("POST", P + "/backups/{id}/restore"): Rule("restore", "backup-target"),
     ("POST", E + "/{action}"): Rule(None, "env"),  # ENV_ACTIONS below
+    ("POST", P + "/domains"): Rule("project:admin", "project"),
+    ("GET", P + "/domains"): Rule("view", "project"),
+    ("GET", P + "/domains/{name}"): Rule("view", "project"),
+    ("DELETE", P + "/domains/{name}"): Rule("project:admin", "project"),
     ("GET", "/whoami"): Rule("view", "any"),
     ("GET", "/api-info"): Rule("view", "any"),
     ("POST", P + "/users"): Rule("project:admin", "use-case"),

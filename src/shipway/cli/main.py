@@ -525,9 +525,11 @@ def log(kind: str, project: str, environment: str, app: str | None, lines: int) 
 
 
 from shipway.cli import backups as _backups  # noqa: E402 - registers onto `main`, defined above
+from shipway.cli import domains as _domains  # noqa: E402 - registers onto `main`, defined above
 
 _backups.register(main, project=PROJECT, environment=ENVIRONMENT, no_wait=NO_WAIT, fmt=FORMAT,
                   client=_client, wait=_wait, emit=_emit)
+_domains.register(main, project=PROJECT, fmt=FORMAT, client=_client, emit=_emit)
 
 from shipway.cli import access as _access  # noqa: E402 - likewise
 

@@ -1,10 +1,15 @@
 """Route templates and their resolution to the URLs of one environment (pure).
 
 A template is `<scheme>://<host>[/<path>]` where the host may end in
-`{default}` or `{all}` (reference §2.2). Resolving for an environment whose
-host is `default_host`: `{default}` and `{all}` become that host (shipway has
-no custom domains, so `{all}` has exactly one expansion), and an absolute host
-is prefixed to it, as on a Platform.sh preview environment. Every https route
+`{default}` or `{all}` (reference §2.2). An environment resolves them with
+its `Hosts`: without domains (every non-production environment, and
+production before `domain:add`) `{default}` and `{all}` become the generated
+host and an absolute host is prefixed to it, as on a Platform.sh preview
+environment. With domains (production only, T1) `{default}` is the
+project's default domain, `{all}` one route per domain (on a clash the
+`{default}` route wins), and an absolute host that is one of the project's
+domains is served as written; one that is not stays prefixed. A host another
+project owns as a domain is never resolved for this one. Every https route
 gets an http twin that redirects to it, unless http is routed explicitly.
 """
 
@@ -65,11 +70,34 @@ def normalize_template(text: str) -> str:
     return str(parse_template(text))
 
 
-def expand_host(host: str, default_host: str) -> str:
-    labels = host.split(".")
-    if labels[-1] in PLACEHOLDERS:
-        return ".".join(labels[:-1] + [default_host])
-    return f"{host}.{default_host}"
+@dataclass(frozen=True)
+class Hosts:
+    """What an environment's route hosts resolve against: its generated host
+    and, for production, the project's domains (default first)."""
+
+    generated: str
+    domains: tuple[str, ...] = ()
+    foreign: frozenset[str] = frozenset()  # other projects' domains
+
+    @property
+    def default(self) -> str:
+        return self.domains[0] if self.domains else self.generated
+
+    def expand(self, host: str) -> tuple[str, ...]:
+        """Every host a template host stands for (several only for `{all}`)."""
+        labels = host.split(".")
+        if labels[-1] == "{all}":
+            return tuple(".".join(labels[:-1] + [d]) for d in self.domains or (self.generated,))
+        if labels[-1] == "{default}":
+            return (".".join(labels[:-1] + [self.default]),)
+        if host in self.domains:
+            return (host,)
+        return (f"{host}.{self.generated}",)
+
+
+def expand_host(host: str, default_host: str | Hosts) -> str:
+    hosts = default_host if isinstance(default_host, Hosts) else Hosts(default_host)
+    return hosts.expand(host.replace("{all}", "{default}"))[0]
 
 
 @dataclass(frozen=True)
@@ -88,17 +116,21 @@ class ResolvedRoute:
     redirects: Mapping[str, Any] = no_entries()  # partial redirects, kept out of PLATFORM_ROUTES
 
 
-def resolve_routes(routes: Sequence[RouteConfig], default_host: str) -> tuple[ResolvedRoute, ...]:
+def resolve_routes(routes: Sequence[RouteConfig],
+                   default_host: str | Hosts) -> tuple[ResolvedRoute, ...]:
     """Every route of one environment with final URLs, http twins included."""
+    hosts = default_host if isinstance(default_host, Hosts) else Hosts(default_host)
     by_template = {route.template: route for route in routes}
     explicit: dict[str, ResolvedRoute] = {}
     for route in routes:
-        resolved = _resolve(route, default_host, by_template)
-        earlier = explicit.get(resolved.url)
-        # On a clash the {default} route wins over the {all} one (reference §2.2).
-        if earlier is None or ("{all}" in earlier.original_url
-                               and "{all}" not in resolved.original_url):
-            explicit[resolved.url] = resolved
+        for resolved in _resolve(route, hosts, by_template):
+            if resolved.host in hosts.foreign:
+                continue  # another project's domain: never served for this one
+            earlier = explicit.get(resolved.url)
+            # On a clash the {default} route wins over the {all} one (reference §2.2).
+            if earlier is None or ("{all}" in earlier.original_url
+                                   and "{all}" not in resolved.original_url):
+                explicit[resolved.url] = resolved
     out: list[ResolvedRoute] = []
     for route in explicit.values():
         out.append(route)
@@ -108,23 +140,25 @@ def resolve_routes(routes: Sequence[RouteConfig], default_host: str) -> tuple[Re
     return _with_primary(out)
 
 
-def _resolve(route: RouteConfig, default_host: str,
-             by_template: Mapping[str, RouteConfig]) -> ResolvedRoute:
+def _resolve(route: RouteConfig, hosts: Hosts,
+             by_template: Mapping[str, RouteConfig]) -> list[ResolvedRoute]:
     template = parse_template(route.template)
-    host = expand_host(template.host, default_host)
     path = template.path if template.path.endswith("/") else template.path + "/"
     upstream = route.upstream.partition(":")[0] if route.type == "upstream" and route.upstream \
         else None
-    return ResolvedRoute(
-        url=f"{template.scheme}://{host}{path}", scheme=template.scheme, host=host, path=path,
-        type=route.type, upstream_app=upstream,
-        to=_target(route.to, default_host, by_template), primary=bool(route.primary),
-        id=route.id, original_url=route.template, attributes=route.attributes,
-        redirects=route.redirects,
-    )
+    to = _target(route.to, hosts, by_template)
+    return [
+        ResolvedRoute(
+            url=f"{template.scheme}://{host}{path}", scheme=template.scheme, host=host, path=path,
+            type=route.type, upstream_app=upstream, to=to, primary=bool(route.primary),
+            id=route.id, original_url=route.template, attributes=route.attributes,
+            redirects=route.redirects,
+        )
+        for host in hosts.expand(template.host)
+    ]
 
 
-def _target(to: str | None, default_host: str,
+def _target(to: str | None, default_host: Hosts,
             by_template: Mapping[str, RouteConfig]) -> str | None:
     """A redirect target: another route's template, or a URL (with placeholders) as is."""
     if to is None:

@@ -2,9 +2,9 @@
 
 Theory of operation. One Caddy server per scheme: `http` sites on the HTTP
 port, `https` sites on the HTTPS port with certificates from Caddy's own
-internal CA (never ACME). Each site is one terminal route matched on host and
-path prefix; more specific routes come first because Caddy tries routes in
-order. Whatever matches no site gets a plain 404.
+internal CA, or for public names from an ACME CA (router/tls.py, T2).
+Each site is one terminal route matched on host and path prefix; more
+specific routes come first because Caddy tries routes in order. Whatever matches no site gets a plain 404.
 
 Deploys hold requests without touching this config (any config change fails
 the requests Caddy is holding, on every host; NOTES.md): `reverse_proxy`
@@ -37,6 +37,7 @@ from shipway.router.table import (
     Upstream,
     expires_seconds,
 )
+from shipway.router.tls import Acme, automation_policies
 
 JSON = dict[str, Any]
 
@@ -83,6 +84,7 @@ def render(
     hold_seconds: float,
     access_log: Path | None,
     listen: Mapping[str, str] | None = None,
+    acme: Acme | None = None,
 ) -> JSON:
     """Caddy's complete JSON config serving `sites`.
 
@@ -111,16 +113,16 @@ def render(
     # http server on a non-80 port as HTTPS and go fetch certificates for it.
     apps: JSON = {"http": {"http_port": http_port, "https_port": https_port, "servers": servers}}
     if secure:
-        apps |= _internal_tls(sorted({s.host for s in secure}))
+        apps |= _tls({s.host for s in secure}, acme)
     config = base(admin_socket, storage_dir) | {"apps": apps}
     if access_log is not None:
         config["logging"] = _logging(access_log)
     return config
 
 
-def _internal_tls(hosts: list[str]) -> JSON:
+def _tls(hosts: set[str], acme: Acme | None) -> JSON:
     return {
-        "tls": {"automation": {"policies": [{"subjects": hosts, "issuers": [{"module": "internal"}]}]}},
+        "tls": {"automation": {"policies": automation_policies(hosts, acme)}},
         # Caddy otherwise installs its root CA in the host's trust store (as
         # root it can): a router must not change what the host trusts.
         "pki": {"certificate_authorities": {"local": {"install_trust": False}}},
@@ -179,13 +181,18 @@ def _site_route(site: Site, hold: str) -> JSON:
     else:
         handle = _upstream(site.action, site.locations, hold)
     if site.redirects:
-        routes = [_path_redirect(r) for r in site.redirects]
+        routes = [route for r in site.redirects for route in _path_redirects(r)]
         handle = [{"handler": "subroute", "routes": [*routes, {"handle": handle}]}]
     return {"match": [match], "handle": handle, "terminal": True}
 
 
-def _path_redirect(redirect: PathRedirect) -> JSON:
-    """One partial redirect; `$1`… in a regexp redirect's target are its groups."""
+def _path_redirects(redirect: PathRedirect) -> list[JSON]:
+    """One partial redirect; `$1`… in a regexp redirect's target are its groups.
+
+    The request's query string is kept (T4): a request with one is answered
+    by a first route whose Location carries it, one without by a second
+    route, so a bare `?` is never sent.
+    """
     if redirect.regexp:
         pattern = redirect.path
         location = re.sub(r"\$(\d)", r"{http.regexp.redir.\1}", redirect.to)
@@ -197,12 +204,25 @@ def _path_redirect(redirect: PathRedirect) -> JSON:
     else:
         pattern = "^" + re.escape(redirect.path) + "$"
         location = redirect.to
+    match = {"path_regexp": {"name": "redir", "pattern": pattern}}
+    joiner = "&" if "?" in location else "?"
+    with_query = match | {"expression": f'{{{QUERY}}} != ""'}
+    return [
+        _redirect_route(with_query, redirect, f"{location}{joiner}{{{QUERY}}}"),
+        _redirect_route(match, redirect, location),
+    ]
+
+
+QUERY = "http.request.uri.query"
+
+
+def _redirect_route(match: JSON, redirect: PathRedirect, location: str) -> JSON:
     headers = {"Location": [location]}
     seconds = expires_seconds(redirect.expires)
     if seconds is not None:
         headers["Cache-Control"] = [f"max-age={seconds}"]
     return {
-        "match": [{"path_regexp": {"name": "redir", "pattern": pattern}}],
+        "match": [match],
         "handle": [{"handler": "static_response", "status_code": redirect.code, "headers": headers}],
         "terminal": True,
     }

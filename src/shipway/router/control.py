@@ -1,22 +1,28 @@
 """Keeping Caddy's config in step with the environments, without hurting held requests.
 
 Any Caddy config change fails the requests held at that moment, on every host
-(NOTES.md). Deploys register their hold here; a config change waits until no
-hold is active (bounded by the hold limit), and a config equal to the one
-loaded is never sent at all.
+(NOTES.md). Deploys register their hold here. A change made while a hold is
+active is not loaded then: the latest one is kept and loaded by the last hold
+to end (T3), so every change made during a deploy's hold costs one reload
+after it, not one each, and the caller never waits for another environment's
+deploy. If holds overlap for longer than the hold limit, a timer loads the
+pending config anyway (a held request is past its limit by then). A config
+equal to the one loaded is never sent at all.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from shipway.errors import PlatformError
 from shipway.router.caddyconfig import render
 from shipway.router.table import Site
+from shipway.router.tls import Acme
 
 
 class RouterControl:
@@ -33,22 +39,26 @@ class RouterControl:
         hold_seconds: float,
         access_log: Path | None,
         listen: Mapping[str, str] | None = None,
+        acme: Acme | None = None,
     ) -> None:
         self._load = load
         self._current = current
         self._render_args = dict(
             http_port=http_port, https_port=https_port, listen_host=listen_host,
             admin_socket=admin_socket, storage_dir=storage_dir, hold_seconds=hold_seconds,
-            access_log=access_log, listen=listen,
+            access_log=access_log, listen=listen, acme=acme,
         )
         self._hold_limit = hold_seconds
+        self.acme = acme
         self._holds = 0
         self._cond = threading.Condition()
         self._loaded: dict[str, Any] | None = None
+        self._pending: dict[str, Any] | None = None
+        self._deferrals = 0
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Mark a deploy's hold; config changes wait until it ends."""
+        """Mark a deploy's hold; config changes are deferred until the last hold ends."""
         with self._cond:
             self._holds += 1
         try:
@@ -56,19 +66,58 @@ class RouterControl:
         finally:
             with self._cond:
                 self._holds -= 1
+                if not self._holds:
+                    self._flush()
                 self._cond.notify_all()
 
     def apply(self, sites: Sequence[Site]) -> bool:
-        """Load the config for `sites` if it differs from Caddy's; True if it changed."""
+        """Load the config for `sites` if it differs from Caddy's, now or (while a hold
+        is active) when the last hold ends; True if it changes."""
         config = render(sites, **self._render_args)  # type: ignore[arg-type]
         with self._cond:
             if self._loaded is None:
                 self._loaded = self._current()
             if config == self._loaded:
+                self._pending = None
                 return False
-            deadline = time.monotonic() + self._hold_limit
-            while self._holds and time.monotonic() < deadline:
-                self._cond.wait(timeout=max(0.0, deadline - time.monotonic()))
-            self._load(config)
-            self._loaded = config
+            if self._holds:
+                self._defer(config)
+                return True
+            self._pending = None
+            self._send(config)
         return True
+
+    @property
+    def pending(self) -> bool:
+        """A change waits for the holds to end."""
+        with self._cond:
+            return self._pending is not None
+
+    def _defer(self, config: dict[str, Any]) -> None:
+        if self._pending is None:
+            self._deferrals += 1
+            timer = threading.Timer(self._hold_limit, self._overdue, args=(self._deferrals,))
+            timer.daemon = True
+            timer.start()
+        self._pending = config
+
+    def _overdue(self, deferral: int) -> None:
+        with self._cond:
+            if deferral == self._deferrals:  # not a pending change made since
+                self._flush()
+
+    def _flush(self) -> None:
+        config, self._pending = self._pending, None
+        if config is None or config == self._loaded:
+            return
+        try:
+            self._send(config)
+        except PlatformError as error:
+            # Raised here it would fail the deploy whose hold just ended; the
+            # next change (any sync) renders from full state and tries again.
+            print(f"shipway: the router did not take the deferred config: {error}",
+                  file=sys.stderr, flush=True)
+
+    def _send(self, config: dict[str, Any]) -> None:
+        self._load(config)
+        self._loaded = config

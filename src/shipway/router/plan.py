@@ -8,7 +8,7 @@ config change: only new routes, apps or environments do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from shipway.config.model import AppConfig
@@ -37,14 +37,47 @@ class RoutedEnvironment:
     apps: Mapping[str, RoutedApp]
 
 
-def sites(environments: Sequence[RoutedEnvironment]) -> list[Site]:
+@dataclass(frozen=True)
+class Ports:
+    """The router's public ports: a redirect to one of our hosts names the port
+    when it is not the scheme's default (T4), or the client lands on whatever
+    else answers on 80/443."""
+
+    http: int = 80
+    https: int = 443
+
+    def suffix(self, scheme: str) -> str:
+        port, default = (self.https, 443) if scheme == "https" else (self.http, 80)
+        return "" if port == default else f":{port}"
+
+
+def sites(environments: Sequence[RoutedEnvironment], ports: Ports | None = None) -> list[Site]:
     out: list[Site] = []
     for env in environments:
         for route in env.routes:
             site = _site(route, env.apps)
             if site is not None:
                 out.append(site)
-    return out
+    ours = {site.host for site in out}
+    return [_ported(site, ports or Ports(), ours) for site in out]
+
+
+def with_port(url: str, ports: Ports, ours: set[str]) -> str:
+    """`url` with the router's port for its scheme, if it points at one of our
+    hosts without a port of its own; anything else (a path, a foreign host,
+    an explicit port) unchanged."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.port is not None or parts.hostname not in ours:
+        return url
+    return parts._replace(netloc=parts.netloc + ports.suffix(parts.scheme)).geturl()
+
+
+def _ported(site: Site, ports: Ports, ours: set[str]) -> Site:
+    action = site.action
+    if isinstance(action, Redirect):
+        action = replace(action, to=with_port(action.to, ports, ours))
+    redirects = tuple(replace(r, to=with_port(r.to, ports, ours)) for r in site.redirects)
+    return replace(site, action=action, redirects=redirects)
 
 
 def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:

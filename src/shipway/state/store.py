@@ -80,6 +80,11 @@ CREATE TABLE IF NOT EXISTS variables (
     updated_at REAL NOT NULL,
     PRIMARY KEY (project, environment, name)
 );
+CREATE TABLE IF NOT EXISTS domains (
+    name TEXT PRIMARY KEY,
+    project TEXT NOT NULL REFERENCES projects(name),
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ports (
     port INTEGER PRIMARY KEY,
     project TEXT NOT NULL,
