@@ -84,6 +84,7 @@ from shipway.git.repos import (
     quarantine_env,
 )
 from shipway.homeperms import make_traversable, secure_home
+from shipway.php import setup as php_setup
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
@@ -99,6 +100,7 @@ from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
 from shipway.state.store import Store
 from shipway.storage import Pool, open_pool
+from shipway.webkind import WebKind, listens, web_kind
 
 Log = Callable[[str], None]
 MARKER_SETTLE_SECONDS = 0.1
@@ -691,6 +693,8 @@ class Platform:
                 log(f"W: {runtime.warning}")
             if scripts := script_warning(app):
                 log(f"W: {scripts}")
+            if web_kind(app) is WebKind.FPM:
+                php_setup.check(app)  # variables.php and runtime.extensions, before any build
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)
@@ -823,7 +827,7 @@ class Platform:
 
     def _await_start(self, launch: Launch) -> str | None:
         """None once the new web process listens; else why it did not start (S6)."""
-        if not launch.app.web.start:
+        if not listens(launch.app):
             return None
         try:
             wait_listening(launch, self._port_of(launch), timeout=min(self.settings.hold_seconds, 120))
@@ -1031,7 +1035,7 @@ class Platform:
         # The router's view of the artifact: it follows no symlink in it (S2).
         tmp.symlink_to(self.artifacts.served_path(launch.artifact.name))
         os.replace(tmp, link)
-        if not launch.app.web.start:
+        if not listens(launch.app):
             return
         port = self._port_of(launch)
         wait_listening(launch, port, timeout=min(self.settings.hold_seconds, 120))

@@ -198,6 +198,7 @@ class UpstreamSchema(_Schema):
 
 class RuleSchema(_Schema):
     passthru: Passthru | None = None
+    scripts: bool | None = None
     expires: Expires | None = None
     allow: bool | None = None
     headers: Headers | None = None
@@ -208,6 +209,7 @@ class LocationSchema(_Schema):
     passthru: Passthru = False
     expires: Expires | None = None
     allow: bool = True
+    scripts: bool | None = None  # PHP: run scripts under the root (None: yes)
     index: list[IndexFile] | None = None
     headers: Section[Headers] = {}
     rules: Section[dict[str, Section[RuleSchema]]] = {}

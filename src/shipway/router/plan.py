@@ -21,6 +21,7 @@ from shipway.router.table import (
     StaticLocation,
     Upstream,
 )
+from shipway.webkind import WebKind, is_php, web_kind
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
     routed = apps.get(route.upstream_app or "")
     if route.type != "upstream" or routed is None:
         return None
-    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker), _locations(routed),
-                redirects=_redirects(route))
+    fastcgi = web_kind(routed.app) is WebKind.FPM
+    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker, fastcgi=fastcgi),
+                _locations(routed), redirects=_redirects(route))
 
 
 def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:
@@ -72,8 +74,9 @@ def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:
 
 
 def runs_php(app: AppConfig) -> bool:
-    """A PHP app: its scripts are refused by the router until PHP-FPM runs them."""
-    return app.type.split(":", 1)[0] == "php"
+    """A PHP app with its own start command: the router refuses its scripts (S2),
+    as it cannot know what the app's server does with them."""
+    return is_php(app) and web_kind(app) is not WebKind.FPM
 
 
 def script_warning(app: AppConfig) -> str | None:
@@ -81,12 +84,14 @@ def script_warning(app: AppConfig) -> str | None:
     served = sorted(path for path, loc in app.web.locations.items() if loc.root is not None and loc.allow)
     if not runs_php(app) or not served:
         return None
-    return (f"app '{app.name}': PHP scripts are not executed yet; the router refuses requests for "
-            f"them (403) under {', '.join(repr(p) for p in served)} and never serves their source")
+    return (f"app '{app.name}': with its own start command, PHP scripts are not run by PHP-FPM; "
+            f"the router refuses requests for them (403) under {', '.join(repr(p) for p in served)} "
+            "and never serves their source (leave web.commands.start out to run PHP-FPM)")
 
 
 def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
     out = []
+    fpm = web_kind(routed.app) is WebKind.FPM
     for path, loc in routed.app.web.locations.items():
         root = f"{routed.current_link}/{loc.root.strip('/')}" if loc.root else None
         out.append(StaticLocation(
@@ -95,5 +100,13 @@ def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
             index=tuple(loc.index) if loc.index else None, headers=dict(loc.headers),
             rules=tuple(LocationRule(pattern, **dict(rule)) for pattern, rule in loc.rules.items()),
             refuse_scripts=runs_php(routed.app),
+            script_root=_script_root(loc.root) if fpm and loc.root is not None else None,
+            scripts=loc.scripts is not False,
         ))
     return tuple(out)
+
+
+def _script_root(root: str) -> str:
+    """A location's root as PHP-FPM sees it in the app's sandbox."""
+    rel = root.strip("/")
+    return f"/app/{rel}" if rel else "/app"
