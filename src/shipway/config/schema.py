@@ -245,6 +245,13 @@ class CronSchema(_Schema):
     shutdown_timeout: Seconds | None = None
 
 
+class RuntimeSchema(_Schema):
+    """PHP's modules (C6), checked against the host's at push (php/extensions.py)."""
+
+    extensions: list[str | dict[str, Any]] = []
+    disabled_extensions: list[str | dict[str, Any]] = []
+
+
 class AppSchema(_Schema):
     name: Annotated[str, AfterValidator(_app_name)]
     type: Annotated[str, AfterValidator(_app_type)]
@@ -260,6 +267,7 @@ class AppSchema(_Schema):
     disk: DiskMB | None = None
     crons: Section[dict[str, CronSchema]] = {}
     timezone: str | None = None  # read by the cron scheduler (D10)
+    runtime: Section[RuntimeSchema] = RuntimeSchema()
 
 
 class ServiceSchema(_Schema):

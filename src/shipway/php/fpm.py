@@ -89,7 +89,10 @@ def render_pool(pool: Pool) -> str:
     lines = [
         "; Written by shipway for this release; edits are lost at the next deploy.",
         "[global]",
-        "error_log = /proc/self/fd/2",
+        # FPM insists on opening a file, and the app's uid cannot reopen the
+        # log root gave it as stderr (/proc/self/fd/2: EACCES): a file in the
+        # app's own /tmp, while --force-stderr still writes to the app's log.
+        "error_log = /tmp/php-fpm.log",
         "daemonize = no",
         "",
         "[app]",
@@ -116,7 +119,7 @@ def render_pool(pool: Pool) -> str:
 
 def command(fpm_binary: str) -> str:
     """The web process's shell command (run by the sandbox's shell, as `start` is)."""
-    return (f"PHP_INI_SCAN_DIR={CONF_DIR}/{SCAN_DIR} exec {fpm_binary} --nodaemonize "
+    return (f"PHP_INI_SCAN_DIR={CONF_DIR}/{SCAN_DIR} exec {fpm_binary} --nodaemonize --force-stderr "
             f"--fpm-config {CONF_DIR}/{CONF_FILE}")
 
 
