@@ -33,12 +33,13 @@ from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import platform_routes, resolve_routes
 from shipway.cronrunner import CronRunner
-from shipway.deploy import gate
+from shipway.deploy import gate, mountviews
 from shipway.deploy.driver import Driver, Previous
 from shipway.deploy.flow import DeployOutcome, DeployPlanInput
 from shipway.deploy.instances import (
     Instance,
     Launch,
+    mount_base,
     prepare_dirs,
     running,
     start_process,
@@ -1028,7 +1029,19 @@ class Platform:
             # a quick 503 instead of a hold.
             gate.end_hold(gate.hold_marker(launch.instance))
 
+    def _mount_views(self, inst: Instance) -> Path:
+        return mountviews.views_dir(self.settings.home, inst.upstream_socket.stem)
+
+    def _ensure_mount_views(self, launch: Launch) -> None:
+        """C6a: the mounts a location serves, as the router reads them (no symlink followed)."""
+        app = launch.app
+        mounts = {rel: (mount_base(launch, app.mounts[rel].source), app.mounts[rel])
+                  for rel in mountviews.served(app)}
+        if mounts:
+            mountviews.ensure(self._mount_views(launch.instance), mounts, self.settings.router_uid)
+
     def _open(self, launch: Launch) -> None:
+        self._ensure_mount_views(launch)
         link = self.current_link(launch.instance)
         tmp = link.with_name(link.name + ".new")
         tmp.unlink(missing_ok=True)
@@ -1096,8 +1109,10 @@ class Platform:
             instance = Instance(self.settings.home, env.project, env.name, app.name)
             port = self._web_port(env, app)
             dial = f"127.0.0.1:{port}" if port else f"unix/{instance.upstream_socket}"
+            views = mountviews.view_paths(app, self._mount_views(instance))
             apps[app.name] = RoutedApp(app, dial, str(self.current_link(instance)),
-                                       hold_marker=str(gate.hold_marker(instance)))
+                                       hold_marker=str(gate.hold_marker(instance)),
+                                       mount_views=views)
         return RoutedEnvironment(self._routes(env, config), apps)
 
     # -- queries -----------------------------------------------------------------

@@ -5,6 +5,7 @@ FastCGI transport, MariaDB, a served mount, a held deploy."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -85,10 +86,10 @@ def test_c6_d2_requests_wait_for_the_deploy_hook(shipway: Shipway, site: dict[st
     result: dict[str, Any] = {}
     pusher = threading.Thread(target=lambda: result.update(out=push(repo, site["remote"])))
     pusher.start()
-    log = shipway.home / "logs" / "php" / "main" / "app" / "deploy.log"
+    mark = shipway.app_data("php") / "mounts" / "uploads" / "deploy-hook-started"
+    mark.unlink(missing_ok=True)
     deadline = time.monotonic() + 120
-    before = log.read_text().count("Launching hook") if log.exists() else 0
-    while log.read_text().count("Launching hook") <= before:  # the hook has started
+    while not mark.exists():  # the deploy hook has started: requests are held
         assert time.monotonic() < deadline and pusher.is_alive(), result
         time.sleep(0.05)
     started = time.monotonic()
@@ -97,4 +98,8 @@ def test_c6_d2_requests_wait_for_the_deploy_hook(shipway: Shipway, site: dict[st
     pusher.join()
     assert result["out"].returncode == 0, result["out"].stdout + result["out"].stderr
     assert seen["release"] == "two", seen
-    assert waited > 0.5, waited  # it waited for the hook, not for nothing
+    log = result["out"].stdout + result["out"].stderr
+    assert waited > 0.5, (waited, log)  # it waited for the hook, not for nothing
+    assert "held 1 request" in log, log
+    stop = re.search(r"^remote:\s+StopProcesses\s+([\d.]+) s", log, re.M)
+    assert stop and float(stop[1]) < 5, log  # FPM stops on TERM, not after the grace

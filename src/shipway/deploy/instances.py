@@ -164,6 +164,11 @@ def _tmp_mounts(launch: Launch) -> Path:
     return launch.instance.run_dir / "tmp-mounts" / launch.process
 
 
+def mount_base(launch: Launch, source: str) -> Path:
+    """The directory (ours) a mount of `source` kind lives in; the mount is `source_path` below."""
+    return _mount_base(launch, source)
+
+
 def _mount_base(launch: Launch, source: str) -> Path:
     if source == "tmp":
         return _tmp_mounts(launch)

@@ -118,9 +118,20 @@ def render_pool(pool: Pool) -> str:
 
 
 def command(fpm_binary: str) -> str:
-    """The web process's shell command (run by the sandbox's shell, as `start` is)."""
-    return (f"PHP_INI_SCAN_DIR={CONF_DIR}/{SCAN_DIR} exec {fpm_binary} --nodaemonize --force-stderr "
-            f"--fpm-config {CONF_DIR}/{CONF_FILE}")
+    """The web process's shell command (run by the sandbox's shell, as `start` is).
+
+    Not `exec`: FPM's master calls setsid() even in the foreground, so it
+    leaves the process group the supervisor stops with TERM (seen: every
+    stop waited out the 15 s grace). The shell stays in the group and hands
+    the TERM on; a KILL still ends FPM with the sandbox's pid namespace.
+    """
+    return (f"PHP_INI_SCAN_DIR={CONF_DIR}/{SCAN_DIR} {fpm_binary} --nodaemonize --force-stderr "
+            f"--fpm-config {CONF_DIR}/{CONF_FILE} &\n"
+            "fpm=$!\n"
+            "trap 'kill -TERM $fpm' TERM INT\n"
+            "wait $fpm\n"
+            "trap - TERM INT\n"
+            "wait $fpm")
 
 
 def fpm_binary(version: str) -> str:

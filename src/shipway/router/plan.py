@@ -8,7 +8,7 @@ config change: only new routes, apps or environments do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from shipway.config.model import AppConfig
@@ -30,6 +30,8 @@ class RoutedApp:
     dial: str  # "unix//…" or "127.0.0.1:PORT"
     current_link: str  # absolute host path of the link to the current artifact
     hold_marker: str | None = None  # exists while the app deploys (deploy/gate.py)
+    # Mount rel → the router's view of it (deploy/mountviews.py, C6a).
+    mount_views: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,13 +91,41 @@ def script_warning(app: AppConfig) -> str | None:
             "and never serves their source (leave web.commands.start out to run PHP-FPM)")
 
 
+def served_root(rel: str, current_link: str, mount_views: Mapping[str, str]) -> str:
+    """Where the router reads app path `rel`: in the mount that holds it, else the artifact."""
+    for mount, view in sorted(mount_views.items(), key=lambda kv: -len(kv[0])):
+        if rel == mount or rel.startswith(mount + "/"):
+            return (view + rel[len(mount):]).rstrip("/")
+    return f"{current_link}/{rel}".rstrip("/")
+
+
+def _mounts_within(location: StaticLocation, rel: str, routed: RoutedApp,
+                   taken: set[str]) -> list[StaticLocation]:
+    """A mount strictly inside a location's root is served from the mount (C6a): the
+    location again, for the URL path of the mount, with the mount's view as root."""
+    out = []
+    for mount, view in sorted(routed.mount_views.items()):
+        if not (rel == "" or mount.startswith(rel + "/")):
+            continue
+        suffix = mount[len(rel):].strip("/")
+        path = f"{location.path.rstrip('/')}/{suffix}"
+        if path in taken:
+            continue  # a location of its own says how it is served
+        script_root = f"/app/{mount}" if location.php else None
+        out.append(replace(location, path=path, root=view, script_root=script_root))
+    return out
+
+
 def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
     out = []
     fpm = web_kind(routed.app) is WebKind.FPM
+    taken = {path.rstrip("/") or "/" for path in routed.app.web.locations}
     for path, loc in routed.app.web.locations.items():
-        root = f"{routed.current_link}/{loc.root.strip('/')}" if loc.root else None
+        rel = loc.root.strip("/") if loc.root is not None else None
+        root = served_root(loc.root.strip("/"), routed.current_link, routed.mount_views) \
+            if loc.root else None
         out.append(StaticLocation(
-            path=path, root=root.rstrip("/") if root else None, passthru=loc.passthru,
+            path=path, root=root, passthru=loc.passthru,
             expires=loc.expires, allow=loc.allow,
             index=tuple(loc.index) if loc.index else None, headers=dict(loc.headers),
             rules=tuple(LocationRule(pattern, **dict(rule)) for pattern, rule in loc.rules.items()),
@@ -103,6 +133,8 @@ def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
             script_root=_script_root(loc.root) if fpm and loc.root is not None else None,
             scripts=loc.scripts is not False,
         ))
+        if rel is not None and loc.root:
+            out.extend(_mounts_within(out[-1], rel, routed, taken))
     return tuple(out)
 
 
