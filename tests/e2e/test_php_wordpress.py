@@ -13,7 +13,7 @@ import pytest
 
 from shipway.config.regex import re2_problem
 
-from .conftest import Shipway, commit, make_repo, push
+from .conftest import Shipway, make_repo, push
 
 pytestmark = pytest.mark.e2e
 
