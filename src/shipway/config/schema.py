@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .paths import app_path, check_text, dir_path, file_name_path, instance_name
+from .paths import app_path, check_text, dir_path, file_name_path, instance_name, passthru_problem
 from .sourcemap import Notes
 
 RUNTIMES = ("python", "nodejs", "php", "ruby", "golang", "java", "dotnet", "elixir", "rust",
@@ -59,7 +59,11 @@ def _service_type(value: str) -> str:
 def _passthru(value: Any) -> bool | str:
     if isinstance(value, str) and value.startswith("/"):
         check_text(value)
-        return _router_text(value)
+        value = _router_text(value)
+        problem = passthru_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
     if isinstance(value, bool):
         return value
     raise ValueError("must be true, false, or the URL path of a front controller such as "

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
+from shipway.config.paths import passthru_problem
 from shipway.config.regex import re2_problem
 
 _UNITS = {
@@ -235,11 +236,9 @@ class Site:
 
 def check_passthru(target: str) -> None:
     """A front controller's URL path: plain segments, none `.` or `..` (no way out of the root)."""
-    segments = target.split("/")[1:]
-    if not target.startswith("/") or any(s in ("", ".", "..") for s in segments) \
-            or not re.fullmatch(r"[A-Za-z0-9_./~@+-]+", target):
-        raise ValueError(f"passthru must be true, false or a plain path such as '/index.php', "
-                         f"not {target!r}")
+    problem = passthru_problem(target)
+    if problem:
+        raise ValueError(f"passthru {problem}")
 
 
 def _check_path(path: str) -> None:
