@@ -12,6 +12,13 @@ done
 for pair in openssl:openssl ssh-keygen:openssh-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# PHP apps (C6): Debian's PHP-FPM and the common modules runtime.extensions
+# names; WordPress's package for its end-to-end test (issue 12, must-hold 2).
+for pkg in php8.2-fpm php8.2-cli php8.2-mysql php8.2-pgsql php8.2-sqlite3 php8.2-curl php8.2-gd \
+    php8.2-intl php8.2-mbstring php8.2-xml php8.2-zip php8.2-redis php8.2-apcu php8.2-igbinary \
+    jq wordpress; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
 # Node.js apps (nodejs:N) need a node and npm on the host; keep one that is there.
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)

@@ -37,12 +37,13 @@ from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import Hosts, platform_routes, resolve_routes
 from shipway.cronrunner import CronRunner
-from shipway.deploy import gate
+from shipway.deploy import gate, mountviews
 from shipway.deploy.driver import Driver, Previous
 from shipway.deploy.flow import DeployOutcome, DeployPlanInput
 from shipway.deploy.instances import (
     Instance,
     Launch,
+    mount_base,
     prepare_dirs,
     running,
     start_process,
@@ -89,6 +90,7 @@ from shipway.git.repos import (
     quarantine_env,
 )
 from shipway.homeperms import make_traversable, secure_home
+from shipway.php import setup as php_setup
 from shipway.ranges import PORTS_PER_INSTANCE
 from shipway.releases.history import Release, Releases
 from shipway.router.holdlog import HoldWindow, access_lines
@@ -104,6 +106,7 @@ from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
 from shipway.state.store import Store
 from shipway.storage import Pool, open_pool
+from shipway.webkind import WebKind, listens, web_kind
 
 Log = Callable[[str], None]
 MARKER_SETTLE_SECONDS = 0.1
@@ -738,6 +741,8 @@ class Platform:
                 log(f"W: {runtime.warning}")
             if scripts := script_warning(app):
                 log(f"W: {scripts}")
+            if web_kind(app) is WebKind.FPM:
+                php_setup.check(app)  # variables.php and runtime.extensions, before any build
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)
@@ -870,7 +875,7 @@ class Platform:
 
     def _await_start(self, launch: Launch) -> str | None:
         """None once the new web process listens; else why it did not start (S6)."""
-        if not launch.app.web.start:
+        if not listens(launch.app):
             return None
         try:
             wait_listening(launch, self._port_of(launch), timeout=min(self.settings.hold_seconds, 120))
@@ -1079,14 +1084,26 @@ class Platform:
             # a quick 503 instead of a hold.
             gate.end_hold(gate.hold_marker(launch.instance))
 
+    def _mount_views(self, inst: Instance) -> Path:
+        return mountviews.views_dir(self.settings.home, inst.upstream_socket.stem)
+
+    def _ensure_mount_views(self, launch: Launch) -> None:
+        """C6a: the mounts a location serves, as the router reads them (no symlink followed)."""
+        app = launch.app
+        mounts = {rel: (mount_base(launch, app.mounts[rel].source), app.mounts[rel])
+                  for rel in mountviews.served(app)}
+        if mounts:
+            mountviews.ensure(self._mount_views(launch.instance), mounts, self.settings.router_uid)
+
     def _open(self, launch: Launch) -> None:
+        self._ensure_mount_views(launch)
         link = self.current_link(launch.instance)
         tmp = link.with_name(link.name + ".new")
         tmp.unlink(missing_ok=True)
         # The router's view of the artifact: it follows no symlink in it (S2).
         tmp.symlink_to(self.artifacts.served_path(launch.artifact.name))
         os.replace(tmp, link)
-        if not launch.app.web.start:
+        if not listens(launch.app):
             return
         port = self._port_of(launch)
         wait_listening(launch, port, timeout=min(self.settings.hold_seconds, 120))
@@ -1147,8 +1164,10 @@ class Platform:
             instance = Instance(self.settings.home, env.project, env.name, app.name)
             port = self._web_port(env, app)
             dial = f"127.0.0.1:{port}" if port else f"unix/{instance.upstream_socket}"
+            views = mountviews.view_paths(app, self._mount_views(instance))
             apps[app.name] = RoutedApp(app, dial, str(self.current_link(instance)),
-                                       hold_marker=str(gate.hold_marker(instance)))
+                                       hold_marker=str(gate.hold_marker(instance)),
+                                       mount_views=views)
         return RoutedEnvironment(self._routes(env, config), apps)
 
     # -- queries -----------------------------------------------------------------

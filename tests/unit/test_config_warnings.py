@@ -36,7 +36,7 @@ ROUTE = "'https://{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
 # (id, files, [(file, line, key, part of the message)]) — the exact warnings expected.
 CASES = [
     *[(key, app(f"{key}: x\n"), [(APP, 6, key, PENDING)])
-      for key in ("size", "runtime", "additional_hosts", "firewall",
+      for key in ("size", "additional_hosts", "firewall",
                   "operations", "container_profile", "preflight", "stack")],
     ("access.ssh is honoured (A4)", app("access:\n  ssh: admin\n"), []),
     ("source.operations", app("source:\n  operations: {update: {command: x}}\n"),
@@ -44,15 +44,15 @@ CASES = [
     *[(f"web.{key}", {APP: HEAD.replace("start: run\n", f"start: run\n    {key}: x\n")},
        [(APP, 6, f"web.commands.{key}", PENDING)]) for key in ("stop",)],
     ("web.move_to_root", app("  move_to_root: true\n"), [(APP, 6, "web.move_to_root", PENDING)]),
-    ("location scripts", app("  locations:\n    /:\n      scripts: false\n"),
-     [(APP, 8, "web.locations./.scripts", PENDING)]),
+    # scripts are PHP-FPM's (C6) now: no warning.
+    ("location scripts", app("  locations:\n    /:\n      scripts: false\n"), []),
+    ("runtime extensions", app("runtime:\n  extensions: [redis]\n  xdebug: {idekey: x}\n"),
+     [(APP, 8, "runtime.xdebug", PENDING)]),
     ("location request_buffering", app("  locations:\n    /:\n      request_buffering: "
                                        "{enabled: false}\n"),
      [(APP, 8, "web.locations./.request_buffering", PENDING)]),
-    # Rules are applied by the router; only their `scripts` (PHP) is not.
     ("location rule scripts", app("  locations:\n    /:\n      rules:\n        a: {scripts: true, "
-                                  "allow: false}\n"),
-     [(APP, 9, "web.locations./.rules.a.scripts", PENDING)]),
+                                  "allow: false}\n"), []),
     ("cron timeout and stop", app("crons:\n  c:\n    spec: '@daily'\n    timeout: 60\n"
                                   "    commands: {start: a, stop: b}\n"),
      [(APP, 9, "crons.c.timeout", PENDING), (APP, 10, "crons.c.commands.stop", PENDING)]),

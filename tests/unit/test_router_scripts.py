@@ -76,13 +76,18 @@ def test_php_apps_get_the_refusal(tmp_path: Path, app_type: str, refused: bool) 
     assert location.refuse_scripts is refused
 
 
-def test_the_push_warns_only_for_php_apps_that_serve_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", ["  commands: {start: run}\n", ""])
+def test_the_push_warns_only_for_php_apps_that_serve_files(tmp_path: Path, start: str) -> None:
+    """C6: with no start command PHP-FPM runs the scripts, so there is nothing to warn about."""
     (tmp_path / ".platform").mkdir()
     (tmp_path / ".platform/services.yaml").write_text("{}\n")
     (tmp_path / ".platform.app.yaml").write_text(
-        "name: app\ntype: 'php:8.2'\nweb:\n  locations:\n"
+        f"name: app\ntype: 'php:8.2'\nweb:\n{start}  locations:\n"
         "    /:\n      root: web\n    /api:\n      passthru: true\n")
     app = load_project(tmp_path).apps[0]
     warning = script_warning(app)
+    if not start:
+        assert warning is None
+        return
     assert warning is not None and "'/'" in warning and "/api" not in warning
-    assert "not executed yet" in warning
+    assert "not run by PHP-FPM" in warning

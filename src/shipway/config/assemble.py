@@ -104,7 +104,7 @@ def _web(web: WebSchema, runtime: str) -> Web:
 def _location(loc: LocationSchema) -> Location:
     return Location(
         root=None if loc.root is None else _root(loc.root), passthru=loc.passthru,
-        expires=loc.expires, allow=loc.allow,
+        expires=loc.expires, allow=loc.allow, scripts=loc.scripts,
         index=None if loc.index is None else tuple(loc.index),
         headers=MappingProxyType(dict(loc.headers)),
         rules=freeze({rx: rule.model_dump(exclude_none=True) for rx, rule in loc.rules.items()}),

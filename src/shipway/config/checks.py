@@ -59,14 +59,25 @@ class LoadedRoute:
     notes: Notes
 
 
+def _passes_through(app: AppSchema) -> bool:
+    """A location or rule sends requests to the app; none written means `/` does."""
+    locations = app.web.locations
+    if not locations:
+        return True
+    return any(loc.passthru or any(rule.passthru for rule in loc.rules.values())
+               for loc in locations.values())
+
+
 def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
     runtime = app.type.partition(":")[0]
     _check_flavor(app, runtime, notes)
     _check_source_root(app.source.root, notes, repo)
-    if app.web.commands.start is None and not app.workers and runtime != "php":
+    if app.web.commands.start is None and not app.workers and runtime != "php" \
+            and _passes_through(app):
         notes.error(("web", "commands", "start"), "web.commands.start is required (the "
-                    "command that starts the app, e.g. 'gunicorn app:app'), unless the app "
-                    "only has workers")
+                    "command that starts the app, e.g. 'gunicorn app:app') when a location "
+                    "passes requests through to the app; without one only static files are "
+                    "served (C7): set passthru: false on every location, or add workers only")
     for path, location in app.web.locations.items():
         if not path.startswith("/") or _NOT_IN_URL_PATH.search(path):
             notes.error(("web", "locations", path), f"a location must be a plain URL path "

@@ -22,13 +22,13 @@ from .sourcemap import KeyPath, Notes
 NOT_IMPLEMENTED = "accepted by Platform.sh but not implemented by shipway yet; ignored"
 
 APP_PENDING = frozenset({
-    "size", "runtime", "additional_hosts", "firewall", "operations",
+    "size", "runtime.sizing_hints", "runtime.xdebug",
+    "runtime.request_terminate_timeout", "additional_hosts", "firewall", "operations",
     "container_profile", "preflight", "stack", "toolstack", "resources",
     "source.operations",
     "web.commands.stop",
     "web.move_to_root",
-    "web.locations.*.scripts", "web.locations.*.request_buffering",
-    "web.locations.*.rules.*.scripts",
+    "web.locations.*.request_buffering",
     "workers.*.size", "workers.*.access", "workers.*.container_profile",
     "crons.*.commands.stop", "crons.*.timeout",
 })

@@ -64,6 +64,7 @@ class Location:
     allow: bool = True
     index: tuple[str, ...] | None = None
     headers: Mapping[str, str] = no_entries()
+    scripts: bool | None = None  # PHP only: execute scripts under `root` (None: yes)
     rules: Mapping[str, Mapping[str, Any]] = no_entries()
 
 

@@ -79,3 +79,20 @@ def _shown(text: str) -> str:
     """Safe to print: control characters escaped, long text cut."""
     shown = text.encode("unicode_escape").decode("ascii")
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+_PASSTHRU = re.compile(r"[A-Za-z0-9_./~@+-]+")
+
+
+def passthru_problem(target: str) -> str | None:
+    """Why `target` cannot be a front controller's URL path (`passthru: /index.php`), or None.
+
+    Plain segments only, none empty, `.` or `..`: the router rewrites a
+    request to it and PHP-FPM joins it to the location's root.
+    """
+    segments = target.split("/")[1:]
+    if not target.startswith("/") or any(s in ("", ".", "..") for s in segments) \
+            or not _PASSTHRU.fullmatch(target):
+        return ("must be true, false or a plain URL path such as '/index.php' (letters, digits, "
+                f"_ . ~ @ + -; no empty, '.' or '..' segment); got {target!r}")
+    return None

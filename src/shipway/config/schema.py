@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .paths import app_path, check_text, dir_path, file_name_path, instance_name
+from .paths import app_path, check_text, dir_path, file_name_path, instance_name, passthru_problem
 from .sourcemap import Notes
 
 RUNTIMES = ("python", "nodejs", "php", "ruby", "golang", "java", "dotnet", "elixir", "rust",
@@ -59,7 +59,11 @@ def _service_type(value: str) -> str:
 def _passthru(value: Any) -> bool | str:
     if isinstance(value, str) and value.startswith("/"):
         check_text(value)
-        return _router_text(value)
+        value = _router_text(value)
+        problem = passthru_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
     if isinstance(value, bool):
         return value
     raise ValueError("must be true, false, or the URL path of a front controller such as "
@@ -198,6 +202,7 @@ class UpstreamSchema(_Schema):
 
 class RuleSchema(_Schema):
     passthru: Passthru | None = None
+    scripts: bool | None = None
     expires: Expires | None = None
     allow: bool | None = None
     headers: Headers | None = None
@@ -208,6 +213,7 @@ class LocationSchema(_Schema):
     passthru: Passthru = False
     expires: Expires | None = None
     allow: bool = True
+    scripts: bool | None = None  # PHP: run scripts under the root (None: yes)
     index: list[IndexFile] | None = None
     headers: Section[Headers] = {}
     rules: Section[dict[str, Section[RuleSchema]]] = {}
@@ -249,6 +255,13 @@ class AccessSchema(_Schema):
     ssh: Literal["admin", "contributor", "viewer"] = "contributor"
 
 
+class RuntimeSchema(_Schema):
+    """PHP's modules (C6), checked against the host's at push (php/extensions.py)."""
+
+    extensions: list[str | dict[str, Any]] = []
+    disabled_extensions: list[str | dict[str, Any]] = []
+
+
 class AppSchema(_Schema):
     name: Annotated[str, AfterValidator(_app_name)]
     type: Annotated[str, AfterValidator(_app_type)]
@@ -265,6 +278,7 @@ class AppSchema(_Schema):
     crons: Section[dict[str, CronSchema]] = {}
     timezone: str | None = None  # read by the cron scheduler (D10)
     access: Section[AccessSchema] = AccessSchema()  # read by `shipway ssh` (A4)
+    runtime: Section[RuntimeSchema] = RuntimeSchema()
 
 
 class ServiceSchema(_Schema):

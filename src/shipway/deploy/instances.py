@@ -27,6 +27,8 @@ from shipway.environments.data import volume_path
 from shipway.environments.masking import hider
 from shipway.errors import AppError, Cancelled, UserError
 from shipway.homeperms import make_traversable
+from shipway.php import fpm
+from shipway.php import setup as php_setup
 from shipway.sandbox import beneath, pids
 from shipway.sandbox.processes import (
     exits_since_start,
@@ -37,6 +39,7 @@ from shipway.sandbox.processes import (
 )
 from shipway.sandbox.run import OnLine, run_argv
 from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_command
+from shipway.webkind import WebKind, web_kind
 
 SOCK_DIR = "/run/shipway/sock"
 # The processes' state directories under run_dir: `web` and `worker-<name>` (paths.py).
@@ -115,6 +118,8 @@ class Launch:
         if self.process != "web":
             return self.command
         web = self.app.web
+        if web_kind(self.app) is WebKind.STATIC:
+            return None  # the router serves the files; a `sleep` serves nothing (C7)
         if web.start and web.pre_start:
             # Run again at every start, as on Upsun; its failure is reported, not fatal.
             return (f"{{\n{web.pre_start}\n}} || echo \"pre_start failed with status $?\" >&2\n"
@@ -157,6 +162,11 @@ def _tmp_dir(launch: Launch) -> Path:
 
 def _tmp_mounts(launch: Launch) -> Path:
     return launch.instance.run_dir / "tmp-mounts" / launch.process
+
+
+def mount_base(launch: Launch, source: str) -> Path:
+    """The directory (ours) a mount of `source` kind lives in; the mount is `source_path` below."""
+    return _mount_base(launch, source)
 
 
 def _mount_base(launch: Launch, source: str) -> Path:
@@ -227,18 +237,40 @@ def check_mounts(launch: Launch) -> None:
             raise UserError(f"mount '{rel}': {exc}") from None
 
 
+def fpm_dir(launch: Launch) -> Path:
+    """The app's PHP-FPM config on the host (root's), at fpm.CONF_DIR in the sandbox."""
+    return launch.instance.run_dir / "fpm"
+
+
+def runs_fpm(launch: Launch) -> bool:
+    return launch.process == "web" and web_kind(launch.app) is WebKind.FPM
+
+
 def sandbox_spec(launch: Launch, command: tuple[str, ...]) -> SandboxSpec:
+    fpm_binds = (Bind(fpm_dir(launch), fpm.CONF_DIR),) \
+        if runs_fpm(launch) and fpm_dir(launch).is_dir() else ()
     return SandboxSpec(
         command=command, app_dir=launch.artifact, app_writable=False,
         uid=launch.uid, gid=launch.gid, env=launch.env,
         tmp_dir=_tmp_dir(launch),
         binds=(*launch.runtime_binds, Bind(launch.instance.socket_dir, SOCK_DIR, writable=True),
-               *mount_binds(launch)),
+               *fpm_binds, *mount_binds(launch)),
     )
 
 
+def _web_command(launch: Launch) -> str | None:
+    if not runs_fpm(launch):
+        return launch.start_command
+    port = launch.env.get("PORT") if launch.app.web.socket_family == "tcp" else None
+    command = php_setup.write(fpm_dir(launch), launch.app, port=port)
+    pre_start = launch.app.web.pre_start
+    if pre_start:
+        return f"{{\n{pre_start}\n}} || echo \"pre_start failed with status $?\" >&2\n{command}"
+    return command
+
+
 def start_process(launch: Launch) -> None:
-    command = launch.start_command
+    command = _web_command(launch)
     if not command:
         return
     inst = launch.instance

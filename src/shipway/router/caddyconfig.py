@@ -49,6 +49,9 @@ NOT_ANSWERING_BODY = (
 SCRIPT_REFUSED_BODY = (
     "shipway: PHP scripts are not executed yet, and a script is never served as a file\n"
 )
+SCRIPT_NOT_RUN_BODY = "shipway: scripts are not executed here (scripts: false)\n"
+APP_ROOT = "/app"  # the app as PHP-FPM sees it in its sandbox
+PHP_SPLIT = ".php"
 RETRY_AFTER = "10"
 # How long a request to an app that is down outside a deploy keeps retrying
 # before its 503: long enough to ride out a supervisor's quick restart,
@@ -240,8 +243,9 @@ def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:
     ]
 
 
-def _proxy(upstream: Upstream, hold: str) -> JSON:
-    held = _reverse_proxy(upstream.dial, hold)
+def _proxy(upstream: Upstream, hold: str, script_root: str = APP_ROOT) -> JSON:
+    transport = _fastcgi(script_root) if upstream.fastcgi else _NO_UPSTREAM_KEEPALIVE
+    held = _reverse_proxy(upstream.dial, hold, transport)
     if upstream.hold_marker is None:
         return held
     marker = PurePosixPath(upstream.hold_marker)
@@ -250,20 +254,27 @@ def _proxy(upstream: Upstream, hold: str) -> JSON:
         "handler": "subroute",
         "routes": [
             {"match": [deploying], "handle": [held], "terminal": True},
-            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY)]},
+            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY, transport)]},
         ],
     }
 
 
-def _reverse_proxy(dial: str, try_duration: str) -> JSON:
+def _reverse_proxy(dial: str, try_duration: str, transport: JSON) -> JSON:
     # Caddy keeps the client's Host and sets X-Forwarded-For/Proto/Host by
     # default, so nothing to configure for those.
     return {
         "handler": "reverse_proxy",
         "upstreams": [{"dial": dial}],
         "load_balancing": {"try_duration": try_duration, "try_interval": "20ms"},
-        "transport": _NO_UPSTREAM_KEEPALIVE,
+        "transport": transport,
     }
+
+
+def _fastcgi(script_root: str) -> JSON:
+    # `root` is the location's root as PHP-FPM sees it inside the app's
+    # sandbox (/app/…), not the router's view of it: SCRIPT_FILENAME is
+    # root + the script's path, and Caddy joins them without leaving root.
+    return {"protocol": "fastcgi", "root": script_root, "split_path": [PHP_SPLIT]}
 
 
 # A fresh connection per proxied request. The deploy gate acts on new
@@ -282,7 +293,8 @@ def _upstream(upstream: Upstream, locations: tuple[StaticLocation, ...], hold: s
     if not locations:
         return [proxy]
     ordered = sorted(locations, key=lambda loc: -len(_prefix(loc.path)))
-    routes = [_location_route(loc, proxy) for loc in ordered]
+    routes = [_location_route(loc, _proxy(upstream, hold, loc.script_root) if loc.php else proxy)
+              for loc in ordered]
     return [{"handler": "subroute", "routes": [*routes, {"handle": [proxy]}]}]
 
 
@@ -307,6 +319,8 @@ def _location_route(location: StaticLocation, proxy: JSON) -> JSON:
 
 def _location_files(location: StaticLocation, proxy: JSON) -> list[JSON]:
     """A file from the location's root if one matches and is allowed, else passthru."""
+    if location.php:
+        return _php_files(location, proxy)
     inner = [_serve_file(location)] if location.allow else []
     if location.allow and location.refuse_scripts:
         inner.insert(0, _refuse_script(location))
@@ -334,6 +348,15 @@ def _serve_file(location: StaticLocation) -> JSON:
     # trailing slash, so a directory falls through to passthru unless it
     # holds one of the index files.
     tries = [_REST, *(f"{_REST}/{name}" for name in location.served_index)]
+    return {
+        "match": [{"file": {"root": location.root, "try_files": tries}}],
+        "handle": _file_handlers(location),
+        "terminal": True,
+    }
+
+
+def _file_handlers(location: StaticLocation) -> list[JSON]:
+    assert location.root is not None
     handle = [
         {"handler": "rewrite", "uri": "{http.matchers.file.relative}"},
         {"handler": "file_server", "root": location.root},
@@ -343,11 +366,38 @@ def _serve_file(location: StaticLocation) -> JSON:
         # Deferred: applied when the response is written, so the location's
         # headers win over the ones file_server sets.
         handle.insert(0, {"handler": "headers", "response": {"set": headers, "deferred": True}})
-    return {
-        "match": [{"file": {"root": location.root, "try_files": tries}}],
-        "handle": handle,
-        "terminal": True,
-    }
+    return handle
+
+
+def _php_files(location: StaticLocation, proxy: JSON) -> list[JSON]:
+    """C6, as Platform.sh's PHP locations: an existing script (or a directory's
+    script index) runs if `scripts`, else 403, its source never served; an
+    existing other file is served if `allow`; the rest goes to passthru.
+
+    The file matcher looks in the router's view of the root (no symlink
+    followed, S2) and splits at ".php" so that `/a.php/more` finds `/a.php`
+    with PATH_INFO `/more`; FPM is then asked for that path under its own
+    view of the same root (the FastCGI transport's `root`).
+    """
+    assert location.root is not None
+    if not (location.allow or location.scripts):
+        return [{"handle": _passthru(location.passthru, proxy)}]
+    tries = [_REST, *(f"{_REST}/{name}" for name in location.served_index)]
+    script = {"vars_regexp": {"{http.matchers.file.relative}": {"name": "php", "pattern": SCRIPT_PATTERN}}}
+    if location.scripts:
+        run = [{"handler": "rewrite", "uri": "{http.matchers.file.relative}{http.matchers.file.remainder}"},
+               proxy]
+    else:
+        run = [_text(403, SCRIPT_NOT_RUN_BODY)]
+    found = [
+        {"match": [script], "handle": run, "terminal": True},
+        {"handle": _file_handlers(location) if location.allow else _passthru(location.passthru, proxy)},
+    ]
+    return [
+        {"match": [{"file": {"root": location.root, "try_files": tries, "split_path": [PHP_SPLIT]}}],
+         "handle": [{"handler": "subroute", "routes": found}], "terminal": True},
+        {"handle": _passthru(location.passthru, proxy)},
+    ]
 
 
 def _static_headers(expires: str | None, extra: Mapping[str, str]) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ config change: only new routes, apps or environments do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from shipway.config.model import AppConfig
@@ -21,6 +21,7 @@ from shipway.router.table import (
     StaticLocation,
     Upstream,
 )
+from shipway.webkind import WebKind, is_php, web_kind
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class RoutedApp:
     dial: str  # "unix//…" or "127.0.0.1:PORT"
     current_link: str  # absolute host path of the link to the current artifact
     hold_marker: str | None = None  # exists while the app deploys (deploy/gate.py)
+    # Mount rel → the router's view of it (deploy/mountviews.py, C6a).
+    mount_views: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,9 @@ def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
     routed = apps.get(route.upstream_app or "")
     if route.type != "upstream" or routed is None:
         return None
-    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker), _locations(routed),
-                redirects=_redirects(route))
+    fastcgi = web_kind(routed.app) is WebKind.FPM
+    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker, fastcgi=fastcgi),
+                _locations(routed), redirects=_redirects(route))
 
 
 def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:
@@ -105,8 +109,9 @@ def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:
 
 
 def runs_php(app: AppConfig) -> bool:
-    """A PHP app: its scripts are refused by the router until PHP-FPM runs them."""
-    return app.type.split(":", 1)[0] == "php"
+    """A PHP app with its own start command: the router refuses its scripts (S2),
+    as it cannot know what the app's server does with them."""
+    return is_php(app) and web_kind(app) is not WebKind.FPM
 
 
 def script_warning(app: AppConfig) -> str | None:
@@ -114,19 +119,59 @@ def script_warning(app: AppConfig) -> str | None:
     served = sorted(path for path, loc in app.web.locations.items() if loc.root is not None and loc.allow)
     if not runs_php(app) or not served:
         return None
-    return (f"app '{app.name}': PHP scripts are not executed yet; the router refuses requests for "
-            f"them (403) under {', '.join(repr(p) for p in served)} and never serves their source")
+    return (f"app '{app.name}': with its own start command, PHP scripts are not run by PHP-FPM; "
+            f"the router refuses requests for them (403) under {', '.join(repr(p) for p in served)} "
+            "and never serves their source (leave web.commands.start out to run PHP-FPM)")
+
+
+def served_root(rel: str, current_link: str, mount_views: Mapping[str, str]) -> str:
+    """Where the router reads app path `rel`: in the mount that holds it, else the artifact."""
+    for mount, view in sorted(mount_views.items(), key=lambda kv: -len(kv[0])):
+        if rel == mount or rel.startswith(mount + "/"):
+            return (view + rel[len(mount):]).rstrip("/")
+    return f"{current_link}/{rel}".rstrip("/")
+
+
+def _mounts_within(location: StaticLocation, rel: str, routed: RoutedApp,
+                   taken: set[str]) -> list[StaticLocation]:
+    """A mount strictly inside a location's root is served from the mount (C6a): the
+    location again, for the URL path of the mount, with the mount's view as root."""
+    out = []
+    for mount, view in sorted(routed.mount_views.items()):
+        if not (rel == "" or mount.startswith(rel + "/")):
+            continue
+        suffix = mount[len(rel):].strip("/")
+        path = f"{location.path.rstrip('/')}/{suffix}"
+        if path in taken:
+            continue  # a location of its own says how it is served
+        script_root = f"/app/{mount}" if location.php else None
+        out.append(replace(location, path=path, root=view, script_root=script_root))
+    return out
 
 
 def _locations(routed: RoutedApp) -> tuple[StaticLocation, ...]:
     out = []
+    fpm = web_kind(routed.app) is WebKind.FPM
+    taken = {path.rstrip("/") or "/" for path in routed.app.web.locations}
     for path, loc in routed.app.web.locations.items():
-        root = f"{routed.current_link}/{loc.root.strip('/')}" if loc.root else None
+        rel = loc.root.strip("/") if loc.root is not None else None
+        root = served_root(loc.root.strip("/"), routed.current_link, routed.mount_views) \
+            if loc.root else None
         out.append(StaticLocation(
-            path=path, root=root.rstrip("/") if root else None, passthru=loc.passthru,
+            path=path, root=root, passthru=loc.passthru,
             expires=loc.expires, allow=loc.allow,
             index=tuple(loc.index) if loc.index else None, headers=dict(loc.headers),
             rules=tuple(LocationRule(pattern, **dict(rule)) for pattern, rule in loc.rules.items()),
             refuse_scripts=runs_php(routed.app),
+            script_root=_script_root(loc.root) if fpm and loc.root is not None else None,
+            scripts=loc.scripts is not False,
         ))
+        if rel is not None and loc.root:
+            out.extend(_mounts_within(out[-1], rel, routed, taken))
     return tuple(out)
+
+
+def _script_root(root: str) -> str:
+    """A location's root as PHP-FPM sees it in the app's sandbox."""
+    rel = root.strip("/")
+    return f"/app/{rel}" if rel else "/app"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
+from shipway.config.paths import passthru_problem
 from shipway.config.regex import re2_problem
 
 _UNITS = {
@@ -64,6 +65,7 @@ class Upstream:
 
     dial: str
     hold_marker: str | None = None
+    fastcgi: bool = False  # PHP-FPM (C6): the router speaks FastCGI, per location's root
 
     def __post_init__(self) -> None:
         if self.dial.startswith("unix/"):
@@ -103,11 +105,14 @@ class LocationRule:
     expires: str | None = None
     allow: bool | None = None
     headers: Mapping[str, str] | None = None
+    scripts: bool | None = None
 
     def __post_init__(self) -> None:
         problem = re2_problem(self.pattern)
         if problem:
             raise ValueError(f"rule {self.pattern!r}: {problem}")
+        if isinstance(self.passthru, str):
+            check_passthru(self.passthru)
         expires_seconds(self.expires)
         if self.headers is not None:
             object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
@@ -137,11 +142,20 @@ class StaticLocation:
     headers: Mapping[str, str] = field(default_factory=dict)
     rules: tuple[LocationRule, ...] = ()
     refuse_scripts: bool = False
+    # Run by PHP-FPM (C6): `script_root` is `root` as FPM sees it (/app/…);
+    # `scripts` says whether a script found under the root executes (else 403).
+    script_root: str | None = None
+    scripts: bool = True
+
+    @property
+    def php(self) -> bool:
+        return self.script_root is not None
 
     def with_rule(self, rule: LocationRule) -> StaticLocation:
         """This location as a request matching `rule` sees it."""
         return replace(
             self, rules=(),
+            scripts=self.scripts if rule.scripts is None else rule.scripts,
             passthru=self.passthru if rule.passthru is None else rule.passthru,
             expires=self.expires if rule.expires is None else rule.expires,
             allow=self.allow if rule.allow is None else rule.allow,
@@ -152,14 +166,17 @@ class StaticLocation:
     def served_index(self) -> tuple[str, ...]:
         """The index files the router may serve from disk."""
         names = self.index or ()
-        return tuple(n for n in names if not is_script(n)) if self.refuse_scripts else names
+        no_scripts = self.refuse_scripts or (self.php and not self.scripts)
+        return tuple(n for n in names if not is_script(n)) if no_scripts else names
 
     def __post_init__(self) -> None:
         _check_path(self.path)
         if self.root is not None and (not self.root.startswith("/") or "{" in self.root):
             raise ValueError(f"location root must be a plain absolute path, not {self.root!r}")
-        if isinstance(self.passthru, str) and not self.passthru.startswith("/"):
-            raise ValueError(f"passthru must be true, false or a path, not {self.passthru!r}")
+        if isinstance(self.passthru, str):
+            check_passthru(self.passthru)
+        if self.script_root is not None and not re.fullmatch(r"/app(/[^{}\s/]+)*", self.script_root):
+            raise ValueError(f"script root must be a plain path under /app, not {self.script_root!r}")
         expires_seconds(self.expires)
         # A shared dict would let a caller change a "frozen" value later.
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
@@ -215,6 +232,13 @@ class Site:
             raise ValueError("static locations only make sense on an upstream site")
         object.__setattr__(self, "locations", tuple(self.locations))
         object.__setattr__(self, "redirects", tuple(self.redirects))
+
+
+def check_passthru(target: str) -> None:
+    """A front controller's URL path: plain segments, none `.` or `..` (no way out of the root)."""
+    problem = passthru_problem(target)
+    if problem:
+        raise ValueError(f"passthru {problem}")
 
 
 def _check_path(path: str) -> None:
