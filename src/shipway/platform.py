@@ -27,7 +27,7 @@ from shipway.backups.service import Backups
 from shipway.build import memory
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
-from shipway.build.runtime import ensure_runtime, inventory, runtime_binds
+from shipway.build.runtime import app_runtime_types, ensure_runtime, inventory, runtime_binds
 from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
@@ -71,6 +71,7 @@ from shipway.errors import (
     ConfigError,
     NotSupportedYet,
     PlatformError,
+    RuntimeUnavailable,
     ShipwayError,
     UsageError,
     UserError,
@@ -91,10 +92,11 @@ from shipway.router.plan import RoutedApp, RoutedEnvironment, script_warning, si
 from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
-from shipway.services import isolation
+from shipway.services import isolation, servers
 from shipway.services.local import passwords as service_passwords
 from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
+from shipway.services.versions import choose_version
 from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
 from shipway.state.store import Store
@@ -685,10 +687,8 @@ class Platform:
             pids_max=self.settings.build_pids,
             nearest_runtime=self._nearest(env),
         )
-        for app in config.apps:  # a runtime that cannot be had fails the push before any build
-            runtime = ensure_runtime(app.type, self.settings.home, self._nearest(env), log)
-            if runtime.warning:
-                log(f"W: {runtime.warning}")
+        self._check_versions(env, config, log)
+        for app in config.apps:
             if scripts := script_warning(app):
                 log(f"W: {scripts}")
         builds = {}
@@ -704,6 +704,29 @@ class Platform:
                 )
             builds[app.name] = result.key
         return builds
+
+    def _check_versions(self, env: Environment, config: ProjectConfig, log: Log) -> None:
+        """A runtime or service version that cannot be had fails the push before
+        any build, and every one missing is named at once (C11)."""
+        nearest, missing = self._nearest(env), []
+        for app in config.apps:
+            for type_ in app_runtime_types(app):
+                try:
+                    runtime = ensure_runtime(type_, self.settings.home, nearest, log)
+                except RuntimeUnavailable as exc:
+                    missing.append(f"app '{app.name}': {exc}")
+                    continue
+                if runtime.warning:
+                    log(f"W: {runtime.warning}")
+        for name, inst in self._services(env, config).items():
+            installed, notes = servers.available_versions(inst)
+            try:
+                choose_version(inst.kind, inst.service.version, installed, nearest=nearest)
+            except PlatformError as exc:
+                missing.append(" ".join([f"service '{name}': {exc}", *notes]))
+        if missing:
+            raise RuntimeUnavailable(f"{len(missing)} version(s) cannot be had on this host:\n  "
+                                     + "\n  ".join(missing))
 
     def _latest_build(self, project: str, app: str) -> str | None:
         row = self.store.one(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipway.config.model import AppConfig
 from shipway.errors import RuntimeUnavailable
 from shipway.runtimes import provision
 from shipway.runtimes.binding import binding
@@ -81,6 +82,11 @@ def ensure_runtime(type_: str, home: Path, nearest: bool, log: Callable[[str], N
             raise RuntimeUnavailable(f"{missing} Installing it failed: {failed}") from failed
         _inventory.pop(home, None)
         return runtime_binds(type_, home)
+
+
+def app_runtime_types(app: AppConfig) -> tuple[str, ...]:
+    """Every runtime an app needs: its `type`, or each runtime of its Upsun `stack` (C8)."""
+    return (app.type,)
 
 
 def inventory(home: Path) -> list[Install]:
