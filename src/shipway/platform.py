@@ -316,7 +316,7 @@ class Platform:
         """Validate, build (or reuse) and deploy `commit` with the current variables;
         `restore_data`: a snapshot ref the environment's data is replaced with first."""
         variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
-        config = self._read_config(objects, commit, log)
+        config = self._read_config(objects, commit, log, self._config_dir(env.project))
         cancel = self._cancels.get(activity_id)
         builds = self._build_all(env, config, commit, objects, log, build_visible(variables), cancel)
         if cancel is not None and cancel.is_set():
@@ -624,7 +624,11 @@ class Platform:
 
     # -- config and builds -------------------------------------------------------
 
-    def _read_config(self, objects: GitObjects, commit: str, log: Log) -> ProjectConfig:
+    def _config_dir(self, project: str) -> str:
+        return self.registry.project(project).config_dir or ".upsun"
+
+    def _read_config(self, objects: GitObjects, commit: str, log: Log,
+                     config_dir: str = ".upsun") -> ProjectConfig:
         log("Validating configuration files")
         src = self.settings.home / "tmp" / f"config-{commit}-{threading.get_ident()}"
         shutil.rmtree(src, ignore_errors=True)
@@ -632,7 +636,7 @@ class Platform:
         try:
             for name in objects.export(commit, src, links_inside=True):
                 log(f"W: {name} is a symlink leading out of the repository: not read for config")
-            config = load_project(src)
+            config = load_project(src, prefer=config_dir)
         finally:
             shutil.rmtree(src, ignore_errors=True)
         for warning in config.warnings:
@@ -644,7 +648,8 @@ class Platform:
         key = (project, commit)
         if key not in self._configs:
             objects = GitObjects(self.repo_path(project))
-            self._configs[key] = self._read_config(objects, commit, log=lambda _: None)
+            self._configs[key] = self._read_config(objects, commit, lambda _: None,
+                                                   self._config_dir(project))
         return self._configs[key]
 
     def collect_garbage(self) -> list[str]:
@@ -1010,10 +1015,13 @@ class Platform:
     def project_info(self, name: str, prop: str | None, value: str | None) -> dict[str, Any]:
         """`project:info -p P [version_policy [nearest]]`."""
         if prop is not None and value is not None:
-            if prop != "version_policy":
+            if prop not in ("version_policy", "config_dir"):
                 raise NotSupportedYet(f"setting the project property {prop!r} is not supported yet "
-                                      "(supported: version_policy)")
-            self.registry.set_version_policy(name, value)
+                                      "(supported: version_policy, config_dir)")
+            setter = self.registry.set_version_policy if prop == "version_policy" \
+                else self.registry.set_config_dir
+            setter(name, value)
+            self._configs.clear()  # the config read from a commit depends on config_dir
         info = self.registry.project(name).as_json()
         info["effective_version_policy"] = info["version_policy"] or self.settings.version_policy
         return info

@@ -16,7 +16,7 @@ from shipway.encoding import b64json, is_env_name
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
 from .nesting import Where, nested_problem, outer_of
-from .regex import re2_problem
+from .regex import rule_problem
 from .routes import platform_routes, resolve_routes
 from .schema import AppSchema, MountSchema, RelationshipSchema, shown
 from .sourcemap import KeyPath, Notes
@@ -73,10 +73,10 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
                         f"starting with '/' (no ?, #, {{, }}, *, spaces or control "
                         f"characters); got {shown(path)}")
         for pattern in location.rules:
-            problem = re2_problem(pattern)
+            problem = rule_problem(pattern)
             if problem:
                 notes.error(("web", "locations", path, "rules", pattern),
-                            f"rule pattern {problem}; rewrite it without them")
+                            f"rule pattern {problem}")
     for manager in app.dependencies:
         if manager not in DEPENDENCY_MANAGERS:
             notes.warn(("dependencies", manager), f"unknown dependency manager; ignored; "

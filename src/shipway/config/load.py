@@ -39,10 +39,11 @@ IMPLICIT_ROUTE = "https://{default}/"
 _log = logging.getLogger(__name__)
 
 
-def load_project(root: Path) -> ProjectConfig:
+def load_project(root: Path, prefer: str = ".upsun") -> ProjectConfig:
+    """`prefer`: which configuration a repository with both .platform and .upsun deploys (C10)."""
     issues = Issues()
     try:
-        return _load(Path(root), issues)
+        return _load(Path(root), issues, prefer)
     except LimitExceeded as exc:  # a cap stops everything: what was found so far, and it
         raise ConfigError(_ordered(issues.errors) + [exc.issue]) from None
     except ConfigError:
@@ -56,8 +57,8 @@ def load_project(root: Path) -> ProjectConfig:
                             "plane's log); nothing was deployed") from None
 
 
-def _load(repo: Path, issues: Issues) -> ProjectConfig:
-    found = discover(repo, issues)
+def _load(repo: Path, issues: Issues, prefer: str) -> ProjectConfig:
+    found = discover(repo, issues, prefer)
     if found is None:
         raise ConfigError(_ordered(issues.errors))
     apps = [app for app in (_load_app(s, repo) for s in found.apps) if app is not None]

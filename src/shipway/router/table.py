@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
-from shipway.config.regex import re2_problem
+from shipway.config.regex import re2_problem, rule_problem
 
 _UNITS = {
     "ms": 0.001,
@@ -105,7 +105,7 @@ class LocationRule:
     headers: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        problem = re2_problem(self.pattern)
+        problem = rule_problem(self.pattern)
         if problem:
             raise ValueError(f"rule {self.pattern!r}: {problem}")
         expires_seconds(self.expires)
