@@ -27,11 +27,12 @@ from shipway.backups.service import Backups
 from shipway.build import memory
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
-from shipway.build.runtime import app_runtime_types, ensure_runtime, inventory, runtime_binds
+from shipway.build.runtime import app_runtime, app_runtime_types, ensure_runtime, inventory
 from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import platform_routes, resolve_routes
+from shipway.config.stack import missing_packages
 from shipway.cronrunner import CronRunner
 from shipway.deploy import gate
 from shipway.deploy.driver import Driver, Previous
@@ -104,6 +105,11 @@ from shipway.storage import Pool, open_pool
 
 Log = Callable[[str], None]
 MARKER_SETTLE_SECONDS = 0.1
+
+
+def _host_command(name: str) -> bool:
+    """A command the sandboxes see: they bind the host's /usr read-only."""
+    return shutil.which(name, path="/usr/local/bin:/usr/bin:/bin") is not None
 
 
 class Platform:
@@ -723,6 +729,7 @@ class Platform:
                     continue
                 if runtime.warning:
                     log(f"W: {runtime.warning}")
+            missing += [f"app '{app.name}': {m}" for m in missing_packages(app.packages, _host_command)]
         for name, inst in self._services(env, config).items():
             installed, notes = servers.available_versions(inst)
             try:
@@ -971,7 +978,7 @@ class Platform:
                  variables: dict[str, Any], port: int | None, process: str = "web",
                  command: str | None = None) -> Launch:
         project = self.registry.project(env.project)
-        runtime = runtime_binds(app.type, self.settings.home, self._nearest(env))
+        runtime = app_runtime(app, self.settings.home, self._nearest(env))
         instance = Instance(self.settings.home, env.project, env.name, app.name)
         endpoints, _ = envservices.prepare(self._services(env, config), nearest=self._nearest(env))
         view = envservices.app_view(app, config, endpoints,

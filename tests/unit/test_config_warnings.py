@@ -37,7 +37,7 @@ ROUTE = "'https://{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
 CASES = [
     *[(key, app(f"{key}: x\n"), [(APP, 6, key, PENDING)])
       for key in ("size", "access", "runtime", "additional_hosts", "firewall",
-                  "operations", "container_profile", "preflight", "stack")],
+                  "operations", "container_profile", "preflight")],
     ("source.operations", app("source:\n  operations: {update: {command: x}}\n"),
      [(APP, 7, "source.operations", PENDING)]),
     *[(f"web.{key}", {APP: HEAD.replace("start: run\n", f"start: run\n    {key}: x\n")},

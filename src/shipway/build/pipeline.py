@@ -25,7 +25,7 @@ from shipway.artifacts.links import served_links
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.key import BuildInputs, rebuild_reasons
 from shipway.build.limits import STOP_GRACE, Deadline
-from shipway.build.runtime import runtime_binds
+from shipway.build.runtime import app_runtime
 from shipway.build.space import BuildSpace, build_space
 from shipway.build.steps import (
     CACHE_DIR,
@@ -156,7 +156,7 @@ def _export(objects: GitObjects, req: BuildRequest, space: BuildSpace) -> None:
 
 
 def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:
-    runtime = runtime_binds(req.app.type, host.home, host.nearest_runtime)
+    runtime = app_runtime(req.app, host.home, host.nearest_runtime)
     env = {
         **passthrough_env(os.environ, host.extra_passthrough),
         **runtime.env,

@@ -59,8 +59,24 @@ class LoadedRoute:
     notes: Notes
 
 
+def check_type(app: AppSchema, notes: Notes) -> bool:
+    """`type`, or Upsun's `composable:<release>` with a `stack` (C8); False stops the app."""
+    composable = (app.type or "").startswith("composable:")
+    if app.stack is None and not app.type:
+        pass  # reported before validation, with the other missing keys (load.py)
+    elif app.stack is None and composable:
+        notes.error(("stack",), "is required with a composable type, e.g. "
+                    "stack: [\"nodejs@22\", \"python@3.12\"]")
+    elif app.stack is not None and app.type and not composable:
+        notes.error(("type",), f"must be 'composable:<release>' (or absent) with a `stack`; "
+                    f"got {shown(app.type)}")
+    else:
+        return True
+    return False
+
+
 def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
-    runtime = app.type.partition(":")[0]
+    runtime = app.runtime_type.partition(":")[0]
     _check_flavor(app, runtime, notes)
     _check_source_root(app.source.root, notes, repo)
     if app.web.commands.start is None and not app.workers and runtime != "php":

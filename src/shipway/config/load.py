@@ -25,6 +25,7 @@ from .checks import (
     check_env_size,
     check_project,
     check_routes_size,
+    check_type,
 )
 from .discover import Source, discover
 from .keys import APP_PENDING, NOT_IMPLEMENTED, ROUTE_PENDING, SERVICE_PENDING, report_keys
@@ -94,7 +95,12 @@ def _load_app(source: Source, repo: Path) -> LoadedApp | None:
     data = normalize_app(source.data, notes)
     report_keys(data, AppSchema, APP_PENDING, notes)
     schema = validate(AppSchema, data, notes)
+    if isinstance(data, dict) and data.get("type") is None and data.get("stack") is None:
+        notes.error(("type",), "is required (e.g. 'python:3.12'), or a `stack` of runtimes")
+        return None
     if schema is None:
+        return None
+    if not check_type(schema, notes):
         return None
     check_app(schema, notes, repo)
     config_file = notes.entity.where().file

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipway.errors import RuntimeUnavailable
+from shipway.runtimes import extra
 from shipway.runtimes.resolve import RuntimeType
 
 Log = Callable[[str], None]
@@ -44,7 +45,7 @@ def store_dir(home: Path) -> Path:
 
 
 def can_provision(wanted: RuntimeType) -> bool:
-    return wanted.language in ("nodejs", "python") and bool(wanted.version)
+    return wanted.language in ("nodejs", "python", "bun", "deno") and bool(wanted.version)
 
 
 def provision(wanted: RuntimeType, home: Path, log: Log) -> None:
@@ -52,6 +53,8 @@ def provision(wanted: RuntimeType, home: Path, log: Log) -> None:
         node_from_npm(store_dir(home), wanted.version, log)
     elif wanted.language == "python":
         python_from_uv(store_dir(home) / "python", wanted.version, log)
+    elif wanted.language in extra.PACKAGES:
+        extra.provision(store_dir(home), wanted.language, wanted.version.split(".")[0], log)
     else:
         raise RuntimeUnavailable(f"shipway cannot install {wanted} by itself")
 

@@ -130,4 +130,7 @@ def install_hint(wanted: RuntimeType) -> str:
             "Debian 12 packages only PHP 8.2; install the php"
             f"{version}-cli package from a third-party archive that provides it."
         )
-    return "shipway finds python, nodejs and php runtimes only."
+    if wanted.language in ("bun", "deno"):
+        return (f"shipway installs {wanted.language} from the npm registry; check that this host's "
+                f"npm reaches it (`npm view {wanted.language} version`).")
+    return "shipway finds python, nodejs, php, bun and deno runtimes only."
