@@ -57,3 +57,11 @@ def test_c11_pg_symlinks_out_of_tree_refused(entry: object) -> None:
                                            ("19", False), ("15.2", False), ("", False)])
 def test_c11_postgresql_majors_provisionable(major: str, ok: bool) -> None:
     assert pgstore.can_provision(major) is ok
+
+
+@pytest.mark.parametrize(("node", "npm"), [("14.21.3", "6"), ("12.22.0", "6"), ("16.20.2", "8"),
+                                           ("18.20.8", "10"), ("20.19.0", "10"), ("22.12.0", "10"),
+                                           ("24.1.0", "11")])
+def test_c9_npm_major_that_supports_the_node_major(node: str, npm: str) -> None:
+    from shipway.runtimes.provision import npm_major_for
+    assert npm_major_for(node) == npm

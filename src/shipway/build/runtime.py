@@ -17,7 +17,7 @@ from shipway.errors import RuntimeUnavailable
 from shipway.runtimes import provision
 from shipway.runtimes.binding import SHIM_DIR, binding
 from shipway.runtimes.discover import discover
-from shipway.runtimes.model import Install
+from shipway.runtimes.model import Install, Origin
 from shipway.runtimes.resolve import parse_type, resolve, version_matches
 from shipway.runtimes.shims import write_shims
 from shipway.sandbox.spec import Bind
@@ -72,6 +72,7 @@ def ensure_runtime(type_: str, home: Path, nearest: bool, log: Callable[[str], N
     policy only applies when the version cannot be had at all.
     """
     try:
+        _whole_node(type_, home, log)
         return runtime_binds(type_, home)
     except RuntimeUnavailable as missing:
         wanted = parse_type(type_)
@@ -88,6 +89,19 @@ def ensure_runtime(type_: str, home: Path, nearest: bool, log: Callable[[str], N
             raise RuntimeUnavailable(f"{missing} Installing it failed: {failed}") from failed
         _inventory.pop(home, None)
         return runtime_binds(type_, home)
+
+
+def _whole_node(type_: str, home: Path, log: Callable[[str], None]) -> None:
+    """A store Node.js provisioned before it came with its own npm gets it now (C9)."""
+    install = resolve(_installs(home), type_)
+    if install.language != "nodejs" or install.origin is not Origin.STORE:
+        return
+    if not (install.prefix / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js").is_file():
+        try:
+            provision.npm_for_node(install.prefix, install.version, log)
+        except RuntimeUnavailable as exc:
+            log(f"W: nodejs {install.version} keeps the host's npm: {exc}")
+        _inventory.pop(home, None)
 
 
 def app_runtime_types(app: AppConfig) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from .regex import rule_problem
 from .routes import platform_routes, resolve_routes
 from .schema import AppSchema, MountSchema, RelationshipSchema, shown
 from .sourcemap import KeyPath, Notes
+from .stack import parse_stack
 
 DEFAULT_FLAVORS = {"nodejs": "default", "php": "composer"}
 FLAVORS = {
@@ -71,8 +72,19 @@ def check_type(app: AppSchema, notes: Notes) -> bool:
         notes.error(("type",), f"must be 'composable:<release>' (or absent) with a `stack`; "
                     f"got {shown(app.type)}")
     else:
+        _warn_stack_extensions(app, notes)
         return True
     return False
+
+
+def _warn_stack_extensions(app: AppSchema, notes: Notes) -> None:
+    if app.stack is None:
+        return
+    for runtime in parse_stack(app.stack).runtimes:
+        if runtime.extensions or runtime.disabled_extensions:
+            notes.warn(("stack",), f"{runtime.language}@{runtime.version}: extensions are not "
+                       "switched per app by shipway yet; the host's PHP loads every extension "
+                       "installed on it (Debian's php<version>-<extension> packages)")
 
 
 def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
