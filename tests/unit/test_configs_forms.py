@@ -114,3 +114,11 @@ def test_c10_escaped_look_around_text_is_plain_re2(pattern: str) -> None:
 
 def test_c10_redirects_still_refuse_look_around() -> None:
     assert re2_problem(r"^/(?!keep)") is not None
+
+
+def test_ci_variable_follows_the_flavour(tmp_path: Path) -> None:
+    """Platform.sh sets CI during builds; Upsun's create-react-app demo builds, so Upsun does not."""
+    from shipway.build.pipeline import ci_variable
+    upsun = load_project(_both(tmp_path)).apps[0]
+    platform = load_project(tmp_path, prefer=".platform").apps[0]
+    assert ci_variable(upsun) == {} and ci_variable(platform) == {"CI": "true"}
