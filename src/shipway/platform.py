@@ -31,11 +31,12 @@ from shipway.backups.service import Backups
 from shipway.build import memory
 from shipway.build.disk import sweep
 from shipway.build.pipeline import BuildHost, BuildRequest, build_app
-from shipway.build.runtime import ensure_runtime, inventory, runtime_binds
+from shipway.build.runtime import app_runtime, app_runtime_types, ensure_runtime, inventory
 from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import Hosts, platform_routes, resolve_routes
+from shipway.config.stack import missing_packages
 from shipway.cronrunner import CronRunner
 from shipway.deploy import gate, mountviews
 from shipway.deploy.driver import Driver, Previous
@@ -77,6 +78,7 @@ from shipway.errors import (
     ConfigError,
     NotSupportedYet,
     PlatformError,
+    RuntimeUnavailable,
     ShipwayError,
     UsageError,
     UserError,
@@ -98,10 +100,11 @@ from shipway.router.plan import Ports, RoutedApp, RoutedEnvironment, script_warn
 from shipway.sandbox import pids
 from shipway.sandbox.firewall import ensure_isolation
 from shipway.services import environment as envservices
-from shipway.services import isolation
+from shipway.services import isolation, servers
 from shipway.services.local import passwords as service_passwords
 from shipway.services.relationships import AppEndpoint
 from shipway.services.servers import ServiceInstance
+from shipway.services.versions import choose_version
 from shipway.settings import Settings
 from shipway.state.activities import Activities, ActivityLog
 from shipway.state.store import Store
@@ -110,6 +113,11 @@ from shipway.webkind import WebKind, listens, web_kind
 
 Log = Callable[[str], None]
 MARKER_SETTLE_SECONDS = 0.1
+
+
+def _host_command(name: str) -> bool:
+    """A command the sandboxes see: they bind the host's /usr read-only."""
+    return shutil.which(name, path="/usr/local/bin:/usr/bin:/bin") is not None
 
 
 class Platform:
@@ -349,7 +357,7 @@ class Platform:
         """Validate, build (or reuse) and deploy `commit` with the current variables;
         `restore_data`: a snapshot ref the environment's data is replaced with first."""
         variables = self.variables.effective(env.project, self.registry.lineage(env.project, env.name))
-        config = self._read_config(objects, commit, log)
+        config = self._read_config(objects, commit, log, self._config_dir(env.project))
         cancel = self._cancels.get(activity_id)
         builds = self._build_all(env, config, commit, objects, log, build_visible(variables), cancel)
         if cancel is not None and cancel.is_set():
@@ -658,7 +666,11 @@ class Platform:
 
     # -- config and builds -------------------------------------------------------
 
-    def _read_config(self, objects: GitObjects, commit: str, log: Log) -> ProjectConfig:
+    def _config_dir(self, project: str) -> str:
+        return self.registry.project(project).config_dir or ".upsun"
+
+    def _read_config(self, objects: GitObjects, commit: str, log: Log,
+                     config_dir: str = ".upsun") -> ProjectConfig:
         log("Validating configuration files")
         src = self.settings.home / "tmp" / f"config-{commit}-{threading.get_ident()}"
         shutil.rmtree(src, ignore_errors=True)
@@ -666,7 +678,7 @@ class Platform:
         try:
             for name in objects.export(commit, src, links_inside=True):
                 log(f"W: {name} is a symlink leading out of the repository: not read for config")
-            config = load_project(src)
+            config = load_project(src, prefer=config_dir)
         finally:
             shutil.rmtree(src, ignore_errors=True)
         for warning in config.warnings:
@@ -678,7 +690,8 @@ class Platform:
         key = (project, commit)
         if key not in self._configs:
             objects = GitObjects(self.repo_path(project))
-            self._configs[key] = self._read_config(objects, commit, log=lambda _: None)
+            self._configs[key] = self._read_config(objects, commit, lambda _: None,
+                                                   self._config_dir(project))
         return self._configs[key]
 
     def collect_garbage(self) -> list[str]:
@@ -735,10 +748,8 @@ class Platform:
             pids_max=self.settings.build_pids,
             nearest_runtime=self._nearest(env),
         )
-        for app in config.apps:  # a runtime that cannot be had fails the push before any build
-            runtime = ensure_runtime(app.type, self.settings.home, self._nearest(env), log)
-            if runtime.warning:
-                log(f"W: {runtime.warning}")
+        self._check_versions(env, config, log)
+        for app in config.apps:
             if scripts := script_warning(app):
                 log(f"W: {scripts}")
             if web_kind(app) is WebKind.FPM:
@@ -756,6 +767,30 @@ class Platform:
                 )
             builds[app.name] = result.key
         return builds
+
+    def _check_versions(self, env: Environment, config: ProjectConfig, log: Log) -> None:
+        """A runtime or service version that cannot be had fails the push before
+        any build, and every one missing is named at once (C11)."""
+        nearest, missing = self._nearest(env), []
+        for app in config.apps:
+            for type_ in app_runtime_types(app):
+                try:
+                    runtime = ensure_runtime(type_, self.settings.home, nearest, log)
+                except RuntimeUnavailable as exc:
+                    missing.append(f"app '{app.name}': {exc}")
+                    continue
+                if runtime.warning:
+                    log(f"W: {runtime.warning}")
+            missing += [f"app '{app.name}': {m}" for m in missing_packages(app.packages, _host_command)]
+        for name, inst in self._services(env, config).items():
+            installed, notes = servers.available_versions(inst)
+            try:
+                choose_version(inst.kind, inst.service.version, installed, nearest=nearest)
+            except PlatformError as exc:
+                missing.append(" ".join([f"service '{name}': {exc}", *notes]))
+        if missing:
+            raise RuntimeUnavailable(f"{len(missing)} version(s) cannot be had on this host:\n  "
+                                     + "\n  ".join(missing))
 
     def _latest_build(self, project: str, app: str) -> str | None:
         row = self.store.one(
@@ -995,7 +1030,7 @@ class Platform:
                  variables: dict[str, Any], port: int | None, process: str = "web",
                  command: str | None = None) -> Launch:
         project = self.registry.project(env.project)
-        runtime = runtime_binds(app.type, self.settings.home, self._nearest(env))
+        runtime = app_runtime(app, self.settings.home, self._nearest(env))
         instance = Instance(self.settings.home, env.project, env.name, app.name)
         endpoints, _ = envservices.prepare(self._services(env, config), nearest=self._nearest(env))
         view = envservices.app_view(app, config, endpoints,
@@ -1039,10 +1074,13 @@ class Platform:
     def project_info(self, name: str, prop: str | None, value: str | None) -> dict[str, Any]:
         """`project:info -p P [version_policy [nearest]]`."""
         if prop is not None and value is not None:
-            if prop != "version_policy":
+            if prop not in ("version_policy", "config_dir"):
                 raise NotSupportedYet(f"setting the project property {prop!r} is not supported yet "
-                                      "(supported: version_policy)")
-            self.registry.set_version_policy(name, value)
+                                      "(supported: version_policy, config_dir)")
+            setter = self.registry.set_version_policy if prop == "version_policy" \
+                else self.registry.set_config_dir
+            setter(name, value)
+            self._configs.clear()  # the config read from a commit depends on config_dir
         info = self.registry.project(name).as_json()
         info["effective_version_policy"] = info["version_policy"] or self.settings.version_policy
         return info

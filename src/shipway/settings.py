@@ -155,7 +155,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         # Files in the home belong to the uids it was first given: a saved base stays.
         uid_base=ranges.check_uid_base(
             _int(env, "SHIPWAY_UID_BASE", saved.get("uids", ranges.derived_uid_base(digest)))),
-        version_policy=_policy(env.get("SHIPWAY_VERSION_POLICY", "exact")),
+        version_policy=_policy(env.get("SHIPWAY_VERSION_POLICY", "nearest")),
         port_base=ranges.check_port_base(
             _int(env, "SHIPWAY_PORT_BASE", saved.get("ports", ranges.derived_port_base(digest)))),
         passthrough_env=tuple(

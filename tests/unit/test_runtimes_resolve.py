@@ -145,8 +145,10 @@ def test_resolve_does_not_depend_on_inventory_order() -> None:
 @pytest.mark.parametrize(
     ("type_", "version"),
     [
-        ("python:3.14", "3.13.0"),  # closest minor, same major
-        ("python:3.9", "3.10.13"),  # 3.8 missing too: 3.10 is one away
+        ("python:3.14", "3.13.0"),  # no newer minor: the closest older one
+        ("python:3.9", "3.10.13"),  # the nearest newer minor (C11)
+        ("python:3.4", "3.10.13"),  # a newer one beats a closer older one (3.1.4) (C11)
+        ("nodejs:17", "18.19.0"),
         ("python:2.6", "2.7.18"),
         ("nodejs:21", "22.23.3"),  # 20 and 22 both one away: the newer
         ("nodejs:19", "20.20.2"),

@@ -45,7 +45,13 @@ CHOICES = [
     ("major only", "redis", "7", ("7.0.15",), False, ("7.0.15", False)),
     ("minor", "redis-persistent", "7.0", ("7.0.15",), False, ("7.0.15", False)),
     ("nearest: only one", "postgresql", "16", ("15",), True, ("15", True)),
-    ("nearest: closest", "postgresql", "13", ("12", "15"), True, ("12", True)),
+    ("C11 nearest: newer before a closer older", "postgresql", "13", ("12", "15"), True, ("15", True)),
+    ("C11 nearest: nearest newer", "postgresql", "12", ("15", "17"), True, ("15", True)),
+    ("C11 nearest: redis 5.0 runs on 7.0", "redis", "5.0", ("7.0.15",), True, ("7.0.15", True)),
+    ("C11 nearest: mariadb 10.4 runs on 10.11", "mariadb", "10.4", ("10.11.19",), True,
+     ("10.11.19", True)),
+    ("C11 nearest: older only when none is newer", "mariadb", "11.2", ("10.6.1", "10.11.19"), True,
+     ("10.11.19", True)),
     ("nearest: tie goes newer", "postgresql", "14", ("13", "15"), True, ("15", True)),
     ("nearest: minor", "redis", "7.2", ("6.2.1", "7.0.15"), True, ("7.0.15", True)),
     ("nearest: exact wins", "mariadb", "10.11", ("10.11.19",), True, ("10.11.19", False)),
@@ -60,6 +66,7 @@ def test_choose_version(kind: str, asked: str, installed: tuple[str, ...], neare
     assert (choice.version, choice.warning is not None) == expected
     if choice.warning:
         assert f"{kind}:{asked}" in choice.warning and choice.version in choice.warning
+        assert f"instead of {asked}" in choice.warning  # both versions named (C11)
 
 
 # (type, asked, installed, nearest) → fragments of the message

@@ -25,7 +25,7 @@ from shipway.artifacts.links import served_links
 from shipway.artifacts.store import ArtifactStore
 from shipway.build.key import BuildInputs, rebuild_reasons
 from shipway.build.limits import STOP_GRACE, Deadline
-from shipway.build.runtime import runtime_binds
+from shipway.build.runtime import app_runtime
 from shipway.build.space import BuildSpace, build_space
 from shipway.build.steps import (
     CACHE_DIR,
@@ -156,7 +156,7 @@ def _export(objects: GitObjects, req: BuildRequest, space: BuildSpace) -> None:
 
 
 def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Callable[[Step], SandboxSpec]:
-    runtime = runtime_binds(req.app.type, host.home, host.nearest_runtime)
+    runtime = app_runtime(req.app, host.home, host.nearest_runtime)
     env = {
         **passthrough_env(os.environ, host.extra_passthrough),
         **runtime.env,
@@ -176,6 +176,15 @@ def _spec_factory(space: BuildSpace, req: BuildRequest, host: BuildHost) -> Call
     return spec_for
 
 
+def ci_variable(app: AppConfig) -> dict[str, str]:
+    """`CI` in a build (reference §3.1: Platform.sh sets it during builds, its
+    value undocumented). Upsun's builds do not make tools act as on a CI
+    server: its own demo app (gregqualls/upsun-demo-app) runs a
+    create-react-app `npm run build` that fails there on lint warnings when
+    CI is set to anything but "false". So `.upsun/` apps get none."""
+    return {} if app.config_file.startswith(".upsun/") else {"CI": "true"}
+
+
 def build_environment(req: BuildRequest) -> dict[str, str]:
     """Build-time variables (B4): never PLATFORM_BRANCH, PLATFORM_ENVIRONMENT & co."""
     app = req.app
@@ -185,7 +194,7 @@ def build_environment(req: BuildRequest) -> dict[str, str]:
         **{k: env_value(v) for k, v in _app_env_variables(app).items()},
         **env_vars,
         "HOME": "/app",
-        "CI": "true",
+        **ci_variable(app),
         "PLATFORM_APP_DIR": "/app",
         "PLATFORM_OUTPUT_DIR": "/app",
         "PLATFORM_CACHE_DIR": CACHE_DIR,

@@ -131,7 +131,7 @@ def _php(lang: str, packages: Mapping[str, str], has_tool: Callable[[str], bool]
 def _unsupported(lang: str, packages: Mapping[str, str], has_tool: Callable[[str], bool]) -> list[Step]:
     raise NotSupportedYet(
         f"dependencies.{lang} is not supported yet by shipway "
-        "(supported: python3, nodejs, php); install it in the build hook instead"
+        "(supported: python3, python, nodejs, php); install it in the build hook instead"
     )
 
 
@@ -139,7 +139,8 @@ def _title(lang: str, specs: list[str]) -> str:
     return f"Installing {lang} build dependencies: {' '.join(specs)}"
 
 
-_DEPENDENCY_STEPS = {"python3": _python3, "nodejs": _nodejs, "php": _php}
+# `python` is what pyramid's template writes: the same pip as `python3` (C10).
+_DEPENDENCY_STEPS = {"python3": _python3, "python": _python3, "nodejs": _nodejs, "php": _php}
 
 
 def flavor_steps(runtime: str, flavor: str, files: set[str]) -> list[Step]:

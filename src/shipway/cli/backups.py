@@ -55,12 +55,14 @@ def register(main: click.Group, *, project: Decorator, environment: Decorator, n
     @click.option("--target", default=None, help="the environment to restore into "
                   "(default: the one backed up)")
     @click.option("--no-code", is_flag=True, help="restore the data only; keep the current code")
+    @click.option("-e", "--environment", default=None,
+                  help="the environment to restore into, as the platform CLI's -e (C12)")
     @no_wait
     def backup_restore(backup_id: str, project: str, target: str | None, no_code: bool,
-                       no_wait: bool) -> None:
+                       environment: str | None, no_wait: bool) -> None:
         """Restore a backup's data (and code): the environment is redeployed with it."""
         data = client().call("POST", f"/projects/{project}/backups/{backup_id}/restore",
-                             {"target": target, "no_code": no_code})
+                             {"target": target or environment, "no_code": no_code})
         wait(data["activity"], not no_wait)
 
     @main.command("backup:delete")

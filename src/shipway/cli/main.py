@@ -24,13 +24,8 @@ from shipway.settings import load_settings
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                       help="table for people, json for scripts")
-def _project_from_git(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    """Like the platform CLI: without -p, the project whose remote the current repo pushes to."""
-    if value:
-        return value
-    value = os.environ.get("SHIPWAY_PROJECT")
-    if value:
-        return value
+def _git_project() -> str | None:
+    """The project whose shipway remote the current repository pushes to."""
     git_dir = load_settings().home / "git"
     proc = subprocess.run(["git", "remote", "-v"], capture_output=True, text=True, check=False)
     for line in proc.stdout.splitlines():
@@ -39,16 +34,53 @@ def _project_from_git(ctx: click.Context, param: click.Parameter, value: str | N
             remote = Path(parts[1].rstrip("/"))
             if remote.parent == git_dir:
                 return remote.name.removesuffix(".git")
+    return None
+
+
+def _project_from_git(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Like the platform CLI: without -p, the project whose remote the current repo pushes to."""
+    found = value or os.environ.get("SHIPWAY_PROJECT") or _git_project()
+    if found:
+        return found
     raise click.UsageError("no project given: use -p PROJECT (or run inside a repo that "
                            "has a shipway remote, or set SHIPWAY_PROJECT)")
+
+
+def _environment_from_git(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """Like the platform CLI (C12): without -e, the current branch of a repository
+    that has a shipway remote, else `main`."""
+    found = value or os.environ.get("SHIPWAY_ENVIRONMENT")
+    if found:
+        return found
+    if _git_project() is not None:
+        proc = subprocess.run(["git", "symbolic-ref", "--short", "-q", "HEAD"], capture_output=True,
+                              text=True, check=False)
+        if proc.returncode == 0 and proc.stdout.strip():
+            return proc.stdout.strip()
+    return "main"
 
 
 PROJECT = click.option("-p", "--project", default=None, callback=_project_from_git,
                        help="the project name (default: from this repo's shipway remote)")
 NO_WAIT = click.option("-W", "--no-wait", "no_wait", is_flag=True,
                        help="do not wait for the activity to complete")
-ENVIRONMENT = click.option("-e", "--environment", default="main", show_default=True,
-                           help="the environment (branch)")
+ENVIRONMENT = click.option("-e", "--environment", default=None, callback=_environment_from_git,
+                           help="the environment (default: this repo's current branch, else main)")
+# On commands that name an activity by its id: -p/-e are checked against it (C12).
+OWNER_PROJECT = click.option("-p", "--project", default=None,
+                             help="the project the activity must belong to")
+OWNER_ENVIRONMENT = click.option("-e", "--environment", default=None,
+                                 help="the environment the activity must belong to")
+
+
+def _check_owner(activity_id: str, project: str | None, environment: str | None) -> None:
+    if project is None and environment is None:
+        return
+    found = _client().call("GET", f"/activities/{activity_id}")
+    for key, wanted in (("project", project), ("environment", environment)):
+        if wanted is not None and found.get(key) != wanted:
+            raise click.UsageError(f"activity {activity_id} belongs to {key} "
+                                   f"{found.get(key)!r}, not {wanted!r}")
 
 
 def _client() -> ApiClient:
@@ -312,8 +344,11 @@ def activity_list(project: str, environment: str | None, fmt: str) -> None:
 
 @main.command("activity:cancel")
 @click.argument("activity_id")
-def activity_cancel(activity_id: str) -> None:
+@OWNER_PROJECT
+@OWNER_ENVIRONMENT
+def activity_cancel(activity_id: str, project: str | None, environment: str | None) -> None:
     """Cancel a pending activity, or a build in progress (B8)."""
+    _check_owner(activity_id, project, environment)
     data = _client().call("POST", f"/activities/{activity_id}/cancel", {})
     click.echo(data["message"])
 
@@ -321,8 +356,11 @@ def activity_cancel(activity_id: str) -> None:
 @main.command("activity:log")
 @click.argument("activity_id")
 @click.option("--follow", is_flag=True, help="keep printing until the activity completes")
-def activity_log(activity_id: str, follow: bool) -> None:
+@OWNER_PROJECT
+@OWNER_ENVIRONMENT
+def activity_log(activity_id: str, follow: bool, project: str | None, environment: str | None) -> None:
     """Print an activity's log."""
+    _check_owner(activity_id, project, environment)
     client = ApiClient(load_settings(), timeout=None)
     suffix = "?follow=1" if follow else ""
     _follow(client.stream("GET", f"/activities/{activity_id}/log{suffix}"), f"activity {activity_id}")
@@ -523,6 +561,25 @@ def log(kind: str, project: str, environment: str, app: str | None, lines: int) 
     click.echo(_client().text(f"/projects/{project}/environments/{environment}/logs/{kind}{query}"),
                nl=False)
 
+
+@main.command("activity:get")
+@click.argument("activity_id")
+@OWNER_PROJECT
+@OWNER_ENVIRONMENT
+@FORMAT
+def activity_get(activity_id: str, project: str | None, environment: str | None, fmt: str) -> None:
+    """Show one activity."""
+    _check_owner(activity_id, project, environment)
+    data = _client().call("GET", f"/activities/{activity_id}")
+    _emit(data, fmt, list(data))
+
+
+# The platform CLI's names for the same commands (C12; README lists the differences).
+ALIASES = {"environment:redeploy": "redeploy", "environment:url": "url", "environment:logs": "log",
+           "logs": "log", "branch": "environment:branch", "merge": "environment:merge",
+           "sync": "environment:synchronize", "environment:sync": "environment:synchronize"}
+for _alias, _name in ALIASES.items():
+    main.add_command(main.commands[_name], name=_alias)
 
 from shipway.cli import backups as _backups  # noqa: E402 - registers onto `main`, defined above
 from shipway.cli import domains as _domains  # noqa: E402 - registers onto `main`, defined above

@@ -36,20 +36,26 @@ from .schema import (
     WebSchema,
     WorkerSchema,
 )
+from .stack import parse_stack
 
 # With no locations written, everything goes to the app: the default Platform.sh
 # shows in a normalized app (reference §1.1).
 _PASS_ALL = MappingProxyType({"/": Location(passthru=True, allow=False)})
 
 
+def _packages(app: AppSchema) -> tuple[str, ...]:
+    return parse_stack(app.stack).packages if app.stack is not None else ()
+
+
 def make_app(app: AppSchema, data: Mapping[str, Any], config_file: str,
              default_root: str) -> AppConfig:
-    runtime, _, version = app.type.partition(":")
+    runtime, _, version = app.runtime_type.partition(":")
     mounts = _mounts(app.mounts)
     relationships = _relationships(app.relationships)
     variables = freeze(app.variables)
     parts: dict[str, Any] = dict(
-        name=app.name, type=app.type, runtime=runtime, runtime_version=version,
+        name=app.name, type=app.runtime_type, runtime=runtime, runtime_version=version,
+        stack=app.stack_types, packages=_packages(app),
         source_root=default_root if app.source.root is None else _root(app.source.root),
         config_file=config_file,
         build_flavor=resolve_flavor(runtime, app.build.flavor),

@@ -16,10 +16,11 @@ from shipway.encoding import b64json, is_env_name
 from .keys import NOT_IMPLEMENTED
 from .model import AppConfig, RouteConfig
 from .nesting import Where, nested_problem, outer_of
-from .regex import re2_problem
+from .regex import rule_problem
 from .routes import platform_routes, resolve_routes
 from .schema import AppSchema, MountSchema, RelationshipSchema, shown
 from .sourcemap import KeyPath, Notes
+from .stack import parse_stack
 
 DEFAULT_FLAVORS = {"nodejs": "default", "php": "composer"}
 FLAVORS = {
@@ -68,8 +69,35 @@ def _passes_through(app: AppSchema) -> bool:
                for loc in locations.values())
 
 
+def check_type(app: AppSchema, notes: Notes) -> bool:
+    """`type`, or Upsun's `composable:<release>` with a `stack` (C8); False stops the app."""
+    composable = (app.type or "").startswith("composable:")
+    if app.stack is None and not app.type:
+        pass  # reported before validation, with the other missing keys (load.py)
+    elif app.stack is None and composable:
+        notes.error(("stack",), "is required with a composable type, e.g. "
+                    "stack: [\"nodejs@22\", \"python@3.12\"]")
+    elif app.stack is not None and app.type and not composable:
+        notes.error(("type",), f"must be 'composable:<release>' (or absent) with a `stack`; "
+                    f"got {shown(app.type)}")
+    else:
+        _warn_stack_extensions(app, notes)
+        return True
+    return False
+
+
+def _warn_stack_extensions(app: AppSchema, notes: Notes) -> None:
+    if app.stack is None:
+        return
+    for runtime in parse_stack(app.stack).runtimes:
+        if runtime.extensions or runtime.disabled_extensions:
+            notes.warn(("stack",), f"{runtime.language}@{runtime.version}: extensions are not "
+                       "switched per app by shipway yet; the host's PHP loads every extension "
+                       "installed on it (Debian's php<version>-<extension> packages)")
+
+
 def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
-    runtime = app.type.partition(":")[0]
+    runtime = app.runtime_type.partition(":")[0]
     _check_flavor(app, runtime, notes)
     _check_source_root(app.source.root, notes, repo)
     if app.web.commands.start is None and not app.workers and runtime != "php" \
@@ -84,10 +112,10 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
                         f"starting with '/' (no ?, #, {{, }}, *, spaces or control "
                         f"characters); got {shown(path)}")
         for pattern in location.rules:
-            problem = re2_problem(pattern)
+            problem = rule_problem(pattern)
             if problem:
                 notes.error(("web", "locations", path, "rules", pattern),
-                            f"rule pattern {problem}; rewrite it without them")
+                            f"rule pattern {problem}")
     for manager in app.dependencies:
         if manager not in DEPENDENCY_MANAGERS:
             notes.warn(("dependencies", manager), f"unknown dependency manager; ignored; "

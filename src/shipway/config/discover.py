@@ -52,14 +52,28 @@ class Found:
     routes: list[Source] | None = None  # None: no routes written at all
 
 
-def discover(repo: Path, issues: Issues) -> Found | None:
+def flavour_of(has_upsun: bool, has_platform: bool, prefer: str) -> tuple[str, str | None]:
+    """Which configuration a repository deploys, and a warning when it had a
+    choice (pure, C10). Upsun is Platform.sh's successor and reads only
+    `.upsun/`; the Platform.sh CLI reads only `.platform/`: a repository with
+    both (platformsh-templates/golang ships both on purpose) deploys `.upsun/`
+    unless the project's `config_dir` setting says `.platform`."""
+    if not (has_upsun and has_platform):
+        return ("upsun" if has_upsun else "platform"), None
+    chosen, other = ("platform", UPSUN_DIR) if prefer == ".platform" else ("upsun", ".platform")
+    used = ".platform" if chosen == "platform" else UPSUN_DIR
+    return chosen, (f"both .platform (Platform.sh) and .upsun (Upsun) configuration exist; "
+                    f"deploying {used}/ and ignoring {other} (change it with "
+                    f"`shipway project:info -p PROJECT config_dir {other}`)")
+
+
+def discover(repo: Path, issues: Issues, prefer: str = UPSUN_DIR) -> Found | None:
     """Every app, service and route in `repo`; None when the layout itself is wrong."""
-    upsun = (repo / UPSUN_DIR).is_dir()
-    if upsun and ((repo / ".platform").is_dir() or (repo / APP_FILE).is_file()):
-        issues.errors.append(ConfigIssue(UPSUN_DIR, None, "", "both .platform (Platform.sh) "
-                                         "and .upsun (Upsun) configuration exist; a repository "
-                                         "must use one of them, not both"))
-        return None
+    has_platform = (repo / ".platform").is_dir() or (repo / APP_FILE).is_file()
+    flavour, warning = flavour_of((repo / UPSUN_DIR).is_dir(), has_platform, prefer)
+    if warning:
+        issues.warnings.append(ConfigIssue(UPSUN_DIR, None, "", warning))
+    upsun = flavour == "upsun"
     reader = _Reader(repo, issues)
     found = reader.upsun() if upsun else reader.platform()
     if not found.apps and not issues.errors:

@@ -24,7 +24,7 @@ NOT_IMPLEMENTED = "accepted by Platform.sh but not implemented by shipway yet; i
 APP_PENDING = frozenset({
     "size", "runtime.sizing_hints", "runtime.xdebug",
     "runtime.request_terminate_timeout", "additional_hosts", "firewall", "operations",
-    "container_profile", "preflight", "stack", "toolstack", "resources",
+    "container_profile", "preflight", "toolstack", "resources",
     "source.operations",
     "web.commands.stop",
     "web.move_to_root",

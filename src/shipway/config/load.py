@@ -25,6 +25,7 @@ from .checks import (
     check_env_size,
     check_project,
     check_routes_size,
+    check_type,
 )
 from .discover import Source, discover
 from .keys import APP_PENDING, NOT_IMPLEMENTED, ROUTE_PENDING, SERVICE_PENDING, report_keys
@@ -39,10 +40,11 @@ IMPLICIT_ROUTE = "https://{default}/"
 _log = logging.getLogger(__name__)
 
 
-def load_project(root: Path) -> ProjectConfig:
+def load_project(root: Path, prefer: str = ".upsun") -> ProjectConfig:
+    """`prefer`: which configuration a repository with both .platform and .upsun deploys (C10)."""
     issues = Issues()
     try:
-        return _load(Path(root), issues)
+        return _load(Path(root), issues, prefer)
     except LimitExceeded as exc:  # a cap stops everything: what was found so far, and it
         raise ConfigError(_ordered(issues.errors) + [exc.issue]) from None
     except ConfigError:
@@ -56,8 +58,8 @@ def load_project(root: Path) -> ProjectConfig:
                             "plane's log); nothing was deployed") from None
 
 
-def _load(repo: Path, issues: Issues) -> ProjectConfig:
-    found = discover(repo, issues)
+def _load(repo: Path, issues: Issues, prefer: str) -> ProjectConfig:
+    found = discover(repo, issues, prefer)
     if found is None:
         raise ConfigError(_ordered(issues.errors))
     apps = [app for app in (_load_app(s, repo) for s in found.apps) if app is not None]
@@ -93,7 +95,12 @@ def _load_app(source: Source, repo: Path) -> LoadedApp | None:
     data = normalize_app(source.data, notes)
     report_keys(data, AppSchema, APP_PENDING, notes)
     schema = validate(AppSchema, data, notes)
+    if isinstance(data, dict) and data.get("type") is None and data.get("stack") is None:
+        notes.error(("type",), "is required (e.g. 'python:3.12'), or a `stack` of runtimes")
+        return None
     if schema is None:
+        return None
+    if not check_type(schema, notes):
         return None
     check_app(schema, notes, repo)
     config_file = notes.entity.where().file

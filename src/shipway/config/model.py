@@ -122,6 +122,10 @@ class AppConfig:
     disk: int | None
     crons: Mapping[str, Cron]
     raw: Mapping[str, Any] = field(repr=False)
+    # Upsun composable images (C8): every runtime as a `type`, the primary
+    # (`type` above) first; and the extra packages the stack names.
+    stack: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
     def platform_application(self, build_time: bool) -> dict[str, Any]:
         """The normalized app as PLATFORM_APPLICATION shows it (JSON-able)."""

@@ -16,9 +16,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from .paths import app_path, check_text, dir_path, file_name_path, instance_name, passthru_problem
 from .sourcemap import Notes
+from .stack import parse_stack
 
 RUNTIMES = ("python", "nodejs", "php", "ruby", "golang", "java", "dotnet", "elixir", "rust",
-            "lisp")
+            "lisp", "bun", "deno", "composable")
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _VERSION = re.compile(r"[0-9][0-9A-Za-z.+_-]*")
 _KIND = re.compile(r"[a-z][a-z0-9-]*")
@@ -36,9 +37,8 @@ def _app_name(value: str) -> str:
 
 def _app_type(value: str) -> str:
     runtime, colon, version = value.partition(":")
-    if runtime == "composable":
-        raise ValueError("composable images are accepted by Platform.sh but not supported by "
-                         "shipway yet; use '<runtime>:<version>', e.g. 'python:3.12'")
+    if runtime == "composable" and colon and _VERSION.fullmatch(version):
+        return value  # its runtimes are in `stack` (config/stack.py, C8)
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime type '{value}'; allowed: {', '.join(RUNTIMES)} "
                          "(written '<runtime>:<version>', e.g. 'python:3.12')")
@@ -262,9 +262,16 @@ class RuntimeSchema(_Schema):
     disabled_extensions: list[str | dict[str, Any]] = []
 
 
+def _stack(value: Any) -> Any:
+    if value is not None:
+        parse_stack(value)
+    return value
+
+
 class AppSchema(_Schema):
     name: Annotated[str, AfterValidator(_app_name)]
-    type: Annotated[str, AfterValidator(_app_type)]
+    type: Annotated[str, AfterValidator(_app_type)] | None = None  # absent with an Upsun `stack`
+    stack: Annotated[Any, AfterValidator(_stack)] = None
     source: Section[SourceSchema] = SourceSchema()
     build: Section[BuildSchema] = BuildSchema()
     dependencies: Section[dict[str, Section[dict[str, str]]]] = {}
@@ -279,6 +286,20 @@ class AppSchema(_Schema):
     timezone: str | None = None  # read by the cron scheduler (D10)
     access: Section[AccessSchema] = AccessSchema()  # read by `shipway ssh` (A4)
     runtime: Section[RuntimeSchema] = RuntimeSchema()
+
+    @property
+    def runtime_type(self) -> str:
+        """The primary runtime as a `type`: `type` itself, or the first of `stack` (C8)."""
+        if self.stack is not None:
+            return parse_stack(self.stack).primary.type
+        return self.type or ""
+
+    @property
+    def stack_types(self) -> tuple[str, ...]:
+        """Every runtime of the app as a `type`, the primary first."""
+        if self.stack is None:
+            return (self.type,) if self.type else ()
+        return tuple(r.type for r in parse_stack(self.stack).runtimes)
 
 
 class ServiceSchema(_Schema):

