@@ -113,11 +113,11 @@ class Store:
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(projects)").fetchall()}
         if "version_policy" not in columns:
             self._db.execute("ALTER TABLE projects ADD COLUMN version_policy TEXT")
+        if "config_dir" not in columns:
+            self._db.execute("ALTER TABLE projects ADD COLUMN config_dir TEXT")
         columns = {r["name"] for r in self._db.execute("PRAGMA table_info(activities)").fetchall()}
         if "triggered_by" not in columns:  # A1: who started it (None: the platform itself)
             self._db.execute("ALTER TABLE activities ADD COLUMN triggered_by TEXT")
-        if "config_dir" not in columns:
-            self._db.execute("ALTER TABLE projects ADD COLUMN config_dir TEXT")
         self._free_inactive_slots()
 
     def _free_inactive_slots(self) -> None:
