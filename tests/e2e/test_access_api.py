@@ -37,6 +37,7 @@ def test_a1_a5_users_keys_tokens_by_cli_redeploy_nothing(platform: tuple[Shipway
                                                          tmp_path: Path) -> None:
     sw, _ = platform
     releases = sw.cli("release:list", "-p", "shop", "--format", "json").stdout
+    deploy_log = sw.cli("log", "deploy", "-p", "shop", "-e", "main").stdout
     before = activities(sw)
     sw.cli("user:add", "alice@example.com", "-p", "shop", "--role", "viewer",
            "--role", "development:contributor", "--role", "staging:contributor")
@@ -59,6 +60,7 @@ def test_a1_a5_users_keys_tokens_by_cli_redeploy_nothing(platform: tuple[Shipway
     sw.cli("user:delete", "alice@example.com", "-p", "shop")
     # A5: none of it deployed, redeployed or ran a hook
     assert sw.cli("release:list", "-p", "shop", "--format", "json").stdout == releases
+    assert sw.cli("log", "deploy", "-p", "shop", "-e", "main").stdout == deploy_log
     assert activities(sw) == before
 
 
