@@ -40,6 +40,7 @@ def test_c6_root_runs_the_front_controller_with_its_ini_and_database(shipway: Sh
     seen = _json(shipway, site["url"] + "/")
     assert seen["controller"] == "index.php" and seen["script"] == "/index.php"
     assert seen["memory_limit"] == "256M"  # variables.php
+    assert seen["extensions"] == {"redis": True, "xsl": False}  # runtime.(disabled_)extensions
     assert seen["project"]  # FPM passes the PLATFORM_* variables (clear_env = no)
     assert seen["database"].split(".")[0] == "10", seen["database"]  # MariaDB 10.x
 
