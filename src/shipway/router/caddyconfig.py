@@ -46,7 +46,7 @@ NOT_ANSWERING_BODY = (
     "shipway: the application is not answering (deploy in progress or app down); retry shortly\n"
 )
 SCRIPT_REFUSED_BODY = (
-    "shipway: PHP scripts are not executed yet, and a script is never served as a file\n"
+    "shipway: this app runs its own server, not PHP-FPM: a script is never served as a file\n"
 )
 SCRIPT_NOT_RUN_BODY = "shipway: scripts are not executed here (scripts: false)\n"
 APP_ROOT = "/app"  # the app as PHP-FPM sees it in its sandbox
