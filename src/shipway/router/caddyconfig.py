@@ -224,6 +224,8 @@ def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:
 
 
 def _proxy(upstream: Upstream, hold: str, script_root: str = APP_ROOT) -> JSON:
+    if upstream.static:
+        return _text(404, "Not found\n")
     transport = _fastcgi(script_root) if upstream.fastcgi else _NO_UPSTREAM_KEEPALIVE
     held = _reverse_proxy(upstream.dial, hold, transport)
     if upstream.hold_marker is None:
