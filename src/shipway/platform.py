@@ -420,6 +420,8 @@ class Platform:
                 config = self._config_at(project, release.commit)
                 envservices.retire_all(self._services(env, config), self.settings.firewall_table)
             shutil.rmtree(self.settings.home / "services" / project / name, ignore_errors=True)
+            for inst in self._previous_instances(env):  # C6a: no view may pin the volume
+                mountviews.release(self._mount_views(inst))
             envdata.drop(self.pool, project, name)
             for inst in self._previous_instances(env):
                 stop_all(inst)

@@ -40,6 +40,7 @@ def test_c6_root_runs_the_front_controller_with_its_ini_and_database(shipway: Sh
     seen = _json(shipway, site["url"] + "/")
     assert seen["controller"] == "index.php" and seen["script"] == "/index.php"
     assert seen["memory_limit"] == "256M"  # variables.php
+    assert seen["extensions"] == {"redis": True, "xsl": False}  # runtime.(disabled_)extensions
     assert seen["project"]  # FPM passes the PLATFORM_* variables (clear_env = no)
     assert seen["database"].split(".")[0] == "10", seen["database"]  # MariaDB 10.x
 
@@ -103,3 +104,21 @@ def test_c6_d2_requests_wait_for_the_deploy_hook(shipway: Shipway, site: dict[st
     assert "held 1 request" in log, log
     stop = re.search(r"^remote:\s+StopProcesses\s+([\d.]+) s", log, re.M)
     assert stop and float(stop[1]) < 5, log  # FPM stops on TERM, not after the grace
+
+
+def test_c6a_a_deactivated_environment_leaves_no_mount_view(shipway: Shipway,
+                                                           site: dict[str, Any]) -> None:
+    """The router's views of served mounts go with the environment: none pins its volume."""
+    shipway.cli("environment:branch", "feat", "main", "-p", "php")
+    url = shipway.url("php", "feat").rstrip("/")
+    _json(shipway, url + "/write?name=branch.txt&text=on-the-branch")
+    assert shipway.fetch(url + "/uploads/branch.txt") == (200, "on-the-branch")
+    views = shipway.home / "served-mounts"
+    mounted = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+               if line.split()[4].startswith(str(views))]
+    assert len(mounted) == 2, mounted  # main's and feat's uploads
+    shipway.cli("environment:deactivate", "feat", "-p", "php")
+    left = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if line.split()[4].startswith(str(views))]
+    assert len(left) == 1, left  # main's only
+    assert shipway.fetch(site["url"] + "/uploads/served.txt") == (200, "from-the-mount")

@@ -77,5 +77,8 @@ def test_c7_a_static_only_app_deploys_at_once_and_is_served(
     assert shipway.fetch(url + "/posts/first.html") == (200, "first post\n")
     code, _ = shipway.fetch(url + "/missing")
     assert code == 404  # no passthru: nothing is asked of an app
+    started = time.monotonic()
+    assert shipway.fetch(url + "/posts/missing.html")[0] == 404
+    assert time.monotonic() - started < 1  # answered at once, not after an upstream retry
     # Nothing was started for the web: a static app has no process to keep up.
     assert not (shipway.home / "run" / name / "main" / "app" / "web" / "spec.json").exists()

@@ -360,37 +360,54 @@ def test_a_mount_path_up_and_out_takes_no_host_directory(shipway: Shipway, tmp_p
     assert snapshot(victim) == before
 
 
-def test_a_php_apps_scripts_are_never_served_as_text(shipway: Shipway, tmp_path: Path) -> None:
+PHP_LOCATIONS = """\
+    locations:
+      /:
+        root: web
+        passthru: /index.php
+        scripts: true
+        index: [index.php]
+      /static:
+        root: web/static
+        scripts: false
+        passthru: false
+"""
+
+
+@pytest.mark.parametrize("start", ["", "php -S 127.0.0.1:$PORT -t web"])
+def test_a_php_apps_scripts_are_never_served_as_text(shipway: Shipway, tmp_path: Path,
+                                                     start: str) -> None:
+    """S2 with C6: with PHP-FPM (no start) scripts run, never shown; under
+    `scripts: false` they are refused. With its own start command the router
+    cannot know what the app's server does, so it refuses every script file."""
     secret = "s3cret-db-password-7d1f"
-    yaml = app_yaml("""\
-        locations:
-          /:
-            root: web
-            passthru: /index.php
-            scripts: true
-            index: [index.php]
-          /static:
-            root: web/static
-            scripts: false
-            passthru: false
-    """, type_="php:8.2", start="")
+    web = PHP_LOCATIONS + ("    upstream:\n      socket_family: tcp\n" if start else "")
+    yaml = app_yaml(web, type_="php:8.2", start=start)
     files = {"web/index.php": f"<?php $db = '{secret}'; echo 'hi';\n",
              "web/wp-config.php": f"<?php define('DB_PASSWORD', '{secret}');\n",
              "web/lib/inc.php5": f"<?php // {secret}\n",
              "web/static/also.php": f"<?php // {secret}\n",
              "web/static/style.css": "body{}\n"}
     repo = repo_with(tmp_path, yaml, files)
-    remote = shipway.create_project("php")
+    name = "phpfpm" if not start else "phpcli"
+    remote = shipway.create_project(name)
     out = push(repo, remote)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
-    assert "PHP scripts are not executed yet" in log
-    url = shipway.url("php").rstrip("/")
+    assert ("PHP scripts are not run by PHP-FPM" in log) is bool(start)
+    url = shipway.url(name).rstrip("/")
     assert shipway.fetch(f"{url}/static/style.css") == (200, "body{}\n")
+    ran = (200,)  # run by FPM, or passed through to the app's own server: never the source
     for path in ("/", "/index.php", "/wp-config.php", "/WP-CONFIG.PHP", "/lib/inc.php5",
                  "/static/also.php", "/index.php/x", "/missing.php"):
         code, body = shipway.fetch(url + path, timeout=10)
         assert secret not in body and "<?php" not in body, (path, code, body[:200])
-        assert code in (403, 404, 503), (path, code)
+        assert code in (403, 404, 503, *ran), (path, code)
+    code, body = shipway.fetch(f"{url}/static/also.php")
+    assert code == 403  # scripts: false, with FPM or not
     code, body = shipway.fetch(f"{url}/wp-config.php")
-    assert code == 403 and "not executed yet" in body
+    if start:
+        assert code == 403 and "not run by PHP-FPM" not in body
+    else:
+        assert (code, body) == (200, "")  # executed: defines a constant, prints nothing
+        assert shipway.fetch(f"{url}/some/route") == (200, "hi")  # passthru to index.php

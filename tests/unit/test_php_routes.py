@@ -193,3 +193,11 @@ def test_c6a_views_are_named_by_source_not_by_path(tmp_path: Path) -> None:
     first = mountviews.view_name(app.mounts["wordpress/wp-content/uploads"])
     moved = app_of(tmp_path, WORDPRESS.replace("wordpress/wp-content/uploads: ", "wordpress/up: "))
     assert mountviews.view_name(moved.mounts["wordpress/up"]) == first
+
+
+def test_c7_a_static_app_answers_404_where_no_file_is() -> None:
+    upstream = Upstream("127.0.0.1:9", hold_marker="/h/holds/x", static=True)
+    loc = StaticLocation("/docs", root="/srv/docs")
+    routes = _upstream(upstream, (loc,), "60s")[0]["routes"]
+    assert routes[-1]["handle"][0]["status_code"] == 404  # outside every location
+    assert "reverse_proxy" not in repr(routes)  # nothing is ever dialled

@@ -37,6 +37,7 @@ echo json_encode([
     'path' => $path,
     'script' => $_SERVER['SCRIPT_NAME'],
     'memory_limit' => ini_get('memory_limit'),
+    'extensions' => ['redis' => extension_loaded('redis'), 'xsl' => extension_loaded('xsl')],
     'release' => trim(@file_get_contents(__DIR__ . '/../release.txt') ?: ''),
     'project' => getenv('PLATFORM_PROJECT'),
     'database' => database(),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from shipway.config.model import AppConfig, Mount
 from shipway.config.nesting import Where, nested_problem, outer_of
+from shipway.deploy import mountviews
 from shipway.deploy.runenv import with_dot_environment
 from shipway.deploy.starting import Start, start_verdict
 from shipway.environments.data import volume_path
@@ -284,7 +285,12 @@ def start_process(launch: Launch) -> None:
 
 
 def stop_all(inst: Instance) -> None:
-    """Stop the web process and every worker of the app (D9: TERM, then KILL after a grace)."""
+    """Stop the web process and every worker of the app (D9: TERM, then KILL after a grace).
+
+    The router's views of its mounts go too (C6a): they would pin the data a
+    restore replaces or a delete drops; serving the release makes them again.
+    """
+    mountviews.release(mountviews.views_dir(inst.home, inst.upstream_socket.stem))
     if not inst.run_dir.is_dir():
         return
     # Only the state directories shipway made: `sock` and the `tmp*` ones are

@@ -75,7 +75,12 @@ def ensure(views: Path, mounts: Mapping[str, tuple[Path, Mount]], router_gid: in
     os.chown(views, 0, router_gid)
     os.chmod(views, 0o710)
     for _rel, (base, mount) in sorted(mounts.items()):
-        fd = beneath.opened_fd(base, mount.source_path)
+        try:
+            fd = beneath.opened_fd(base, mount.source_path)
+        except (FileNotFoundError, beneath.PathEscape, ValueError):
+            # Not made yet, or (a nested mount, the app's own directory) a
+            # symlink the app left: nothing is served from it, never its target.
+            continue
         try:
             mode = os.fstat(fd).st_mode
             os.fchmod(fd, (mode & 0o7777) | 0o050)  # group: read and search (the router)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from shipway.config.frozen import thaw
 from shipway.config.model import AppConfig
 from shipway.errors import UserError
 from shipway.php import extensions, fpm
@@ -58,10 +59,10 @@ def _version(app: AppConfig) -> str:
 
 
 def _runtime(app: AppConfig) -> dict[str, Any]:
-    runtime = app.raw.get("runtime") or {}
+    runtime = thaw(app.raw.get("runtime") or {})
     if not isinstance(runtime, dict):
         raise UserError("runtime must be a mapping (extensions, disabled_extensions)")
-    return dict(runtime)
+    return runtime
 
 
 def _pool(app: AppConfig, port: str | None = None) -> fpm.Pool:

@@ -48,7 +48,7 @@ NOT_ANSWERING_BODY = (
     "shipway: the application is not answering (deploy in progress or app down); retry shortly\n"
 )
 SCRIPT_REFUSED_BODY = (
-    "shipway: PHP scripts are not executed yet, and a script is never served as a file\n"
+    "shipway: this app runs its own server, not PHP-FPM: a script is never served as a file\n"
 )
 SCRIPT_NOT_RUN_BODY = "shipway: scripts are not executed here (scripts: false)\n"
 APP_ROOT = "/app"  # the app as PHP-FPM sees it in its sandbox
@@ -245,6 +245,8 @@ def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:
 
 
 def _proxy(upstream: Upstream, hold: str, script_root: str = APP_ROOT) -> JSON:
+    if upstream.static:
+        return _text(404, "Not found\n")
     transport = _fastcgi(script_root) if upstream.fastcgi else _NO_UPSTREAM_KEEPALIVE
     held = _reverse_proxy(upstream.dial, hold, transport)
     if upstream.hold_marker is None:

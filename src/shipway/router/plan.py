@@ -92,9 +92,10 @@ def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
     routed = apps.get(route.upstream_app or "")
     if route.type != "upstream" or routed is None:
         return None
-    fastcgi = web_kind(routed.app) is WebKind.FPM
-    return Site(scheme, host, path, Upstream(routed.dial, routed.hold_marker, fastcgi=fastcgi),
-                _locations(routed), redirects=_redirects(route))
+    kind = web_kind(routed.app)
+    upstream = Upstream(routed.dial, routed.hold_marker, fastcgi=kind is WebKind.FPM,
+                        static=kind is WebKind.STATIC)
+    return Site(scheme, host, path, upstream, _locations(routed), redirects=_redirects(route))
 
 
 def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:

@@ -66,6 +66,7 @@ class Upstream:
     dial: str
     hold_marker: str | None = None
     fastcgi: bool = False  # PHP-FPM (C6): the router speaks FastCGI, per location's root
+    static: bool = False  # a static-only app (C7): nothing listens, what no file answers is 404
 
     def __post_init__(self) -> None:
         if self.dial.startswith("unix/"):
