@@ -33,11 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.conftest import free_port  # noqa: E402
+
 from shipway.deploy import gate  # noqa: E402
 from shipway.router.caddy import Caddy  # noqa: E402
 from shipway.router.control import RouterControl  # noqa: E402
 from shipway.router.table import Site, Upstream  # noqa: E402
-from tests.e2e.conftest import free_port  # noqa: E402
 
 ROUTER_UID = 3_960_000 + os.getpid() % 1000
 HOLD_SECONDS = 5.0
