@@ -34,6 +34,7 @@ from shipway.router.table import (
     Redirect,
     Site,
     StaticLocation,
+    TlsOptions,
     Upstream,
     expires_seconds,
 )
@@ -108,7 +109,7 @@ def render(
             servers["https"]["protocols"] = ["h1", "h2"]
         # http → https twins are explicit Redirect sites in the table.
         servers["https"]["automatic_https"] = {"disable_redirects": True}
-        servers["https"]["tls_connection_policies"] = [{}]
+        servers["https"]["tls_connection_policies"] = connection_policies(secure)
     # Caddy must know which ports are "HTTP" and "HTTPS", or it would treat an
     # http server on a non-80 port as HTTPS and go fetch certificates for it.
     apps: JSON = {"http": {"http_port": http_port, "https_port": https_port, "servers": servers}}
@@ -183,7 +184,55 @@ def _site_route(site: Site, hold: str) -> JSON:
     if site.redirects:
         routes = [route for r in site.redirects for route in _path_redirects(r)]
         handle = [{"handler": "subroute", "routes": [*routes, {"handle": handle}]}]
+    if site.tls is not None and site.tls.hsts:
+        handle = [_hsts(site.tls), *handle]
     return {"match": [match], "handle": handle, "terminal": True}
+
+
+HSTS_MAX_AGE = 31536000  # one year, as Platform.sh sends it
+
+
+def _hsts(tls: TlsOptions) -> JSON:
+    value = f"max-age={HSTS_MAX_AGE}"
+    value += "; includeSubDomains" if tls.hsts_subdomains else ""
+    value += "; preload" if tls.hsts_preload else ""
+    return {"handler": "headers", "response": {"set": {"Strict-Transport-Security": [value]}}}
+
+
+def connection_policies(sites: list[Site]) -> list[JSON]:
+    """One TLS connection policy per distinct route `tls` handshake setting (T2),
+    matched on SNI, then the default one. A host routed with several settings
+    (two paths) gets the first in table order: one handshake serves them all."""
+    chosen: dict[str, TlsOptions] = {}
+    for site in sorted(sites, key=_specificity):
+        if site.tls is not None and site.tls.connection:
+            chosen.setdefault(site.host, site.tls)
+    grouped: dict[TlsOptions, list[str]] = {}
+    for host, tls in sorted(chosen.items()):
+        grouped.setdefault(tls, []).append(host)
+    policies = [_connection_policy(tls) | {"match": {"sni": hosts}} for tls, hosts in grouped.items()]
+    return [*policies, {}]
+
+
+def _connection_policy(tls: TlsOptions) -> JSON:
+    policy: JSON = {}
+    if tls.min_version:
+        policy["protocol_min"] = tls.min_version
+    if tls.client_auth:
+        ders = [_pem_body(pem) for pem in tls.client_cas]
+        mode = "request" if tls.client_auth == "request" else (
+            "require_and_verify" if ders else "require")
+        auth: JSON = {"mode": mode}
+        if ders:
+            auth["ca"] = {"provider": "inline", "trusted_ca_certs": ders}
+        policy["client_authentication"] = auth
+    return policy
+
+
+def _pem_body(pem: str) -> str:
+    """A PEM certificate's base64 DER, as Caddy's inline CA pool takes it."""
+    body = pem.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
+    return "".join(body.split())
 
 
 def _path_redirects(redirect: PathRedirect) -> list[JSON]:
