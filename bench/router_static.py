@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
+import shutil
 import socketserver
 import subprocess
 import sys
@@ -178,6 +179,9 @@ def run(activations: int, domains: int, every: float) -> None:
     for thread in loops:
         thread.join()
     bench.caddy.stop()
+    for server in bench.servers:
+        server.server_close()
+    shutil.rmtree(base, ignore_errors=True)
     lost = sum(failures.values())
     held_failed = [a for a in held if a != "200"]
     print(f"changes: {len(changes)} ({activations} activations + {domains} domains) in "
