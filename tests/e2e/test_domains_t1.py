@@ -75,7 +75,10 @@ def test_domains_are_served_at_once_without_a_redeploy_t1(shipway: Shipway, shop
     assert [d["name"] for d in _cli_json(shipway, "domain:list", "-p", "shop")] == [  # type: ignore[union-attr,index]
         "www.example.test", "example.org"]
 
+    got = _cli_json(shipway, "domain:get", "-p", "shop", "EXAMPLE.org")
+    assert (got["name"], got["is_default"]) == ("example.org", False)  # type: ignore[index]
     shipway.cli("domain:delete", "-p", "shop", "example.org")
+    assert shipway.cli("domain:get", "-p", "shop", "example.org", check=False).returncode != 0
     # No route, so no http twin, and no certificate is issued for it any more.
     assert shipway.fetch(f"http://example.org:{shipway.env['SHIPWAY_HTTP_PORT']}/")[0] == 404
     assert _https(shipway, "www.example.test") == (200, pid_before)
