@@ -19,6 +19,13 @@ present (a deploy runs) → retry up to the hold limit; absent → retry for
 `DOWN_RETRY` only, so a crashed app costs its clients under a second. The
 choice is made when a request arrives: removing the marker never cuts a
 request already held.
+
+Upstream keep-alive (T5): the proxy for requests outside a deploy pools its
+upstream connections (a fresh connection per request cost the router ~90 %
+of its throughput against a keep-alive app); the proxy a request takes while
+the marker exists dials a fresh connection per request, so every request
+arriving during a deploy passes the gate (which acts on new connections) and
+is answered by the new release, never by a pooled connection to the old one.
 """
 
 from __future__ import annotations
@@ -290,7 +297,7 @@ def _redirect(redirect: Redirect, prefix: str) -> list[JSON]:
 
 
 def _proxy(upstream: Upstream, hold: str) -> JSON:
-    held = _reverse_proxy(upstream.dial, hold)
+    held = _reverse_proxy(upstream.dial, hold, _NO_UPSTREAM_KEEPALIVE)
     if upstream.hold_marker is None:
         return held
     marker = PurePosixPath(upstream.hold_marker)
@@ -299,31 +306,36 @@ def _proxy(upstream: Upstream, hold: str) -> JSON:
         "handler": "subroute",
         "routes": [
             {"match": [deploying], "handle": [held], "terminal": True},
-            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY)]},
+            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY, _UPSTREAM_KEEPALIVE)]},
         ],
     }
 
 
-def _reverse_proxy(dial: str, try_duration: str) -> JSON:
+def _reverse_proxy(dial: str, try_duration: str, transport: JSON) -> JSON:
     # Caddy keeps the client's Host and sets X-Forwarded-For/Proto/Host by
     # default, so nothing to configure for those.
     return {
         "handler": "reverse_proxy",
         "upstreams": [{"dial": dial}],
         "load_balancing": {"try_duration": try_duration, "try_interval": "20ms"},
-        "transport": _NO_UPSTREAM_KEEPALIVE,
+        "transport": dict(transport),
     }
 
 
-# A fresh connection per proxied request. The deploy gate acts on new
-# connections (nftables `ct state new`, the unix link), so a pooled one could
-# carry a request past it to a release being stopped. And Caddy's pool leaves
-# connections open that no request ever uses (seen after client aborts):
-# each one blocks a gunicorn sync worker until gunicorn's 30 s worker timeout
-# ("WORKER TIMEOUT ... no URI read"), stalling a 2-worker app. Apps that close
-# after each response (gunicorn sync) lose nothing; measured: same CPU per
-# request.
+# While a deploy holds (and for an upstream with no hold marker): a fresh
+# connection per proxied request. The deploy gate acts on new connections
+# (nftables `ct state new`, the unix link), so a pooled one could carry a
+# held request past it to the release being stopped.
 _NO_UPSTREAM_KEEPALIVE: JSON = {"protocol": "http", "keep_alive": {"enabled": False}}
+# Outside deploys: pooled connections (T5). Caddy's pool can keep a connection
+# no request uses (a dial finished after its client aborted), which blocks a
+# gunicorn sync worker until the idle timeout closes it: kept short, and
+# below the usual app keep-alive timeouts (gunicorn's 2 s) so the app is not
+# the side closing an idle connection as the router reuses it.
+_UPSTREAM_KEEPALIVE: JSON = {
+    "protocol": "http",
+    "keep_alive": {"enabled": True, "idle_timeout": "1s", "max_idle_conns_per_host": 64},
+}
 
 
 def _upstream(upstream: Upstream, locations: tuple[StaticLocation, ...], hold: str) -> list[JSON]:
