@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
+import shutil
 import socketserver
 import subprocess
 import sys
@@ -33,11 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from tests.e2e.conftest import free_port  # noqa: E402
+
 from shipway.deploy import gate  # noqa: E402
 from shipway.router.caddy import Caddy  # noqa: E402
 from shipway.router.control import RouterControl  # noqa: E402
 from shipway.router.table import Site, Upstream  # noqa: E402
-from tests.e2e.conftest import free_port  # noqa: E402
 
 ROUTER_UID = 3_960_000 + os.getpid() % 1000
 HOLD_SECONDS = 5.0
@@ -177,6 +179,9 @@ def run(activations: int, domains: int, every: float) -> None:
     for thread in loops:
         thread.join()
     bench.caddy.stop()
+    for server in bench.servers:
+        server.server_close()
+    shutil.rmtree(base, ignore_errors=True)
     lost = sum(failures.values())
     held_failed = [a for a in held if a != "200"]
     print(f"changes: {len(changes)} ({activations} activations + {domains} domains) in "

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what shipway needs on a Debian 12 machine, as root: system packages
-# (sandbox, firewall, git, Node.js for Node apps) and shipway itself in .venv.
+# (sandbox, firewall, git, Node.js for Node apps; pebble for the ACME tests,
+# wrk and nginx for bench/router_throughput.py) and shipway itself in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc sshd:openssh-server ssh:openssh-client; do
+for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc sshd:openssh-server ssh:openssh-client pebble:pebble openssl:openssl wrk:wrk nginx:nginx-light; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # Team access (issue 10): the API's TLS certificates (openssl), SSH key fingerprints (ssh-keygen).

@@ -134,6 +134,8 @@ class Platform:
         self.router = router
         self.crons = CronRunner(self, settings.cron_deploy_wait)
         self.backups = Backups(self)
+        # The ACME choice is the router's own (RouterControl.acme), so what
+        # domain:add reports is what the router does; a test router may have none.
         self.domains = DomainService(self, self.registry, settings.domain,
                                      getattr(router, "acme", None), home / "router" / "storage")
         self.pool: Pool

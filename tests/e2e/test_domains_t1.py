@@ -1,7 +1,8 @@
 """T1 on a real platform: a project's domains served by the router at once,
 with no redeploy and no hook run; another project cannot take them; a branch
 environment keeps its generated host (must-hold 1, certificates from the
-internal CA here; T2 is not done)."""
+internal CA here; tests/e2e/test_domains_platform_acme.py adds pebble).
+Another project's attempts on these domains: tests/security/test_domains_attacks.py."""
 
 from __future__ import annotations
 
@@ -74,34 +75,14 @@ def test_domains_are_served_at_once_without_a_redeploy_t1(shipway: Shipway, shop
     assert [d["name"] for d in _cli_json(shipway, "domain:list", "-p", "shop")] == [  # type: ignore[union-attr,index]
         "www.example.test", "example.org"]
 
+    got = _cli_json(shipway, "domain:get", "-p", "shop", "EXAMPLE.org")
+    assert (got["name"], got["is_default"]) == ("example.org", False)  # type: ignore[index]
     shipway.cli("domain:delete", "-p", "shop", "example.org")
+    assert shipway.cli("domain:get", "-p", "shop", "example.org", check=False).returncode != 0
     # No route, so no http twin, and no certificate is issued for it any more.
     assert shipway.fetch(f"http://example.org:{shipway.env['SHIPWAY_HTTP_PORT']}/")[0] == 404
     assert _https(shipway, "www.example.test") == (200, pid_before)
     assert _unchanged_record(shipway) == before
-
-
-def test_another_project_cannot_take_a_domain_t1(shipway: Shipway, shop: Path,
-                                                 tmp_path: Path) -> None:
-    shipway.cli("domain:add", "-p", "shop", "taken.example.test")
-    remote = shipway.create_project("thief")
-    refused = shipway.cli("domain:add", "-p", "thief", "TAKEN.example.test", check=False)
-    assert refused.returncode != 0
-    assert "claimed by another project" in refused.stderr
-    assert shipway.cli("domain:delete", "-p", "thief", "taken.example.test",
-                       check=False).returncode != 0
-    # A literal route host naming it is not served for the thief.
-    repo = make_repo(tmp_path / "repo", STDLIB)
-    (repo / ".platform").mkdir(exist_ok=True)
-    (repo / ".platform" / "routes.yaml").write_text(
-        '"https://taken.example.test/": {type: upstream, upstream: "app:http"}\n'
-        '"https://{default}/": {type: upstream, upstream: "app:http"}\n')
-    (repo / "app.py").write_text((repo / "app.py").read_text().replace('"v1"', '"thief"'))
-    commit(repo, "claim a host")
-    assert push(repo, remote).returncode == 0
-    code, body = _https(shipway, "taken.example.test")
-    assert code == 200 and body.startswith("stdlib v1")  # still shop's production
-    shipway.cli("domain:delete", "-p", "shop", "taken.example.test")
 
 
 def test_a_branch_keeps_its_generated_host_t1(shipway: Shipway, shop: Path) -> None:

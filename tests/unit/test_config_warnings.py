@@ -81,7 +81,13 @@ CASES = [
      [(APP, 6, "variables", "unknown YAML tag !vars")]),
     *[(f"route {key}", {APP: HEAD, ROUTES: ROUTE + f"  {key}: {{enabled: false}}\n"},
        [(ROUTES, 4, f"https://{{default}}/.{key}", PENDING)])
-      for key in ("cache", "ssi", "tls")],
+      for key in ("cache", "ssi")],
+    ("route tls is applied, not warned about (T2)",
+     {APP: HEAD, ROUTES: ROUTE + "  tls:\n    min_version: TLSv1.3\n"
+                               "    strict_transport_security: {enabled: true, preload: true}\n"
+                               "    client_authentication: require\n"}, []),
+    ("unknown route tls key (T2)", {APP: HEAD, ROUTES: ROUTE + "  tls: {colour: x}\n"},
+     [(ROUTES, 4, "https://{default}/.tls.colour", "unknown key")]),
     ("route sticky", {APP: HEAD, ROUTES: ROUTE + "  sticky: true\n"},
      [(ROUTES, 4, "https://{default}/.sticky", PENDING)]),
     ("proxy route", {APP: HEAD, ROUTES: ROUTE + "'https://p.{default}/': {type: proxy, "

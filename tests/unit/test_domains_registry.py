@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipway.domains.registry import Domains
+from shipway.domains.registry import MAX_DOMAINS, Domains
 from shipway.errors import NotFound, UsageError
 from shipway.state.store import Store
 
@@ -56,3 +56,11 @@ def test_invalid_names_are_never_stored_t1(domains: Domains) -> None:
         with pytest.raises(UsageError):
             domains.add("shop", bad)
     assert domains.list("shop") == []
+
+
+def test_a_project_has_at_most_max_domains_t1(domains: Domains) -> None:
+    for i in range(MAX_DOMAINS):
+        domains.add("shop", f"d{i}.example.com")
+    with pytest.raises(UsageError, match=f"already has {MAX_DOMAINS} domains"):
+        domains.add("shop", "one-more.example.com")
+    domains.add("blog", "one-more.example.com")  # another project's quota is its own

@@ -294,6 +294,16 @@ def test_marker_present_holds_up_to_the_limit_absent_retries_under_a_second() ->
     assert float(DOWN_RETRY.removesuffix("ms")) / 1000 < 1.0, "D2: a down app answers within a second"
 
 
+def test_pooled_upstream_connections_outside_deploys_fresh_ones_while_held_t5() -> None:
+    """T5 without dropping D2: a request taking the deploy branch dials anew (the gate acts
+    on new connections), others reuse pooled connections, closed when idle for 1 s."""
+    deploying, otherwise = _held_proxy()["routes"]
+    assert deploying["handle"][0]["transport"]["keep_alive"] == {"enabled": False}
+    pooled = otherwise["handle"][0]["transport"]["keep_alive"]
+    assert pooled["enabled"] is True
+    assert pooled["idle_timeout"] == "1s"
+
+
 def test_marker_choice_also_guards_static_passthru() -> None:
     location = StaticLocation("/", root="/srv/pub", passthru=True)
     upstream = Upstream("127.0.0.1:1", hold_marker="/srv/holds/m")

@@ -26,10 +26,11 @@ class Router:
         self.loads.append(config)
 
 
-def _control(router: Router, hold: float = 30) -> RouterControl:
+def _control(router: Router, hold: float = 30, coalesce: float = 0) -> RouterControl:
     return RouterControl(router.load, lambda: None, http_port=8080, https_port=8443,
                          listen_host="127.0.0.1", admin_socket=Path("/a.sock"),
-                         storage_dir=Path("/s"), hold_seconds=hold, access_log=None)  # type: ignore[arg-type]
+                         storage_dir=Path("/s"), hold_seconds=hold, access_log=None,
+                         coalesce_seconds=coalesce)  # type: ignore[arg-type]
 
 
 def _sites(n: int) -> list[Site]:
@@ -108,7 +109,7 @@ def test_a_hold_starting_during_a_flush_waits_for_it_t3() -> None:
 
     control = RouterControl(load, lambda: None, http_port=8080, https_port=8443,
                             listen_host="", admin_socket=Path("/a.sock"), storage_dir=Path("/s"),
-                            hold_seconds=30, access_log=None)
+                            hold_seconds=30, access_log=None, coalesce_seconds=0)
 
     def other_deploy() -> None:
         loading.wait(5)
@@ -121,3 +122,48 @@ def test_a_hold_starting_during_a_flush_waits_for_it_t3() -> None:
         control.apply(_sites(3))
     other.join()
     assert events == ["loaded", "held"]
+
+
+def _wait_loads(router: Router, n: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(router.loads) < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_a_burst_of_changes_outside_holds_loads_once_per_window_t3() -> None:
+    """The first change of a quiet router loads at once; the rest of the burst waits for
+    the window to end and loads once, as the latest config."""
+    router = Router()
+    control = _control(router, coalesce=0.3)
+    control.apply(_sites(1))
+    assert len(router.loads) == 1, "a single change is not delayed"
+    for n in range(2, 30):
+        assert control.apply(_sites(n))
+    assert len(router.loads) == 1 and control.pending
+    _wait_loads(router, 2)
+    assert [_hosts(c) for c in router.loads] == [1, 29]
+    assert not control.pending
+    time.sleep(0.35)
+    control.apply(_sites(30))
+    assert len(router.loads) == 3, "after a quiet window a change loads at once again"
+
+
+def test_a_window_ending_during_a_hold_leaves_the_load_to_the_hold_t3() -> None:
+    router = Router()
+    control = _control(router, coalesce=0.1)
+    control.apply(_sites(1))
+    control.apply(_sites(2))  # coalesced
+    with control.holding():
+        time.sleep(0.3)
+        assert len(router.loads) == 1, "no load while a deploy holds requests"
+    assert [_hosts(c) for c in router.loads] == [1, 2]
+
+
+def test_a_coalesced_change_held_past_the_hold_limit_loads_anyway_t3() -> None:
+    router = Router()
+    control = _control(router, hold=0.3, coalesce=0.1)
+    control.apply(_sites(1))
+    control.apply(_sites(2))
+    with control.holding():
+        _wait_loads(router, 2)
+        assert [_hosts(c) for c in router.loads] == [1, 2]

@@ -183,4 +183,5 @@ def make_route(template: str, route: RouteSchema) -> RouteConfig:
         template=normalize_template(template), type=route.type, upstream=route.upstream,
         to=route.to, id=route.id, primary=route.primary, attributes=freeze(route.attributes),
         redirects=freeze(route.redirects.model_dump(exclude_none=True)), cache=freeze(route.cache),
+        tls=freeze(route.tls.model_dump(exclude_none=True)),
     )

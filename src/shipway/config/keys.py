@@ -33,7 +33,7 @@ APP_PENDING = frozenset({
     "crons.*.commands.stop", "crons.*.timeout",
 })
 SERVICE_PENDING = frozenset({"size", "relationships", "container_profile"})
-ROUTE_PENDING = frozenset({"cache", "ssi", "tls", "sticky"})
+ROUTE_PENDING = frozenset({"cache", "ssi", "sticky"})
 
 
 def report_keys(data: Any, schema: type[BaseModel], pending: frozenset[str], notes: Notes,

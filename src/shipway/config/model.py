@@ -172,6 +172,7 @@ class RouteConfig:
     attributes: Mapping[str, Any] = no_entries()
     redirects: Mapping[str, Any] = no_entries()
     cache: Mapping[str, Any] | bool | None = None
+    tls: Mapping[str, Any] = no_entries()  # T2: min_version, HSTS, client certificates
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,7 @@ class ResolvedRoute:
     original_url: str
     attributes: Mapping[str, Any] = no_entries()
     redirects: Mapping[str, Any] = no_entries()  # partial redirects, kept out of PLATFORM_ROUTES
+    tls: Mapping[str, Any] = no_entries()
 
 
 def resolve_routes(routes: Sequence[RouteConfig],
@@ -152,7 +153,7 @@ def _resolve(route: RouteConfig, hosts: Hosts,
             url=f"{template.scheme}://{host}{path}", scheme=template.scheme, host=host, path=path,
             type=route.type, upstream_app=upstream, to=to, primary=bool(route.primary),
             id=route.id, original_url=route.template, attributes=route.attributes,
-            redirects=route.redirects,
+            redirects=route.redirects, tls=route.tls,
         )
         for host in hosts.expand(template.host)
     ]

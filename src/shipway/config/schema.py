@@ -322,6 +322,19 @@ class RedirectsSchema(_Schema):
     paths: Section[dict[str, Section[PathRedirectSchema]]] = {}
 
 
+class HstsSchema(_Schema):
+    enabled: bool | None = None
+    include_subdomains: bool = False
+    preload: bool = False
+
+
+class TlsSchema(_Schema):
+    min_version: Literal["TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"] | None = None
+    strict_transport_security: Section[HstsSchema] = HstsSchema()
+    client_authentication: Literal["request", "require"] | None = None
+    client_certificate_authorities: Section[list[str]] = []
+
+
 class RouteSchema(_Schema):
     type: Literal["upstream", "redirect", "proxy"]
     upstream: str | None = None
@@ -331,6 +344,7 @@ class RouteSchema(_Schema):
     attributes: Section[dict[str, Any]] = {}
     redirects: Section[RedirectsSchema] = RedirectsSchema()
     cache: Annotated[Any, AfterValidator(_cache)] = None
+    tls: Section[TlsSchema] = TlsSchema()  # T2: applied by the router
 
 
 M = TypeVar("M", bound=BaseModel)

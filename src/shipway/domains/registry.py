@@ -23,6 +23,11 @@ class Domain:
     is_default: bool
 
 
+# Each name is a certificate the router asks an ACME CA for: a project adding
+# thousands would spend the machine's CA rate limits (and Caddy's memory).
+MAX_DOMAINS = 100
+
+
 class Domains:
     def __init__(self, store: Store, platform_domain: str) -> None:
         self._store = store
@@ -30,6 +35,9 @@ class Domains:
 
     def add(self, project: str, raw: str) -> Domain:
         name = check_domain(raw, self._platform_domain)
+        if len(self.list(project)) >= MAX_DOMAINS:
+            raise UsageError(f"project {project!r} already has {MAX_DOMAINS} domains, the most "
+                             "one project may have; delete one first")
         try:
             self._store.execute("INSERT INTO domains (name, project, created_at) VALUES (?, ?, ?)",
                                 name, project, now())

@@ -19,6 +19,13 @@ present (a deploy runs) → retry up to the hold limit; absent → retry for
 `DOWN_RETRY` only, so a crashed app costs its clients under a second. The
 choice is made when a request arrives: removing the marker never cuts a
 request already held.
+
+Upstream keep-alive (T5): the proxy for requests outside a deploy pools its
+upstream connections (a fresh connection per request cost the router ~90 %
+of its throughput against a keep-alive app); the proxy a request takes while
+the marker exists dials a fresh connection per request, so every request
+arriving during a deploy passes the gate (which acts on new connections) and
+is answered by the new release, never by a pooled connection to the old one.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from shipway.router.table import (
     Redirect,
     Site,
     StaticLocation,
+    TlsOptions,
     Upstream,
     expires_seconds,
 )
@@ -112,7 +120,7 @@ def render(
             servers["https"]["protocols"] = ["h1", "h2"]
         # http → https twins are explicit Redirect sites in the table.
         servers["https"]["automatic_https"] = {"disable_redirects": True}
-        servers["https"]["tls_connection_policies"] = [{}]
+        servers["https"]["tls_connection_policies"] = connection_policies(secure)
     # Caddy must know which ports are "HTTP" and "HTTPS", or it would treat an
     # http server on a non-80 port as HTTPS and go fetch certificates for it.
     apps: JSON = {"http": {"http_port": http_port, "https_port": https_port, "servers": servers}}
@@ -187,7 +195,55 @@ def _site_route(site: Site, hold: str) -> JSON:
     if site.redirects:
         routes = [route for r in site.redirects for route in _path_redirects(r)]
         handle = [{"handler": "subroute", "routes": [*routes, {"handle": handle}]}]
+    if site.tls is not None and site.tls.hsts:
+        handle = [_hsts(site.tls), *handle]
     return {"match": [match], "handle": handle, "terminal": True}
+
+
+HSTS_MAX_AGE = 31536000  # one year, as Platform.sh sends it
+
+
+def _hsts(tls: TlsOptions) -> JSON:
+    value = f"max-age={HSTS_MAX_AGE}"
+    value += "; includeSubDomains" if tls.hsts_subdomains else ""
+    value += "; preload" if tls.hsts_preload else ""
+    return {"handler": "headers", "response": {"set": {"Strict-Transport-Security": [value]}}}
+
+
+def connection_policies(sites: list[Site]) -> list[JSON]:
+    """One TLS connection policy per distinct route `tls` handshake setting (T2),
+    matched on SNI, then the default one. A host routed with several settings
+    (two paths) gets the first in table order: one handshake serves them all."""
+    chosen: dict[str, TlsOptions] = {}
+    for site in sorted(sites, key=_specificity):
+        if site.tls is not None and site.tls.connection:
+            chosen.setdefault(site.host, site.tls)
+    grouped: dict[TlsOptions, list[str]] = {}
+    for host, tls in sorted(chosen.items()):
+        grouped.setdefault(tls, []).append(host)
+    policies = [_connection_policy(tls) | {"match": {"sni": hosts}} for tls, hosts in grouped.items()]
+    return [*policies, {}]
+
+
+def _connection_policy(tls: TlsOptions) -> JSON:
+    policy: JSON = {}
+    if tls.min_version:
+        policy["protocol_min"] = tls.min_version
+    if tls.client_auth:
+        ders = [_pem_body(pem) for pem in tls.client_cas]
+        mode = "request" if tls.client_auth == "request" else (
+            "require_and_verify" if ders else "require")
+        auth: JSON = {"mode": mode}
+        if ders:
+            auth["ca"] = {"provider": "inline", "trusted_ca_certs": ders}
+        policy["client_authentication"] = auth
+    return policy
+
+
+def _pem_body(pem: str) -> str:
+    """A PEM certificate's base64 DER, as Caddy's inline CA pool takes it."""
+    body = pem.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END CERTIFICATE-----", 1)[0]
+    return "".join(body.split())
 
 
 def _path_redirects(redirect: PathRedirect) -> list[JSON]:
@@ -249,6 +305,7 @@ def _proxy(upstream: Upstream, hold: str, script_root: str = APP_ROOT) -> JSON:
         return _text(404, "Not found\n")
     transport = _fastcgi(script_root) if upstream.fastcgi else _NO_UPSTREAM_KEEPALIVE
     held = _reverse_proxy(upstream.dial, hold, transport)
+    pooled = _fastcgi(script_root) if upstream.fastcgi else _UPSTREAM_KEEPALIVE
     if upstream.hold_marker is None:
         return held
     marker = PurePosixPath(upstream.hold_marker)
@@ -257,7 +314,7 @@ def _proxy(upstream: Upstream, hold: str, script_root: str = APP_ROOT) -> JSON:
         "handler": "subroute",
         "routes": [
             {"match": [deploying], "handle": [held], "terminal": True},
-            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY, transport)]},
+            {"handle": [_reverse_proxy(upstream.dial, DOWN_RETRY, pooled)]},
         ],
     }
 
@@ -269,7 +326,7 @@ def _reverse_proxy(dial: str, try_duration: str, transport: JSON) -> JSON:
         "handler": "reverse_proxy",
         "upstreams": [{"dial": dial}],
         "load_balancing": {"try_duration": try_duration, "try_interval": "20ms"},
-        "transport": transport,
+        "transport": dict(transport),
     }
 
 
@@ -280,15 +337,20 @@ def _fastcgi(script_root: str) -> JSON:
     return {"protocol": "fastcgi", "root": script_root, "split_path": [PHP_SPLIT]}
 
 
-# A fresh connection per proxied request. The deploy gate acts on new
-# connections (nftables `ct state new`, the unix link), so a pooled one could
-# carry a request past it to a release being stopped. And Caddy's pool leaves
-# connections open that no request ever uses (seen after client aborts):
-# each one blocks a gunicorn sync worker until gunicorn's 30 s worker timeout
-# ("WORKER TIMEOUT ... no URI read"), stalling a 2-worker app. Apps that close
-# after each response (gunicorn sync) lose nothing; measured: same CPU per
-# request.
+# While a deploy holds (and for an upstream with no hold marker): a fresh
+# connection per proxied request. The deploy gate acts on new connections
+# (nftables `ct state new`, the unix link), so a pooled one could carry a
+# held request past it to the release being stopped.
 _NO_UPSTREAM_KEEPALIVE: JSON = {"protocol": "http", "keep_alive": {"enabled": False}}
+# Outside deploys: pooled connections (T5). Caddy's pool can keep a connection
+# no request uses (a dial finished after its client aborted), which blocks a
+# gunicorn sync worker until the idle timeout closes it: kept short, and
+# below the usual app keep-alive timeouts (gunicorn's 2 s) so the app is not
+# the side closing an idle connection as the router reuses it.
+_UPSTREAM_KEEPALIVE: JSON = {
+    "protocol": "http",
+    "keep_alive": {"enabled": True, "idle_timeout": "1s", "max_idle_conns_per_host": 64},
+}
 
 
 def _upstream(upstream: Upstream, locations: tuple[StaticLocation, ...], hold: str) -> list[JSON]:

@@ -8,12 +8,19 @@ after it, not one each, and the caller never waits for another environment's
 deploy. If holds overlap for longer than the hold limit, a timer loads the
 pending config anyway (a held request is past its limit by then). A config
 equal to the one loaded is never sent at all.
+
+Outside holds, changes are coalesced (T3): a change loads at once unless a
+load happened less than `coalesce_seconds` ago; then the latest config is
+loaded when that window ends, so a burst of activations or domain additions
+costs one reload per window instead of one each (every reload can fail a
+request being accepted at that moment, and closes idle client connections).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +30,10 @@ from shipway.errors import PlatformError
 from shipway.router.caddyconfig import render
 from shipway.router.table import Site
 from shipway.router.tls import Acme
+
+# Long enough to merge a burst of platform changes (a loop of activations, a
+# script adding domains), short enough that a change is served within a second.
+COALESCE_SECONDS = 0.5
 
 
 class RouterControl:
@@ -40,6 +51,7 @@ class RouterControl:
         access_log: Path | None,
         listen: Mapping[str, str] | None = None,
         acme: Acme | None = None,
+        coalesce_seconds: float = COALESCE_SECONDS,
     ) -> None:
         self._load = load
         self._current = current
@@ -55,6 +67,9 @@ class RouterControl:
         self._loaded: dict[str, Any] | None = None
         self._pending: dict[str, Any] | None = None
         self._deferrals = 0
+        self._coalesce = coalesce_seconds
+        self._last_send = float("-inf")
+        self._window: threading.Timer | None = None
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -83,9 +98,30 @@ class RouterControl:
             if self._holds:
                 self._defer(config)
                 return True
+            wait = self._last_send + self._coalesce - time.monotonic()
+            if wait > 0:
+                self._coalesce_later(config, wait)
+                return True
             self._pending = None
             self._send(config)
         return True
+
+    def _coalesce_later(self, config: dict[str, Any], wait: float) -> None:
+        self._pending = config
+        if self._window is None:
+            self._window = threading.Timer(wait, self._window_ends)
+            self._window.daemon = True
+            self._window.start()
+
+    def _window_ends(self) -> None:
+        with self._cond:
+            self._window = None
+            if not self._holds:
+                self._flush()
+            elif self._pending is not None:
+                # A hold began meanwhile: the last one to end loads it, or the hold limit.
+                config, self._pending = self._pending, None
+                self._defer(config)
 
     @property
     def pending(self) -> bool:
@@ -121,3 +157,4 @@ class RouterControl:
     def _send(self, config: dict[str, Any]) -> None:
         self._load(config)
         self._loaded = config
+        self._last_send = time.monotonic()

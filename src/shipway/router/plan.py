@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from shipway.config.model import AppConfig
@@ -19,6 +20,7 @@ from shipway.router.table import (
     Redirect,
     Site,
     StaticLocation,
+    TlsOptions,
     Upstream,
 )
 from shipway.webkind import WebKind, is_php, web_kind
@@ -87,15 +89,31 @@ def _site(route: ResolvedRoute, apps: Mapping[str, RoutedApp]) -> Site | None:
     parts = urlsplit(route.url)
     scheme = "https" if parts.scheme == "https" else "http"
     host, path = parts.hostname or "", parts.path or "/"
+    tls = tls_options(route.tls) if scheme == "https" else None
     if route.type == "redirect" and route.to:
-        return Site(scheme, host, path, Redirect(route.to, 301), redirects=_redirects(route))
+        return Site(scheme, host, path, Redirect(route.to, 301), redirects=_redirects(route),
+                    tls=tls)
     routed = apps.get(route.upstream_app or "")
     if route.type != "upstream" or routed is None:
         return None
     kind = web_kind(routed.app)
     upstream = Upstream(routed.dial, routed.hold_marker, fastcgi=kind is WebKind.FPM,
                         static=kind is WebKind.STATIC)
-    return Site(scheme, host, path, upstream, _locations(routed), redirects=_redirects(route))
+    return Site(scheme, host, path, upstream, _locations(routed), redirects=_redirects(route),
+                tls=tls)
+
+
+def tls_options(tls: Mapping[str, Any]) -> TlsOptions | None:
+    """A route's `tls` key as the router applies it (T2); None when it asks for nothing."""
+    hsts = tls.get("strict_transport_security") or {}
+    version = tls.get("min_version")
+    options = TlsOptions(
+        min_version={"TLSv1.3": "tls1.3"}.get(version, "tls1.2") if version else None,
+        hsts=bool(hsts.get("enabled")), hsts_subdomains=bool(hsts.get("include_subdomains")),
+        hsts_preload=bool(hsts.get("preload")), client_auth=tls.get("client_authentication"),
+        client_cas=tuple(tls.get("client_certificate_authorities") or ()),
+    )
+    return None if options == TlsOptions() else options
 
 
 def _redirects(route: ResolvedRoute) -> tuple[PathRedirect, ...]:

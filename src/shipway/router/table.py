@@ -213,6 +213,33 @@ class PathRedirect:
 
 
 @dataclass(frozen=True)
+class TlsOptions:
+    """A route's `tls` key (T2). `min_version`: "tls1.2" or "tls1.3" (Caddy
+    speaks nothing older, so TLSv1.0/1.1 floors become 1.2). `client_cas`:
+    PEM certificates a client certificate must chain to."""
+
+    min_version: str | None = None
+    hsts: bool = False
+    hsts_subdomains: bool = False
+    hsts_preload: bool = False
+    client_auth: Literal["request", "require"] | None = None
+    client_cas: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.min_version not in (None, "tls1.2", "tls1.3"):
+            raise ValueError(f"min_version must be tls1.2 or tls1.3, not {self.min_version!r}")
+        for pem in self.client_cas:
+            if "-----BEGIN CERTIFICATE-----" not in pem or "{" in pem:
+                raise ValueError("client_certificate_authorities must be PEM certificates")
+        object.__setattr__(self, "client_cas", tuple(self.client_cas))
+
+    @property
+    def connection(self) -> bool:
+        """Whether the TLS handshake itself changes (a connection policy of its own)."""
+        return self.min_version is not None or self.client_auth is not None
+
+
+@dataclass(frozen=True)
 class Site:
     """One route: requests for scheme://host/path… get `action`."""
 
@@ -222,8 +249,11 @@ class Site:
     action: Upstream | Redirect
     locations: tuple[StaticLocation, ...] = ()
     redirects: tuple[PathRedirect, ...] = ()  # tried before `action`
+    tls: TlsOptions | None = None  # https only
 
     def __post_init__(self) -> None:
+        if self.tls is not None and self.scheme != "https":
+            raise ValueError("tls options only apply to an https site")
         if self.scheme not in ("http", "https"):
             raise ValueError(f"scheme must be http or https, not {self.scheme!r}")
         if not re.fullmatch(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", self.host):
