@@ -13,6 +13,7 @@ Prints the failed requests of the steady load and of A's held requests, the
 number of config loads Caddy saw, and how long the changes waited.
 
 Run as root: .venv/bin/python bench/router_static.py [--activations 100 --domains 20]
+                 [--every 0.05] [--coalesce 0.5]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from tests.e2e.conftest import free_port  # noqa: E402
 
 from shipway.deploy import gate  # noqa: E402
 from shipway.router.caddy import Caddy  # noqa: E402
-from shipway.router.control import RouterControl  # noqa: E402
+from shipway.router.control import COALESCE_SECONDS, RouterControl  # noqa: E402
 from shipway.router.table import Site, Upstream  # noqa: E402
 
 ROUTER_UID = 3_960_000 + os.getpid() % 1000
@@ -78,7 +79,7 @@ def _curl(url: str, host: str, port: int, timeout: float) -> tuple[str, str]:
 
 
 class Bench:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, coalesce: float) -> None:
         self.http, self.https = free_port(), free_port()
         listen = [("127.0.0.1", self.http), ("127.0.0.1", self.https)]
         self.caddy = Caddy(base / "router", run_as=ROUTER_UID, listen=listen)
@@ -95,7 +96,7 @@ class Bench:
             load, lambda: None, http_port=self.http, https_port=self.https,
             listen_host="127.0.0.1", admin_socket=self.caddy.admin_socket,
             storage_dir=self.caddy.storage_dir, hold_seconds=30, access_log=None,
-            listen=addresses)
+            listen=addresses, coalesce_seconds=coalesce)
         apps = base / "apps"
         apps.mkdir(mode=0o755)
         self.steady_sock, self.held_sock = apps / "steady.sock", apps / "held.sock"
@@ -145,10 +146,10 @@ def _deploy_a(bench: Bench, answers: list[str]) -> None:
     gate.end_hold(bench.marker)
 
 
-def run(activations: int, domains: int, every: float) -> None:
+def run(activations: int, domains: int, every: float, coalesce: float) -> None:
     base = Path(tempfile.mkdtemp(prefix="router-static-"))
     base.chmod(0o755)
-    bench = Bench(base)
+    bench = Bench(base, coalesce)
     bench.servers.append(_serve(bench.held_sock, "a-old"))
     bench.control.apply(bench.sites(0, 0))
     time.sleep(1)
@@ -174,7 +175,7 @@ def run(activations: int, domains: int, every: float) -> None:
         waited = max(waited, time.monotonic() - before)
         time.sleep(every)
     deploy.join()
-    time.sleep(0.5)
+    time.sleep(max(0.5, coalesce + 0.3))  # the last coalesced load, and requests after it
     stop.set()
     for thread in loops:
         thread.join()
@@ -200,8 +201,10 @@ def main() -> None:
     args.add_argument("--activations", type=int, default=100)
     args.add_argument("--domains", type=int, default=20)
     args.add_argument("--every", type=float, default=0.05)
+    args.add_argument("--coalesce", type=float, default=COALESCE_SECONDS,
+                      help="RouterControl's window for changes outside holds (0: none)")
     opts = args.parse_args()
-    run(opts.activations, opts.domains, opts.every)
+    run(opts.activations, opts.domains, opts.every, opts.coalesce)
 
 
 if __name__ == "__main__":

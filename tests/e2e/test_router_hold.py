@@ -327,3 +327,78 @@ def test_d2_hold_figures_from_the_access_log(
     assert client_longest >= 1.0
     assert client_longest - 0.5 <= figures.longest <= client_longest + 0.05
 
+
+
+# --- pooled upstream connections (T5) must not weaken the hold (D2) ----------
+
+
+class _KeepAliveEcho(_Echo):
+    protocol_version = "HTTP/1.1"  # keeps the connection open: Caddy may pool it
+
+
+class _Counted:
+    """Counts the connections an app accepted (to see that Caddy pools them)."""
+
+    accepted = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1
+        super().process_request(request, client_address)  # type: ignore[misc]
+
+
+class _CountedUnix(_Counted, UnixApp):
+    pass
+
+
+class _CountedTcp(_Counted, TcpApp):
+    pass
+
+
+@pytest.mark.parametrize("family", ["unix", "tcp"])
+def test_d2_t5_pooled_connections_to_the_old_release_never_carry_a_held_request(
+        route: Callable[..., None], base: Path, http_port: int, table: str, family: str) -> None:
+    """Outside deploys the router reuses upstream connections (T5). Worst case for the hold:
+    the gate closed while the old release still runs with connections pooled to it (by both
+    of the router's proxies). Every request arriving then must wait and be answered by the
+    new release, never by the old."""
+    marker = base / "holds" / f"pooled-{family}"
+    if family == "unix":
+        sock_dir, upstream = base / "pooled-app", base / "u" / "pooled.sock"
+        sock_dir.mkdir(exist_ok=True)
+        upstream.parent.mkdir(exist_ok=True)
+        old = _CountedUnix(str(sock_dir / "old.sock"), _KeepAliveEcho)
+        (sock_dir / "old.sock").chmod(0o666)
+        route(Upstream(f"unix/{upstream}", hold_marker=str(marker)))
+    else:
+        port = free_port()
+        old = _CountedTcp(("127.0.0.1", port), _KeepAliveEcho)
+        route(Upstream(f"127.0.0.1:{port}", hold_marker=str(marker)))
+    with serving(old, "old"):
+        if family == "unix":
+            gate.release_socket(sock_dir / "old.sock", upstream)
+        with _client(http_port) as client:
+            for _ in range(20):
+                assert client.get("/").headers["X-App"] == "old"
+            assert old.accepted < 10, f"the router did not pool: {old.accepted} connections for 20"
+            # Requests taking the deploy branch while the gate is open (as the held requests
+            # of the deploy that started "old" were answered by it): a pool there would keep them.
+            gate.begin_hold(marker)
+            for _ in range(5):
+                assert client.get("/").headers["X-App"] == "old"
+        if family == "unix":
+            gate.hold_socket(upstream)
+        else:
+            gate.hold_port(table, port)
+        threads, results = _send_all(http_port)
+        assert _all_held(threads, 1.5), "the old release, still up, must not answer"
+    new: UnixApp | TcpApp = (_unix_app(sock_dir / "new.sock") if family == "unix"
+                             else TcpApp(("127.0.0.1", port), _KeepAliveEcho))
+    with serving(new, "new"):
+        if family == "unix":
+            gate.release_socket(sock_dir / "new.sock", upstream)
+        else:
+            gate.release_port(table, port)
+        gate.end_hold(marker)
+        for thread in threads:
+            thread.join(10)
+    _assert_answered_by(results, "new", held_at_least=1.5)
