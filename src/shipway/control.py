@@ -51,6 +51,7 @@ def build_platform(settings: Settings) -> Platform:
         listen={scheme: caddy.listen_address(settings.listen_host, port)
                 for scheme, port in ports.items()},
         acme=router_acme(settings, router_home),
+        coalesce_seconds=settings.router_coalesce_ms / 1000,
     )
     return Platform(settings, control)
 

@@ -64,6 +64,8 @@ class Settings:
     # directory URL; Let's Encrypt production by default), SHIPWAY_ACME_CA_ROOT
     # (a PEM file trusted for that CA's own HTTPS), SHIPWAY_ACME_EMAIL.
     acme_ca: str | None = None
+    # T3: merge router reloads within this window (router/control.py); 0 = load each at once.
+    router_coalesce_ms: int = 0
     acme_ca_root: str | None = None
     acme_email: str | None = None
     # The ranges ("uids", "ports") derived from the home's hash, neither set
@@ -163,6 +165,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         derived_ranges=derived,
         acme_ca=env.get("SHIPWAY_ACME_CA") or None,
+        router_coalesce_ms=_int(env, "SHIPWAY_ROUTER_COALESCE_MS", 0),
         acme_ca_root=env.get("SHIPWAY_ACME_CA_ROOT") or None,
         acme_email=env.get("SHIPWAY_ACME_EMAIL") or None,
     )

@@ -9,8 +9,8 @@ deploy. If holds overlap for longer than the hold limit, a timer loads the
 pending config anyway (a held request is past its limit by then). A config
 equal to the one loaded is never sent at all.
 
-Outside holds, changes are coalesced (T3): a change loads at once unless a
-load happened less than `coalesce_seconds` ago; then the latest config is
+Outside holds, changes can be coalesced (T3, opt-in): a change loads at once
+unless a load happened less than `coalesce_seconds` ago; then the latest config is
 loaded when that window ends, so a burst of activations or domain additions
 costs one reload per window instead of one each (every reload can fail a
 request being accepted at that moment, and closes idle client connections).
@@ -31,9 +31,11 @@ from shipway.router.caddyconfig import render
 from shipway.router.table import Site
 from shipway.router.tls import Acme
 
-# Long enough to merge a burst of platform changes (a loop of activations, a
-# script adding domains), short enough that a change is served within a second.
-COALESCE_SECONDS = 0.5
+# Off by default: with a window, `apply` returns before its change is loaded,
+# so an environment just activated may answer from the old routes for up to
+# the window. SHIPWAY_ROUTER_COALESCE_MS turns it on (0.5 s merges a loop of
+# activations or a script adding domains into one reload per half second).
+COALESCE_SECONDS = 0.0
 
 
 class RouterControl:
