@@ -36,7 +36,7 @@ def _repository_dir() -> Iterator[None]:
 def sql(sw: Shipway, env: str, statement: str, project: str = "bk") -> str:
     variables = json.loads(sw.fetch(sw.url(project, env) + "env")[1])
     db = json.loads(base64.b64decode(variables["PLATFORM_RELATIONSHIPS"]))["database"][0]
-    url = f"postgresql://{db['username']}:{db['password']}@127.0.0.1:{db['port']}/{db['path']}"
+    url = f"postgresql://{db['username']}:{db['password']}@{db['ip']}:{db['port']}/{db['path']}"
     out = subprocess.run(["psql", "-qtA", url, "-c", statement], capture_output=True, text=True,
                          check=True, timeout=30)
     return out.stdout.strip()

@@ -71,3 +71,26 @@ def test_c8_bun_from_the_npm_registry(shipway: Shipway, tmp_path: Path) -> None:
     assert "Installing bun 1." in log and "bun is 1." in log, log
     status, body = shipway.fetch(shipway.url("bun"))
     assert status == 200 and body.startswith("bun 1."), body
+
+
+DENO = """    stack: ["deno"]
+    hooks:
+      build: |
+        echo "deno is $(deno --version | head -1)"
+    web:
+      commands:
+        start: deno run --allow-net --allow-env server.ts
+"""
+DENO_SERVER = ("Deno.serve({port: Number(Deno.env.get('PORT')), hostname: '127.0.0.1'}, "
+               "() => new Response('deno ' + Deno.version.deno));\n")
+
+
+def test_c8_deno_from_the_npm_registry(shipway: Shipway, tmp_path: Path) -> None:
+    """upsun/demo-js writes a bare `deno`: its current major, fetched as @deno/linux-x64-glibc."""
+    remote = shipway.create_project("deno")
+    out = push(upsun_repo(tmp_path / "r", DENO, {"server.ts": DENO_SERVER}), remote)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log
+    assert "Installing deno 2." in log and "deno is deno 2." in log, log
+    status, body = shipway.fetch(shipway.url("deno"))
+    assert status == 200 and body.startswith("deno 2."), body

@@ -51,9 +51,26 @@ def test_c11_postgresql_12_provisioned_from_npm_and_nearest_redis(shipway: Shipw
     rels = json.loads(base64.b64decode(json.loads(body)["PLATFORM_RELATIONSHIPS"]))
     db = rels["database"][0]
     version = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-p", str(db["port"]), "-U", db["username"], db["path"],
+        ["psql", "-h", db["ip"], "-p", str(db["port"]), "-U", db["username"], db["path"],
          "-tAc", "show server_version"],
         env={"PGPASSWORD": db["password"], "PATH": "/usr/bin:/bin"},
         capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     assert version.startswith("12."), version
+    assert db["port"] == 5432 and db["ip"].startswith("127.77.")  # its standard port (C6a)
     assert (shipway.home / "runtimes" / "postgresql-12" / "bin" / "postgres").is_file()
+
+
+def test_c11_a_second_provisioned_major_postgresql_17(shipway: Shipway, tmp_path: Path) -> None:
+    remote = shipway.create_project("pg17")
+    repo = with_services(stdlib_with_postgres(tmp_path / "r"), "python:3.11",
+                         "db:\n  type: postgresql:17\n  disk: 256\n")
+    out = push(repo, remote)
+    assert out.returncode == 0, out.stdout + out.stderr
+    env = json.loads(shipway.fetch(shipway.url("pg17") + "env")[1])
+    db = json.loads(base64.b64decode(env["PLATFORM_RELATIONSHIPS"]))["database"][0]
+    version = subprocess.run(
+        ["psql", "-h", db["ip"], "-p", str(db["port"]), "-U", db["username"], db["path"],
+         "-tAc", "show server_version"],
+        env={"PGPASSWORD": db["password"], "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    assert version.startswith("17."), version

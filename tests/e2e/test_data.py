@@ -18,7 +18,7 @@ def sql(shipway: Shipway, env: str, statement: str) -> str:
     """Run SQL as root on the host (root may reach every service) with the app's credentials."""
     variables = json.loads(shipway.fetch(shipway.url("data", env) + "env")[1])
     db = json.loads(base64.b64decode(variables["PLATFORM_RELATIONSHIPS"]))["database"][0]
-    url = f"postgresql://{db['username']}:{db['password']}@127.0.0.1:{db['port']}/{db['path']}"
+    url = f"postgresql://{db['username']}:{db['password']}@{db['ip']}:{db['port']}/{db['path']}"
     out = subprocess.run(["psql", "-qtA", url, "-c", statement], capture_output=True, text=True,
                          check=True, timeout=30)
     return out.stdout.strip()

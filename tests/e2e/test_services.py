@@ -22,10 +22,10 @@ from shipway.encoding import b64json
 from shipway.errors import NotSupportedYet, PlatformError
 from shipway.sandbox.run import run_oneshot
 from shipway.sandbox.spec import Bind, SandboxSpec
-from shipway.services import isolation, servers
+from shipway.services import isolation, servers, standard
 from shipway.services.local import expose, local_instance, retire
 from shipway.services.relationships import (
-    host_names,
+    host_addresses,
     hosts_file,
     relationships_document,
     service_consumers,
@@ -58,14 +58,14 @@ def as_uid(uid: int, argv: list[str], env: dict[str, str] | None = None
 
 def psql(uid: int, inst: ServiceInstance, sql: str) -> subprocess.CompletedProcess[str]:
     ep = servers.endpoint(inst)
-    return as_uid(uid, ["psql", "-h", "127.0.0.1", "-p", str(ep.port), "-U", str(ep.username),
+    return as_uid(uid, ["psql", "-h", ep.ip, "-p", str(ep.port), "-U", str(ep.username),
                         "-d", str(ep.path), "-Atc", sql],
                   {"PGPASSWORD": str(ep.password), "PGCONNECT_TIMEOUT": "5"})
 
 
 def mysql(uid: int, inst: ServiceInstance, sql: str) -> subprocess.CompletedProcess[str]:
     ep = servers.endpoint(inst)
-    return as_uid(uid, ["mysql", "--no-defaults", "--protocol=tcp", "-h", "127.0.0.1",
+    return as_uid(uid, ["mysql", "--no-defaults", "--protocol=tcp", "-h", ep.ip,
                         "-P", str(ep.port), "-u", str(ep.username), "-N", "-e", sql, str(ep.path)],
                   {"MYSQL_PWD": str(ep.password)})
 
@@ -96,7 +96,8 @@ def launch(tmp_path: Path, table: str) -> Iterator[Launch]:
         servers.prepare(inst)
         started.append(inst)
         line = expose(inst, table, allowed)
-        assert line.startswith(f"{name} ({type_}) on 127.0.0.1:{inst.port}: started, ready in ")
+        assert line.startswith(f"{name} ({type_}) on 127.0.0.1:{inst.port}")
+        assert ": started, ready in " in line
         assert expose(inst, table, allowed).endswith(": already running")
         return inst
 
@@ -128,10 +129,10 @@ def test_postgresql(launch: Launch) -> None:
 def test_postgresql_wants_its_password(launch: Launch) -> None:
     db = launch("db", "postgresql:15")
     ep = servers.endpoint(db)
-    wrong = as_uid(APP, ["psql", "-h", "127.0.0.1", "-p", str(ep.port), "-U", "main", "-d", "main",
+    wrong = as_uid(APP, ["psql", "-h", ep.ip, "-p", str(ep.port), "-U", "main", "-d", "main",
                          "-c", "SELECT 1"], {"PGPASSWORD": "wrong"})
     assert "password authentication failed" in wrong.stderr
-    superuser = as_uid(APP, ["psql", "-h", "127.0.0.1", "-p", str(ep.port), "-U", "postgres",
+    superuser = as_uid(APP, ["psql", "-h", ep.ip, "-p", str(ep.port), "-U", "postgres",
                              "-c", "SELECT 1"], {"PGPASSWORD": ""})
     assert superuser.returncode != 0  # the superuser only comes in over the private socket
 
@@ -194,7 +195,7 @@ def test_redis_persistent_survives_a_crash_under_its_supervisor(launch: Launch) 
     assert "restarting in" in store.log.read_text()
 
 
-def test_a_restart_reuses_credentials_and_a_new_port_restarts(launch: Launch) -> None:
+def test_a_restart_reuses_credentials_and_a_new_port_restarts(launch: Launch, table: str) -> None:
     db = launch("db", "postgresql:15")
     before = servers.endpoint(db)
     assert servers.prepare(db).endpoint == before
@@ -202,6 +203,7 @@ def test_a_restart_reuses_credentials_and_a_new_port_restarts(launch: Launch) ->
     moved = ServiceInstance(db.service, db.data_dir, db.state_dir, db.log, db.uid, free_port())
     assert servers.start(moved) is True
     servers.wait_ready(moved, timeout=60)
+    standard.translate(table, moved.port, "postgresql")  # what expose() does first (C6a)
     assert psql(0, moved, "SELECT 1").stdout.strip() == "1"
 
 
@@ -212,7 +214,7 @@ def test_a_version_the_host_lacks(tmp_path: Path) -> None:
         servers.prepare(inst)
     assert not (tmp_path / "data").exists()  # refused before touching anything
     prepared = servers.prepare(inst, nearest=True)
-    assert prepared.version == "15" and "running 15 instead" in prepared.warnings[0]
+    assert prepared.version == "15" and "running postgresql 15 instead of 16" in prepared.warnings[0]
 
 
 def test_isolation_follows_allow(table: str) -> None:
@@ -284,11 +286,14 @@ def test_an_app_sees_its_relationships(tmp_path: Path, launch: Launch) -> None:
     assert env["DATABASE_URL"] == (f"pgsql://main:{endpoints['db'].password}@database.internal:"
                                    f"{endpoints['db'].port}/main")
     hosts = tmp_path / "hosts"
-    hosts.write_text(hosts_file(host_names(doc)))
+    hosts.write_text(hosts_file(host_addresses(doc)))
 
     seen = run_in_app(tmp_path, APP, env, hosts)
-    assert seen[:4] == [f"127.0.0.1 {n}" for n in
-                        ("cache.internal", "database.internal", "db.internal", "redis.internal")]
+    # C6a: each service at its own address, on its standard port.
+    db_ip, cache_ip = endpoints["db"].ip, endpoints["cache"].ip
+    assert (endpoints["db"].port, endpoints["cache"].port) == (5432, 6379)
+    assert sorted(seen[:4]) == sorted([f"{cache_ip} cache.internal", f"{db_ip} database.internal",
+                                       f"{db_ip} db.internal", f"{cache_ip} redis.internal"])
     assert seen[4] == "['cache', 'database', 'redis'] database.internal []"
     assert seen[5:] == ["psql main", "PONG"]
     refused = "\n".join(run_in_app(tmp_path, OTHER, env, hosts)[5:])

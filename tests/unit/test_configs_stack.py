@@ -23,6 +23,8 @@ from shipway.sandbox.spec import Bind
     ({"runtimes": ["bun@1", "deno@2"], "packages": ["git"]},
      Stack((StackRuntime("bun", "1"), StackRuntime("deno", "2")), ("git",))),
     ({"runtimes": ["nodejs@24"]}, Stack((StackRuntime("nodejs", "24"),))),
+    (["deno"], Stack((StackRuntime("deno", "2"),))),  # upsun/demo-js: a bare runtime name
+    (["nodejs@22", "nodePackages.npm"], Stack((StackRuntime("nodejs", "22"),), ("nodePackages.npm",))),
 ])
 def test_c8_parse_stack(raw: object, expected: Stack) -> None:
     assert parse_stack(raw) == expected

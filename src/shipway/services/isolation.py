@@ -33,6 +33,9 @@ from shipway.errors import PlatformError
 CHAIN = "services_out"
 PORTS = "service_ports"
 ACCESS = "service_access"
+# Kept by standard.py (services on their standard ports, C6a), removed with ours.
+NAT_CHAIN = "services_nat"
+NAT_MAP = "service_dnat"
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
@@ -112,15 +115,18 @@ def remove_service_isolation(table: str) -> None:
     objects = _listing(["list", "table", "inet", _checked(table)])
     if objects is None:
         return
-    ours = {CHAIN, PORTS, ACCESS}
+    ours = {CHAIN, PORTS, ACCESS, NAT_CHAIN, NAT_MAP}
     t = f"inet {table}"
     lines = []
-    if any(o.get("chain", {}).get("name") == CHAIN for o in objects):
-        lines += [f"flush chain {t} {CHAIN}", f"delete chain {t} {CHAIN}"]
+    for chain in (CHAIN, NAT_CHAIN):
+        if any(o.get("chain", {}).get("name") == chain for o in objects):
+            lines += [f"flush chain {t} {chain}", f"delete chain {t} {chain}"]
     lines += [f"delete set {t} {name}" for name in (PORTS, ACCESS)
               if any(o.get("set", {}).get("name") == name for o in objects)]
+    if any(o.get("map", {}).get("name") == NAT_MAP for o in objects):
+        lines.append(f"delete map {t} {NAT_MAP}")
     others = [o for o in objects if set(o) - {"metainfo", "table", "rule"}
-              and not any(o.get(k, {}).get("name") in ours for k in ("chain", "set"))]
+              and not any(o.get(k, {}).get("name") in ours for k in ("chain", "set", "map"))]
     if not others:
         lines.append(f"delete table {t}")
     if lines:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shipway.config.model import ServiceConfig
 from shipway.environments.data import volume_path
-from shipway.services import isolation, servers
+from shipway.services import isolation, servers, standard
 from shipway.services.servers import ServiceInstance
 
 ROOT = "services"
@@ -51,13 +51,18 @@ def expose(inst: ServiceInstance, table: str, app_uids: Iterable[int], *,
     prepared server if it is not running as wanted, wait until it accepts
     connections. A line for the activity log."""
     isolation.allow(table, inst.port, {0, inst.uid, *app_uids})
+    standard.translate(table, inst.port, inst.kind.engine)
     started = servers.start(inst)
     waited = servers.wait_ready(inst, timeout=timeout)
     state = f"started, ready in {waited:.2f} s" if started else "already running"
-    return f"{inst.service.name} ({inst.service.type}) on 127.0.0.1:{inst.port}: {state}"
+    at = f"127.0.0.1:{inst.port}"
+    if (std := standard.standard_port(inst.kind.engine)) is not None:
+        at += f", {standard.service_address(inst.port)}:{std}"
+    return f"{inst.service.name} ({inst.service.type}) on {at}: {state}"
 
 
 def retire(inst: ServiceInstance, table: str) -> None:
     """Stop the server and stop guarding its port; its data stays."""
     servers.stop(inst)
+    standard.untranslate(table, inst.port, inst.kind.engine)
     isolation.forget(table, inst.port)

@@ -2,11 +2,12 @@
 PLATFORM_RELATIONSHIPS document (reference §3.2), Upsun's service variables,
 and the names its /etc/hosts must resolve.
 
-Every service listens on 127.0.0.1 on a port of its own, so `ip` is
-127.0.0.1 and `port` is that port (not 5432/3306/6379: apps read it from
-here). `host` is `<relationship>.internal` and `hostname`
-`<service>.internal`; the reference shows both spellings in use, so both
-resolve (`hosts_file`).
+Every service listens on 127.0.0.1 on a port of its own, and also answers
+at an address of its own on its standard port (standard.py, C6a): `ip` is
+that address and `port` the standard one (5432, 3306, 6379, 11211), as
+apps that hard-code them expect. `host` is `<relationship>.internal` and
+`hostname` `<service>.internal`; the reference shows both spellings in
+use, so both resolve to `ip` (`hosts_file`).
 
 A relationship may also name another app of the project (`api:
 "backend:http"`). The app is reached where it listens: its `PORT` on
@@ -178,11 +179,19 @@ def host_names(document: Mapping[str, list[Mapping[str, Any]]]) -> list[str]:
                    for key in ("host", "hostname")})
 
 
-def hosts_file(names: Iterable[str], base: str = DEFAULT_HOSTS) -> str:
+def host_addresses(document: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, str]:
+    """Each name the app must resolve → the address its entry gives (C6a:
+    a service's own loopback address, an app's 127.0.0.1)."""
+    return {e[key]: e.get("ip") or LOOPBACK for entries in document.values() for e in entries
+            for key in ("host", "hostname")}
+
+
+def hosts_file(names: Iterable[str] | Mapping[str, str], base: str = DEFAULT_HOSTS) -> str:
     """An /etc/hosts for the app's sandbox: `base` (e.g. the host's own file)
-    plus every name on the loopback address, where the services listen."""
+    plus every name on its address (names alone: the loopback address)."""
+    addresses = dict(names) if isinstance(names, Mapping) else dict.fromkeys(names, LOOPBACK)
     lines = [base.rstrip("\n")] if base.strip() else []
-    lines += [f"{LOOPBACK}\t{name}" for name in sorted(set(names))]
+    lines += [f"{addresses[name]}\t{name}" for name in sorted(addresses)]
     return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,7 @@ from shipway.sandbox.spec import Bind, SandboxCommand, SandboxSpec, bwrap_comman
 from shipway.services.engines import ROOT, Check, Credentials, Engine, Step, engine_for
 from shipway.services.kinds import Kind, kind_of
 from shipway.services.relationships import Endpoint
+from shipway.services.standard import service_address, standard_port
 from shipway.services.versions import STORE_POSTGRESQL, choose_version, installed_versions, postgresql_bin
 
 GRACE = 30.0  # databases flush on SIGTERM; KILL only after this
@@ -146,8 +147,13 @@ def available_versions(inst: ServiceInstance) -> tuple[tuple[str, ...], list[str
 def endpoint(inst: ServiceInstance) -> Endpoint:
     """Connection facts of a prepared instance (for relationships.py)."""
     creds = _credentials(_read_record(inst))
-    return Endpoint(port=inst.port, username=creds.username, password=creds.password,
-                    path=creds.database)
+    std = standard_port(inst.kind.engine)
+    if std is None:
+        return Endpoint(port=inst.port, username=creds.username, password=creds.password,
+                        path=creds.database)
+    # Apps dial the standard port at the service's own address (standard.py, C6a).
+    return Endpoint(port=std, username=creds.username, password=creds.password,
+                    path=creds.database, ip=service_address(inst.port))
 
 
 def start(inst: ServiceInstance) -> bool:
