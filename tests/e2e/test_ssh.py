@@ -109,6 +109,16 @@ def test_a4_app_is_read_only_and_mounts_are_writable(shipway: Shipway,
     assert os.stat(written).st_uid == int(out.stdout.strip()) != 0  # the app's own uid
 
 
+def test_a4_the_shell_reaches_what_the_app_reaches(shipway: Shipway, site: tuple[Path, Key]) -> None:
+    """The app's own listener, as its web process binds it, answers from the shell."""
+    probe = ("python3 -c \"import os, socket; a = os.environ.get('SOCKET'); "
+             "s = socket.socket(socket.AF_UNIX if a else socket.AF_INET); "
+             "s.connect(a or ('127.0.0.1', int(os.environ['PORT']))); "
+             "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(12).decode())\"")
+    out = _ssh(shipway, "main", probe)
+    assert out.returncode == 0 and out.stdout.startswith("HTTP/1.0 200"), out.stderr
+
+
 def test_a4_exit_status_and_environment_come_back(shipway: Shipway, site: tuple[Path, Key]) -> None:
     assert _ssh(shipway, "main", "exit 3").returncode == 3
     out = _ssh(shipway, "main", "env")

@@ -3,7 +3,6 @@ with SHIPWAY_SSH_PORT, shipway's own sshd — started together, stopped together
 
 from __future__ import annotations
 
-import grp
 import pwd
 import shutil
 from pathlib import Path
@@ -65,7 +64,6 @@ class SshGateway:
             except KeyError:
                 return
         self.uid, self.gid = entry.pw_uid, entry.pw_gid
-        grp.getgrgid(self.gid)
 
     def refresh_keys(self) -> None:
         bad = sshd.write_authorized_keys(self.s, self.access.authorized_keys(), self.gid)
@@ -77,3 +75,5 @@ class SshGateway:
             self.sshd.stop()
         if self.server is not None:
             self.server.stop()
+        # The keys and the gate go too: with the control plane down, nothing may be let in.
+        shutil.rmtree(self.s.runtime_dir, ignore_errors=True)
