@@ -8,6 +8,10 @@ need=()
 for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc sshd:openssh-server ssh:openssh-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# Team access (issue 10): the API's TLS certificates (openssl), SSH key fingerprints (ssh-keygen).
+for pair in openssl:openssl ssh-keygen:openssh-client; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
 # Node.js apps (nodejs:N) need a node and npm on the host; keep one that is there.
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)

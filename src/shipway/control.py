@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 
 import uvicorn
 
@@ -109,7 +110,14 @@ def _remote_api(settings: Settings, platform: Platform) -> tuple[uvicorn.Server,
                             access_log=False, ssl_certfile=str(tls.cert),
                             ssl_keyfile=str(tls.key), timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
-    threading.Thread(target=server.run, name="api-https", daemon=True).start()
+    thread = threading.Thread(target=server.run, name="api-https", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise PlatformError(f"the HTTPS API did not start on {value} (SHIPWAY_API_LISTEN): "
+                            "is the port taken or the address not this machine's?")
     print(f"shipway: API over HTTPS on {info['url']} (CA {tls.ca}; a token per request)",
           flush=True)
     return server, info

@@ -51,6 +51,7 @@ HOME_MODES: dict[str, int] = {
     "storage": 0o700,
     "services": 0o700,
     "control": 0o700,
+    "api": 0o700,  # the HTTPS API's CA and server keys (A3); root copies ca.crt to clients
     "git": 0o700,
     "builds": 0o700,
     "cache": 0o700,

@@ -53,6 +53,23 @@ def remote_cli(sw: Shipway, url: str, token: str, *args: str) -> subprocess.Comp
                           check=False, timeout=120)
 
 
+def local(sw: Shipway, actor: str | None = None) -> httpx.Client:
+    """The unix-socket API, as root or (X-Shipway-Actor) as a user, as the hook and gateway do."""
+    headers = {"X-Shipway-Actor": actor} if actor else {}
+    return httpx.Client(transport=httpx.HTTPTransport(uds=str(sw.home / "control" / "api.sock")),
+                        base_url="http://shipway", headers=headers, timeout=30)
+
+
+def user_id(sw: Shipway, email: str) -> str:
+    out = sw.cli("user:get", email, "-p", "shop", "--format", "json").stdout
+    return str(json.loads(out)["id"])
+
+
+def heads(sw: Shipway) -> str:
+    return subprocess.run(["git", "-C", str(sw.home / "git" / "shop.git"), "show-ref"],
+                          capture_output=True, text=True, check=True).stdout
+
+
 def activities(sw: Shipway) -> list[dict]:
     return json.loads(sw.cli("activity:list", "-p", "shop", "--format", "json").stdout)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .access_helpers import activities, api_platform, ca_of, https, remote_cli, token_for
-from .conftest import SHIPWAY, Shipway
+from .conftest import SHIPWAY, Shipway, running_shipway
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +38,7 @@ def test_a1_a5_users_keys_tokens_by_cli_redeploy_nothing(platform: tuple[Shipway
                                                          tmp_path: Path) -> None:
     sw, _ = platform
     releases = sw.cli("release:list", "-p", "shop", "--format", "json").stdout
+    deploy_log = sw.cli("log", "deploy", "-p", "shop", "-e", "main").stdout
     before = activities(sw)
     sw.cli("user:add", "alice@example.com", "-p", "shop", "--role", "viewer",
            "--role", "development:contributor", "--role", "staging:contributor")
@@ -59,6 +61,7 @@ def test_a1_a5_users_keys_tokens_by_cli_redeploy_nothing(platform: tuple[Shipway
     sw.cli("user:delete", "alice@example.com", "-p", "shop")
     # A5: none of it deployed, redeployed or ran a hook
     assert sw.cli("release:list", "-p", "shop", "--format", "json").stdout == releases
+    assert sw.cli("log", "deploy", "-p", "shop", "-e", "main").stdout == deploy_log
     assert activities(sw) == before
 
 
@@ -68,6 +71,19 @@ def test_a3_cli_over_https_with_a_token(platform: tuple[Shipway, str]) -> None:
     out = remote_cli(sw, url, token, "environment:list", "-p", "shop")
     assert out.returncode == 0, out.stderr
     assert "main" in out.stdout and "feat" in out.stdout
+
+
+def test_a1_users_see_only_environments_of_their_types(platform: tuple[Shipway, str]) -> None:
+    sw, url = platform
+    token = token_for(sw, "pat@example.com", "viewer", "production:viewer", name="p")
+    out = remote_cli(sw, url, token, "environment:list", "-p", "shop", "--format", "json")
+    assert [e["name"] for e in json.loads(out.stdout)] == ["main"], out.stderr
+    acts = json.loads(remote_cli(sw, url, token, "activity:list", "-p", "shop", "--format",
+                                 "json").stdout)
+    assert acts and {a["environment"] for a in acts} == {"main"}
+    refused = remote_cli(sw, url, token, "environment:info", "-p", "shop", "-e", "feat")
+    assert refused.returncode == 1 and "no role on development" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def test_a3_no_token_viewer_and_revoked(platform: tuple[Shipway, str]) -> None:
@@ -137,3 +153,16 @@ def test_a3_the_token_is_in_no_file_under_the_home_and_no_log(platform: tuple[Sh
     for path in [*sw.home.rglob("*"), sw.serve_log]:
         if path.is_file() and not path.is_symlink() and path.stat().st_size < 64 * 1024 * 1024:
             assert needle not in path.read_bytes(), path
+
+
+def test_a3_a_taken_api_port_stops_serve_with_a_clear_line() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError) as failed, \
+                running_shipway({"SHIPWAY_API_LISTEN": f"127.0.0.1:{port}"}):
+            pass
+    assert "the HTTPS API did not start on 127.0.0.1:" in str(failed.value)

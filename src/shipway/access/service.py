@@ -17,7 +17,6 @@ from typing import Any
 from shipway.access import roles
 from shipway.access.keys import parse_public_key
 from shipway.access.model import (
-    OPERATOR,
     TOKEN_PREFIX,
     Actor,
     ApiToken,
@@ -69,7 +68,7 @@ class Access:
     def may(self, actor: Actor, action: str, project: str, environment: str | None = None) -> bool:
         try:
             self.require(actor, action, project, environment)
-        except Forbidden:
+        except (Forbidden, NotFound):  # an environment gone since: nothing to show
             return False
         return True
 
@@ -198,5 +197,3 @@ def _parse(specs: list[str], base: roles.Grant | None) -> roles.Grant:
     except ValueError as exc:
         raise UsageError(f"--role: {exc}") from None
 
-
-__all__ = ["OPERATOR", "Access", "Actor"]

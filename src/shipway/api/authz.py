@@ -15,7 +15,8 @@ A rule's `scope` says where the environment (and so its type) comes from:
     activity       the environment of the {id} activity
     body-env       the body's (or query's) environment, else the project
     backup-target  the restore's target environment, else the backup's own
-    use-case       the use case decides (per pushed ref; users, keys and tokens)
+    use-case       the use case decides (users, keys and tokens)
+    hook           the unix socket only (the root-run git hook), then the use case (per ref)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCOPES = ("operator", "any", "project", "env", "parent", "new-branch", "activity", "body-env",
-          "backup-target", "use-case")
+          "backup-target", "use-case", "hook")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ E = P + "/environments/{env}"
 RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects"): Rule(None, "operator"),
     ("GET", "/projects"): Rule("view", "any"),
-    ("POST", P + "/push"): Rule("push", "use-case"),
+    ("POST", P + "/push"): Rule("push", "hook"),
     ("GET", P): Rule("view", "project"),
     ("POST", P): Rule("project:admin", "project"),
     ("GET", "/runtimes"): Rule("view", "any"),

@@ -49,7 +49,7 @@ def guarded(route: Route, remote: bool) -> Route:
                         request.path_params)
         if rule is None:
             raise Forbidden(f"no such action {request.path_params.get('action')!r}")
-        await authorize(request, actor, rule)
+        await authorize(request, actor, rule, remote)
         if BENCH:
             TIMINGS.append(time.perf_counter() - started)
         request.state.actor = actor
@@ -81,8 +81,12 @@ def authenticate(request: Request, remote: bool) -> Actor:
     return actor
 
 
-async def authorize(request: Request, actor: Actor, rule: Rule) -> None:
-    if rule.scope in ("any", "use-case"):
+async def authorize(request: Request, actor: Actor, rule: Rule, remote: bool = False) -> None:
+    if rule.scope == "hook" and remote:
+        # The push endpoint takes ref updates git has already received: only the git hook,
+        # on this machine, may claim them. Over the network, code arrives by git over SSH.
+        raise Forbidden("pushes arrive by git (over SSH), not through the HTTPS API")
+    if rule.scope in ("any", "use-case", "hook"):
         return
     if rule.scope == "operator":
         if not actor.is_operator:

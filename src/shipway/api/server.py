@@ -108,8 +108,11 @@ async def push(request: Request) -> Response:
 
 
 async def environment_list(request: Request) -> Response:
-    envs = await _call(request, _platform(request).environments, request.path_params["project"])
-    return JSONResponse([e.as_json() for e in envs])
+    platform, project = _platform(request), request.path_params["project"]
+    envs = await _call(request, platform.environments, project)
+    # A1: a user sees the environments of the types they have a role on, as on Platform.sh.
+    mine = [e for e in envs if platform.access.may(request.state.actor, "view", project, e.name)]
+    return JSONResponse([e.as_json() for e in mine])
 
 
 async def environment_info(request: Request) -> Response:
@@ -133,8 +136,11 @@ async def releases(request: Request) -> Response:
 async def activity_list(request: Request) -> Response:
     project = request.path_params["project"]
     env = request.query_params.get("environment")
-    found = await _call(request, _platform(request).activity_list, project, env)
-    return JSONResponse([a.as_json() for a in found])
+    platform = _platform(request)
+    found = await _call(request, platform.activity_list, project, env)
+    actor = request.state.actor
+    return JSONResponse([a.as_json() for a in found
+                         if platform.access.may(actor, "view", project, a.environment)])
 
 
 async def activity_get(request: Request) -> Response:

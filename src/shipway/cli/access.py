@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -184,6 +185,4 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _path(value: str) -> str:
-    from urllib.parse import quote
-
     return quote(value, safe="@")

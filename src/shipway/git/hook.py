@@ -40,8 +40,9 @@ def main() -> int:
     }
     ok = True
     try:
-        # Set by the SSH session (access/dispatch.py) to the pushing user; unset for root.
-        client = ApiClient(load_settings(), timeout=None,
+        # The local socket even when the pusher's environment names a remote API (A3);
+        # acting as the pushing user when the SSH session (access/dispatch.py) names one.
+        client = ApiClient(load_settings(), timeout=None, local=True,
                            actor=environ.get("SHIPWAY_PUSH_ACTOR") or None)
         for event in client.stream("POST", f"/projects/{project}/push", body):
             if "log" in event:
