@@ -140,7 +140,7 @@ def test_a4_an_interactive_shell_gets_a_terminal_of_the_clients_size(
         shipway: Shipway, site: tuple[Path, Key]) -> None:
     _repo, alice = site
     typed = b"tty && echo TTY-OK; stty size; exit 5\n"
-    code, out = run_in_pty([*alice.ssh("-tt"), "shipway@127.0.0.1", "ssh -p shop -e feature-x"],
+    code, out = run_in_pty([*alice.ssh("-tt"), alice.login, "ssh -p shop -e feature-x"],
                            alice.git_env(), typed, rows=33, cols=97)
     assert code == 5, out
     assert "TTY-OK" in out and "33 97" in out and "not a tty" not in out

@@ -58,6 +58,10 @@ class SshGateway:
     def _resolve_user(self) -> None:
         if self.s.port is not None:
             entry = sshd.ensure_user(self.s.user)
+            if sshd.locked_password(self.s.user):
+                print(f"shipway: W: the SSH user {self.s.user!r} has a locked password ('!'), "
+                      f"so sshd refuses every key; unlock it: usermod -p '*' {self.s.user}",
+                      flush=True)
         else:  # the host's sshd may serve it, if the operator made the user (ssh:config)
             try:
                 entry = pwd.getpwnam(self.s.user)
