@@ -59,8 +59,9 @@ def test_a2_sshd_config_allows_keys_of_the_ssh_user_only() -> None:
 
 
 def test_a2_host_sshd_lines_are_a_match_block() -> None:
-    lines = host_sshd_lines(S).splitlines()
+    lines = [line for line in host_sshd_lines(S).splitlines() if not line.startswith("#")]
     assert lines[0] == "Match User shipway"
+    assert "useradd --system" in host_sshd_lines(S)
     assert "    DisableForwarding yes" in lines and all(line.startswith("    ") for line in lines[1:])
 
 

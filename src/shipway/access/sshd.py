@@ -136,7 +136,12 @@ def host_sshd_lines(s: SshSettings) -> str:
     policy = [line for line in _policy(s) if not line.startswith(("AllowUsers", "UsePAM",
                                                                   "PrintLastLog", "StrictModes",
                                                                   "LoginGraceTime"))]
-    return "\n".join([f"Match User {s.user}", *(f"    {line}" for line in policy), ""])
+    home = user_home(s.user)
+    setup = [f"# 1. the user: useradd --system --shell /bin/sh --home-dir {home} {s.user}; "
+             f"mkdir -m 755 -p {home}; usermod -p '*' {s.user}",
+             "# 2. restart `shipway serve` (it writes the keys for that user's group)",
+             "# 3. add these lines at the end of /etc/ssh/sshd_config and reload sshd:"]
+    return "\n".join([*setup, f"Match User {s.user}", *(f"    {line}" for line in policy), ""])
 
 
 def ssh_remote(s: SshSettings, host: str, project: str) -> str | None:
