@@ -79,6 +79,16 @@ def test_a2_an_unknown_project_is_refused_in_one_line(admin: Key) -> None:
     assert "nothere" in line
 
 
+def test_a2_a_user_of_another_project_learns_nothing_of_this_one(shipway: Shipway, admin: Key,
+                                                                 tmp_path: Path) -> None:
+    shipway.create_project("other")
+    dave = add_user(shipway, "dave@example.com", "other", ["admin"], tmp_path)
+    for command in ("git-upload-pack '/shop.git'", "git-upload-pack '/nothere.git'",
+                    "ssh -p shop -e main -- id", "ssh -p nothere -e main -- id"):
+        line = _one_line_refusal(dave.run(command))
+        assert "dave@example.com may not" in line and "no role on this project" in line, line
+
+
 def test_a2_an_unknown_key_is_refused_by_sshd(admin: Key, tmp_path: Path) -> None:
     stranger = keygen(tmp_path, "stranger", admin.port, SSH_USER)
     out = stranger.run("git-upload-pack '/shop.git'")
