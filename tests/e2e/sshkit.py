@@ -96,3 +96,46 @@ def run_in_pty(argv: list[str], env: dict[str, str], typed: bytes, rows: int = 3
     proc.wait(10)
     os.close(master)
     return proc.returncode, out.decode(errors="replace")
+
+
+class Terminal:
+    """A program on a fresh pty, driven line by line (pexpect-free)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], rows: int, cols: int) -> None:
+        self.master, slave = os.openpty()
+        self.resize(rows, cols, fd=slave)
+        self.proc = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.out = b""
+
+    def resize(self, rows: int, cols: int, fd: int | None = None) -> None:
+        """Like a terminal window resized: the client gets SIGWINCH and tells the server."""
+        fcntl.ioctl(self.master if fd is None else fd, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", rows, cols, 0, 0))
+
+    def expect(self, text: bytes, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.out:
+            assert time.monotonic() < deadline, self.out.decode(errors="replace")
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    chunk = b""
+                assert chunk, self.out.decode(errors="replace")
+                self.out += chunk
+
+    def type(self, text: bytes) -> None:
+        os.write(self.master, text)
+
+    def close(self) -> int:
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        os.close(self.master)
+        return code

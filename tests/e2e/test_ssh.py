@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tests.e2e.conftest import (
     push,
     wait_for,
 )
-from tests.e2e.sshkit import Key, add_user, run_in_pty
+from tests.e2e.sshkit import Key, Terminal, add_user, run_in_pty
 
 pytestmark = pytest.mark.e2e
 
@@ -179,6 +180,22 @@ def test_a2_sshd_is_started_again_if_it_dies(shipway: Shipway, site: tuple[Path,
     wait_for(lambda: _port_open(alice.port), 15, "sshd listening again")
     assert alice.run("ssh -p shop -e feature-x -- true").returncode == 0
     assert "sshd (port" in shipway.serve_log.read_text()  # said, not silent
+
+
+def test_a4_a_resized_window_reaches_the_shell(shipway: Shipway, site: tuple[Path, Key]) -> None:
+    _repo, alice = site
+    term = Terminal([*alice.ssh("-tt"), alice.login, "ssh -p shop -e feature-x"], alice.git_env(),
+                    24, 80)
+    try:
+        term.type(b"stty size\n")
+        term.expect(b"24 80\r\n")
+        term.resize(40, 132)
+        time.sleep(0.5)  # ssh's SIGWINCH -> window-change -> sshd sets the pty's size
+        term.type(b"echo SIZE $(stty size) END; exit 7\n")
+        term.expect(b" END\r\n")  # the output, not the echoed command line
+    finally:
+        code = term.close()
+    assert code == 7 and b"SIZE 40 132 END" in term.out, term.out
 
 
 def test_s6_kill9_of_the_control_plane_during_an_ssh_push(
