@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -97,6 +98,20 @@ def test_a4_root_reads_the_deploy_log_in_the_environment(shipway: Shipway,
     assert out.returncode == 0, out.stderr
     assert "Launching hook" in out.stdout and "deploy hook ran as" in out.stdout
     assert "post-deploy.log" in out.stdout and "app.log" in out.stdout
+
+
+def test_a4_the_logs_are_the_live_files_readable_by_the_app_only(shipway: Shipway,
+                                                                 site: tuple[Path, Key]) -> None:
+    """Bound, not copied (the same inode: `tail -f` follows), and still closed to other uids."""
+    logs = shipway.home / "logs" / PROJECT / "main" / "app"
+    out = _ssh(shipway, "main", "stat -c %i /var/log/deploy.log /var/log/app.log; "
+               "echo x >> /var/log/app.log || echo READ-ONLY")
+    inodes = [str(os.stat(logs / name).st_ino) for name in ("deploy.log", "app.log")]
+    assert out.stdout.split()[:2] == inodes and "READ-ONLY" in out.stdout, out.stderr
+    nobody = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                             "cat", str(logs / "deploy.log")], capture_output=True)
+    assert nobody.returncode != 0
+    assert stat.S_IMODE(os.stat(logs).st_mode) == 0o700
 
 
 def test_a4_app_is_read_only_and_mounts_are_writable(shipway: Shipway,
