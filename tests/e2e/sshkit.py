@@ -19,6 +19,7 @@ from tests.e2e.conftest import Shipway
 class Key:
     private: Path
     port: int
+    user: str = "shipway"
 
     @property
     def public(self) -> Path:
@@ -30,20 +31,24 @@ class Key:
                 "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", *options]
 
     def run(self, command: str, *options: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*self.ssh(*options), "shipway@127.0.0.1", command],
+        return subprocess.run([*self.ssh(*options), self.login, command],
                               capture_output=True, text=True, timeout=timeout, check=False,
                               stdin=subprocess.DEVNULL)
 
+    @property
+    def login(self) -> str:
+        return f"{self.user}@127.0.0.1"
+
     def remote(self, project: str) -> str:
-        return f"ssh://shipway@127.0.0.1:{self.port}/{project}.git"
+        return f"ssh://{self.login}:{self.port}/{project}.git"
 
     def git_env(self) -> dict[str, str]:
         return {**os.environ, "GIT_SSH_COMMAND": " ".join(self.ssh())}
 
 
-def keygen(directory: Path, name: str, port: int) -> Key:
+def keygen(directory: Path, name: str, port: int, user: str = "shipway") -> Key:
     directory.mkdir(parents=True, exist_ok=True)
-    key = Key(directory / name, port)
+    key = Key(directory / name, port, user)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{name}@laptop",
                     "-f", str(key.private)], check=True)
     return key
@@ -56,7 +61,8 @@ def ssh_port(sw: Shipway) -> int:
 def add_user(sw: Shipway, email: str, project: str, roles: list[str], directory: Path) -> Key:
     """A user of `project` with `roles`, holding a fresh key."""
     sw.cli("user:add", email, "-p", project, *[a for r in roles for a in ("--role", r)])
-    key = keygen(directory, email.split("@")[0], ssh_port(sw))
+    key = keygen(directory, email.split("@")[0], ssh_port(sw),
+                 sw.env.get("SHIPWAY_SSH_USER", "shipway"))
     sw.cli("ssh-key:add", "--user", email, str(key.public))
     return key
 
@@ -90,3 +96,46 @@ def run_in_pty(argv: list[str], env: dict[str, str], typed: bytes, rows: int = 3
     proc.wait(10)
     os.close(master)
     return proc.returncode, out.decode(errors="replace")
+
+
+class Terminal:
+    """A program on a fresh pty, driven line by line (pexpect-free)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], rows: int, cols: int) -> None:
+        self.master, slave = os.openpty()
+        self.resize(rows, cols, fd=slave)
+        self.proc = subprocess.Popen(argv, env=env, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True,
+                                     preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.out = b""
+
+    def resize(self, rows: int, cols: int, fd: int | None = None) -> None:
+        """Like a terminal window resized: the client gets SIGWINCH and tells the server."""
+        fcntl.ioctl(self.master if fd is None else fd, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", rows, cols, 0, 0))
+
+    def expect(self, text: bytes, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.out:
+            assert time.monotonic() < deadline, self.out.decode(errors="replace")
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    chunk = b""
+                assert chunk, self.out.decode(errors="replace")
+                self.out += chunk
+
+    def type(self, text: bytes) -> None:
+        os.write(self.master, text)
+
+    def close(self) -> int:
+        try:
+            code = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        os.close(self.master)
+        return code

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from tests.e2e.conftest import (
     push,
     wait_for,
 )
-from tests.e2e.sshkit import Key, add_user, run_in_pty
+from tests.e2e.sshkit import Key, Terminal, add_user, run_in_pty
 
 pytestmark = pytest.mark.e2e
 
@@ -98,6 +100,20 @@ def test_a4_root_reads_the_deploy_log_in_the_environment(shipway: Shipway,
     assert "post-deploy.log" in out.stdout and "app.log" in out.stdout
 
 
+def test_a4_the_logs_are_the_live_files_readable_by_the_app_only(shipway: Shipway,
+                                                                 site: tuple[Path, Key]) -> None:
+    """Bound, not copied (the same inode: `tail -f` follows), and still closed to other uids."""
+    logs = shipway.home / "logs" / PROJECT / "main" / "app"
+    out = _ssh(shipway, "main", "stat -c %i /var/log/deploy.log /var/log/app.log; "
+               "echo x >> /var/log/app.log || echo READ-ONLY")
+    inodes = [str(os.stat(logs / name).st_ino) for name in ("deploy.log", "app.log")]
+    assert out.stdout.split()[:2] == inodes and "READ-ONLY" in out.stdout, out.stderr
+    nobody = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                             "cat", str(logs / "deploy.log")], capture_output=True)
+    assert nobody.returncode != 0
+    assert stat.S_IMODE(os.stat(logs).st_mode) == 0o700
+
+
 def test_a4_app_is_read_only_and_mounts_are_writable(shipway: Shipway,
                                                      site: tuple[Path, Key]) -> None:
     out = _ssh(shipway, "main", "touch /app/x")
@@ -107,6 +123,16 @@ def test_a4_app_is_read_only_and_mounts_are_writable(shipway: Shipway,
     written = shipway.app_data(PROJECT) / "mounts" / "data" / "ssh.txt"
     assert written.read_text() == "from-ssh\n"
     assert os.stat(written).st_uid == int(out.stdout.strip()) != 0  # the app's own uid
+
+
+def test_a4_the_shell_reaches_what_the_app_reaches(shipway: Shipway, site: tuple[Path, Key]) -> None:
+    """The app's own listener, as its web process binds it, answers from the shell."""
+    probe = ("python3 -c \"import os, socket; a = os.environ.get('SOCKET'); "
+             "s = socket.socket(socket.AF_UNIX if a else socket.AF_INET); "
+             "s.connect(a or ('127.0.0.1', int(os.environ['PORT']))); "
+             "s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); print(s.recv(12).decode())\"")
+    out = _ssh(shipway, "main", probe)
+    assert out.returncode == 0 and out.stdout.startswith("HTTP/1.0 200"), out.stderr
 
 
 def test_a4_exit_status_and_environment_come_back(shipway: Shipway, site: tuple[Path, Key]) -> None:
@@ -130,7 +156,7 @@ def test_a4_an_interactive_shell_gets_a_terminal_of_the_clients_size(
         shipway: Shipway, site: tuple[Path, Key]) -> None:
     _repo, alice = site
     typed = b"tty && echo TTY-OK; stty size; exit 5\n"
-    code, out = run_in_pty([*alice.ssh("-tt"), "shipway@127.0.0.1", "ssh -p shop -e feature-x"],
+    code, out = run_in_pty([*alice.ssh("-tt"), alice.login, "ssh -p shop -e feature-x"],
                            alice.git_env(), typed, rows=33, cols=97)
     assert code == 5, out
     assert "TTY-OK" in out and "33 97" in out and "not a tty" not in out
@@ -169,6 +195,22 @@ def test_a2_sshd_is_started_again_if_it_dies(shipway: Shipway, site: tuple[Path,
     wait_for(lambda: _port_open(alice.port), 15, "sshd listening again")
     assert alice.run("ssh -p shop -e feature-x -- true").returncode == 0
     assert "sshd (port" in shipway.serve_log.read_text()  # said, not silent
+
+
+def test_a4_a_resized_window_reaches_the_shell(shipway: Shipway, site: tuple[Path, Key]) -> None:
+    _repo, alice = site
+    term = Terminal([*alice.ssh("-tt"), alice.login, "ssh -p shop -e feature-x"], alice.git_env(),
+                    24, 80)
+    try:
+        term.type(b"stty size\n")
+        term.expect(b"24 80\r\n")
+        term.resize(40, 132)
+        time.sleep(0.5)  # ssh's SIGWINCH -> window-change -> sshd sets the pty's size
+        term.type(b"echo SIZE $(stty size) END; exit 7\n")
+        term.expect(b" END\r\n")  # the output, not the echoed command line
+    finally:
+        code = term.close()
+    assert code == 7 and b"SIZE 40 132 END" in term.out, term.out
 
 
 def test_s6_kill9_of_the_control_plane_during_an_ssh_push(

@@ -20,7 +20,9 @@ from tests.e2e.sshkit import Key, add_user, keygen, ssh_port
 
 pytestmark = pytest.mark.e2e
 
-SHIPWAY_EXTRA_ENV = {"SHIPWAY_SSH_PORT": str(free_port())}
+# Not the default user: `serve` creates this one (a system user with `*` as password).
+SSH_USER = "shipway-sec"
+SHIPWAY_EXTRA_ENV = {"SHIPWAY_SSH_PORT": str(free_port()), "SHIPWAY_SSH_USER": SSH_USER}
 PROJECT = "shop"
 
 
@@ -37,6 +39,16 @@ def _one_line_refusal(out: subprocess.CompletedProcess[str]) -> str:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("E: "), out.stderr
     return lines[0]
+
+
+def test_a2_serve_made_the_ssh_user_with_an_unlocked_password(admin: Key) -> None:
+    import pwd
+
+    from shipway.access.sshd import locked_password
+
+    entry = pwd.getpwnam(SSH_USER)
+    assert entry.pw_shell == "/bin/sh" and entry.pw_dir == f"/var/lib/{SSH_USER}-ssh"
+    assert not locked_password(SSH_USER)
 
 
 def test_a2_the_admin_key_works(admin: Key) -> None:
@@ -67,8 +79,18 @@ def test_a2_an_unknown_project_is_refused_in_one_line(admin: Key) -> None:
     assert "nothere" in line
 
 
+def test_a2_a_user_of_another_project_learns_nothing_of_this_one(shipway: Shipway, admin: Key,
+                                                                 tmp_path: Path) -> None:
+    shipway.create_project("other")
+    dave = add_user(shipway, "dave@example.com", "other", ["admin"], tmp_path)
+    for command in ("git-upload-pack '/shop.git'", "git-upload-pack '/nothere.git'",
+                    "ssh -p shop -e main -- id", "ssh -p nothere -e main -- id"):
+        line = _one_line_refusal(dave.run(command))
+        assert "dave@example.com may not" in line and "no role on this project" in line, line
+
+
 def test_a2_an_unknown_key_is_refused_by_sshd(admin: Key, tmp_path: Path) -> None:
-    stranger = keygen(tmp_path, "stranger", admin.port)
+    stranger = keygen(tmp_path, "stranger", admin.port, SSH_USER)
     out = stranger.run("git-upload-pack '/shop.git'")
     assert out.returncode == 255 and "Permission denied (publickey)" in out.stderr
 
@@ -91,7 +113,7 @@ def test_a2_local_port_forwarding_carries_nothing(shipway: Shipway, admin: Key) 
         assert direct.recv(100).startswith(b"HTTP/")
     local = free_port()
     with subprocess.Popen([*admin.ssh("-N", "-L", f"{local}:127.0.0.1:{target}"),
-                           "shipway@127.0.0.1"], stdout=subprocess.PIPE,
+                           admin.login], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as tunnel:
         try:
             _wait_listening(local)
@@ -111,7 +133,7 @@ def test_a2_local_port_forwarding_carries_nothing(shipway: Shipway, admin: Key) 
 def test_a2_remote_port_forwarding_is_refused(admin: Key) -> None:
     remote = free_port()
     out = subprocess.run([*admin.ssh("-N", "-o", "ExitOnForwardFailure=yes", "-R",
-                                     f"{remote}:127.0.0.1:22"), "shipway@127.0.0.1"],
+                                     f"{remote}:127.0.0.1:22"), admin.login],
                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert out.returncode != 0 and "forwarding failed" in out.stderr
     with pytest.raises(OSError):
@@ -125,7 +147,7 @@ def test_a2_agent_forwarding_is_refused(admin: Key, tmp_path: Path) -> None:
         _wait_for(agent_sock.exists)
         env = {**admin.git_env(), "SSH_AUTH_SOCK": str(agent_sock)}
         subprocess.run(["ssh-add", str(admin.private)], env=env, check=True, capture_output=True)
-        out = subprocess.run([*admin.ssh("-A", "-v"), "shipway@127.0.0.1",
+        out = subprocess.run([*admin.ssh("-A", "-v"), admin.login,
                               "ssh -p shop -e main -- 'echo A=$SSH_AUTH_SOCK'"], env=env,
                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     finally:
@@ -141,7 +163,7 @@ def test_a2_agent_forwarding_is_refused(admin: Key, tmp_path: Path) -> None:
 def test_a2_sftp_and_shells_without_a_command_are_refused(admin: Key) -> None:
     sftp = subprocess.run(["sftp", "-P", str(admin.port), "-i", str(admin.private), "-o",
                            "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                           "-o", "BatchMode=yes", "shipway@127.0.0.1"], input="ls\n",
+                           "-o", "BatchMode=yes", admin.login], input="ls\n",
                           capture_output=True, text=True, timeout=30)
     assert sftp.returncode != 0
     line = _one_line_refusal(admin.run(""))
@@ -151,7 +173,8 @@ def test_a2_sftp_and_shells_without_a_command_are_refused(admin: Key) -> None:
 def test_a2_the_session_socket_is_closed_to_other_host_users(shipway: Shipway) -> None:
     """A host user other than root and the SSH user can neither read the gate nor reach the
     socket (a copy of the gate, run by `nobody`, cannot connect)."""
-    s = ssh_settings(shipway.home, "127.0.0.1", {"SHIPWAY_SSH_PORT": str(ssh_port(shipway))})
+    s = ssh_settings(shipway.home, "127.0.0.1", {"SHIPWAY_SSH_PORT": str(ssh_port(shipway)),
+                                                 "SHIPWAY_SSH_USER": SSH_USER})
     nobody = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
     assert subprocess.run([*nobody, "cat", str(s.gate)], capture_output=True).returncode != 0
     out = subprocess.run([*nobody, "/usr/bin/python3", "-I", "-", "--socket", str(s.socket),

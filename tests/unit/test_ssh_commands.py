@@ -62,3 +62,12 @@ def test_a4_local_cli_words_join_as_ssh_joins_them() -> None:
         ShellRequest("shop", "dev", None, "exit 3")
     with pytest.raises(Refused):
         parse_shell_args(["-p", "shop", "-e", "a;b"], [])
+
+
+def test_a4_the_local_cli_line_keeps_the_command_exactly() -> None:
+    from shipway.cli.ssh import session_line
+
+    command = ("python3", "-c", "\"import os; print('a  b')\"", ";", "exit", "3")
+    line = session_line("shop", "main", None, command)
+    assert parse(line) == ShellRequest("shop", "main", None, " ".join(command))
+    assert parse(session_line("shop", "dev", "web", ())) == ShellRequest("shop", "dev", "web")

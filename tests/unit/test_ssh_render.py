@@ -59,8 +59,9 @@ def test_a2_sshd_config_allows_keys_of_the_ssh_user_only() -> None:
 
 
 def test_a2_host_sshd_lines_are_a_match_block() -> None:
-    lines = host_sshd_lines(S).splitlines()
+    lines = [line for line in host_sshd_lines(S).splitlines() if not line.startswith("#")]
     assert lines[0] == "Match User shipway"
+    assert "useradd --system" in host_sshd_lines(S)
     assert "    DisableForwarding yes" in lines and all(line.startswith("    ") for line in lines[1:])
 
 
@@ -84,3 +85,12 @@ def test_a2_the_ssh_remote_names_user_host_port_and_project() -> None:
     on_22 = ssh_settings(Path("/srv"), "", {"SHIPWAY_SSH_PORT": "22", "SHIPWAY_SSH_USER": "git"})
     assert ssh_remote(on_22, "h", "shop") == "ssh://git@h/shop.git"
     assert ssh_remote(ssh_settings(Path("/srv"), "", {}), "h", "shop") is None
+
+
+def test_a2_a_locked_ssh_user_is_noticed(tmp_path: Path) -> None:
+    from shipway.access.sshd import locked_password
+
+    shadow = tmp_path / "shadow"
+    shadow.write_text("root:*:1::::::\nshipway:!:19000::::::\ngit:*:19000::::::\n")
+    assert locked_password("shipway", shadow) and not locked_password("git", shadow)
+    assert not locked_password("nobody-here", shadow)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from shipway.environments.names import environment_name_problem
 from shipway.environments.registry import PROJECT_NAME
+from shipway.errors import UsageError
 
 MAX_COMMAND = 4096
 # Project names as the registry allows them: no `.`, `/` or `..` can get through.
@@ -30,7 +31,7 @@ ALLOWED = ("only `git push`/`git fetch` of a project (ssh://USER@HOST/PROJECT.gi
            "`ssh -p PROJECT -e ENVIRONMENT [--app APP] [-- COMMAND]` are allowed here")
 
 
-class Refused(ValueError):
+class Refused(UsageError):
     """The session asked for something not allowed; str() is the one line to print."""
 
 

@@ -65,8 +65,9 @@ class SessionHandler:
         return self.shell(actor, request, session)
 
     def git(self, actor: Actor, request: commands.GitRequest, session: Session) -> int:
-        self.platform.registry.project(request.project)  # NotFound: one line
+        # The role first: someone with no role on a project learns nothing of it.
         self.access.require(actor, request.action, request.project)
+        self.platform.registry.project(request.project)  # NotFound: one line
         repo = self.platform.repo_path(request.project)
         # Per-ref push rights are checked by the push itself (the hook names the actor).
         proc = subprocess.Popen(
@@ -77,6 +78,7 @@ class SessionHandler:
         return session.wait(proc)
 
     def shell(self, actor: Actor, request: commands.ShellRequest, session: Session) -> int:
+        self.access.require(actor, "view", request.project)  # before anything of it is read
         launch = self.platform.shell_launch(request.project, request.environment, request.app)
         self.access.require(actor, "ssh", request.project, request.environment,
                             minimum=ssh_role(launch.app))

@@ -5,7 +5,7 @@ a key shipway wrote (`command="… gate.py --socket S --key FP",restrict`),
 whatever the client asked; the client's command line is in
 SSH_ORIGINAL_COMMAND. This script decides nothing: it connects to the
 control plane's session socket and sends one JSON request — the key's
-fingerprint, the command line, whether stdin is a terminal — together with
+fingerprint, the command line, whether stdin is a terminal (and TERM) — with
 its own stdin, stdout and stderr (SCM_RIGHTS), then waits. The control
 plane checks the key, the command and the role, runs git or the sandboxed
 shell on those very descriptors, and answers `{"exit": N}` or
@@ -31,15 +31,9 @@ MAX_ANSWER = 65536
 
 
 def _request(key: str, command: str) -> bytes:
+    # The window size needs no field: sshd sets it on the pty itself, which travels as fd 0.
     tty = os.isatty(0)
-    size = None
-    if tty:
-        try:
-            rows, cols = os.get_terminal_size(0)[::-1]
-            size = [rows, cols]
-        except OSError:
-            pass
-    return json.dumps({"key": key, "command": command, "tty": tty, "size": size,
+    return json.dumps({"key": key, "command": command, "tty": tty,
                        "term": os.environ.get("TERM", "") if tty else ""}).encode()
 
 

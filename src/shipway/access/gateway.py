@@ -3,7 +3,6 @@ with SHIPWAY_SSH_PORT, shipway's own sshd — started together, stopped together
 
 from __future__ import annotations
 
-import grp
 import pwd
 import shutil
 from pathlib import Path
@@ -59,13 +58,16 @@ class SshGateway:
     def _resolve_user(self) -> None:
         if self.s.port is not None:
             entry = sshd.ensure_user(self.s.user)
+            if sshd.locked_password(self.s.user):
+                print(f"shipway: W: the SSH user {self.s.user!r} has a locked password ('!'), "
+                      f"so sshd refuses every key; unlock it: usermod -p '*' {self.s.user}",
+                      flush=True)
         else:  # the host's sshd may serve it, if the operator made the user (ssh:config)
             try:
                 entry = pwd.getpwnam(self.s.user)
             except KeyError:
                 return
         self.uid, self.gid = entry.pw_uid, entry.pw_gid
-        grp.getgrgid(self.gid)
 
     def refresh_keys(self) -> None:
         bad = sshd.write_authorized_keys(self.s, self.access.authorized_keys(), self.gid)
@@ -77,3 +79,5 @@ class SshGateway:
             self.sshd.stop()
         if self.server is not None:
             self.server.stop()
+        # The keys and the gate go too: with the control plane down, nothing may be let in.
+        shutil.rmtree(self.s.runtime_dir, ignore_errors=True)

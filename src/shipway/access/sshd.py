@@ -136,7 +136,12 @@ def host_sshd_lines(s: SshSettings) -> str:
     policy = [line for line in _policy(s) if not line.startswith(("AllowUsers", "UsePAM",
                                                                   "PrintLastLog", "StrictModes",
                                                                   "LoginGraceTime"))]
-    return "\n".join([f"Match User {s.user}", *(f"    {line}" for line in policy), ""])
+    home = user_home(s.user)
+    setup = [f"# 1. the user: useradd --system --shell /bin/sh --home-dir {home} {s.user}; "
+             f"mkdir -m 755 -p {home}; usermod -p '*' {s.user}",
+             "# 2. restart `shipway serve` (it writes the keys for that user's group)",
+             "# 3. add these lines at the end of /etc/ssh/sshd_config and reload sshd:"]
+    return "\n".join([*setup, f"Match User {s.user}", *(f"    {line}" for line in policy), ""])
 
 
 def ssh_remote(s: SshSettings, host: str, project: str) -> str | None:
@@ -169,15 +174,24 @@ def authorized_keys_text(keys: Iterable[tuple[str, str]], s: SshSettings) -> tup
 
 # -- effects -------------------------------------------------------------------------------
 
+def user_home(name: str) -> Path:
+    """The SSH user's home: its own, root's and empty (sshd starts sessions there), never
+    the default SHIPWAY_HOME /var/lib/shipway, which `--home-dir /var/lib/shipway` would name."""
+    return Path(f"/var/lib/{name}-ssh")
+
+
 def ensure_user(name: str) -> pwd.struct_passwd:
     """The SSH user, created if missing: a system user with a shell (sshd runs the forced
     command with it) and `*` as password, which sshd does not take for a locked account."""
+    home = user_home(name)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o755)  # serve's umask is 077; sshd's session must chdir here
     try:
         return pwd.getpwnam(name)
     except KeyError:
         pass
-    proc = subprocess.run(["useradd", "--system", "--shell", "/bin/sh", "--create-home",
-                           "--home-dir", f"/var/lib/{name}", "--user-group", name],
+    proc = subprocess.run(["useradd", "--system", "--shell", "/bin/sh", "--no-create-home",
+                           "--home-dir", str(home), "--user-group", name],
                           capture_output=True, text=True, check=False)
     try:
         entry = pwd.getpwnam(name)  # another instance may have made it meanwhile
@@ -187,8 +201,21 @@ def ensure_user(name: str) -> pwd.struct_passwd:
     return entry
 
 
+def locked_password(name: str, shadow: Path = Path("/etc/shadow")) -> bool:
+    """Whether the user's password field starts with `!`: sshd without PAM then refuses
+    every login, keys included (`*` is the unlocked "no password")."""
+    try:
+        lines = shadow.read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split(":")[1].startswith("!") for line in lines
+               if line.split(":")[0] == name and line.count(":") >= 1)
+
+
 def prepare_runtime(s: SshSettings, gid: int) -> None:
-    RUN_BASE.mkdir(mode=0o755, parents=True, exist_ok=True)
+    RUN_BASE.mkdir(parents=True, exist_ok=True)
+    # Made 0700 by whoever came first under serve's umask (claims.py): the SSH user must pass.
+    os.chmod(RUN_BASE, os.stat(RUN_BASE).st_mode & 0o7777 | 0o711)
     s.runtime_dir.mkdir(mode=0o750, exist_ok=True)
     os.chown(s.runtime_dir, 0, gid)
     os.chmod(s.runtime_dir, 0o750)

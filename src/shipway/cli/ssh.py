@@ -21,7 +21,8 @@ def session_line(project: str, environment: str, app: str | None, command: tuple
     words = ["-p", project, "-e", environment, *(["--app", app] if app else [])]
     parse_shell_args(words, list(command))  # refuse a bad name here, with the same words
     line = shlex.join(["ssh", *words])
-    return f"{line} -- {' '.join(command)}" if command else line
+    # One quoted word: the session socket splits the line as a shell would, then rejoins.
+    return f"{line} -- {shlex.quote(' '.join(command))}" if command else line
 
 
 def register(main: click.Group, *, project: Any, environment: Any) -> None:

@@ -41,7 +41,7 @@ def main() -> int:
     ok = True
     try:
         # The local socket even when the pusher's environment names a remote API (A3);
-        # SHIPWAY_PUSH_ACTOR is set by the SSH session to the pushing user, unset for root.
+        # acting as the pushing user when the SSH session (access/dispatch.py) names one.
         client = ApiClient(load_settings(), timeout=None, local=True,
                            actor=environ.get("SHIPWAY_PUSH_ACTOR") or None)
         for event in client.stream("POST", f"/projects/{project}/push", body):
