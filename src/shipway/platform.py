@@ -285,9 +285,9 @@ class Platform:
         self.registry.project(project_name)
         check_updates(updates)  # S7: the whole push is refused before any branch builds
         opts = dict(o.split("=", 1) for o in options if "=" in o)
-        self._authorize_push(project_name, updates, opts, actor)  # A1: likewise, every ref first
         repo = self.repo_path(project_name)
         objects = GitObjects(repo, quarantine_env(repo, git_env))
+        self._authorize_push(project_name, updates, opts, actor, objects)  # A1: every ref first
         ids = []
         for update in updates:
             if not update["ref"].startswith("refs/heads/") or update["new"] == ZERO_SHA:
@@ -322,10 +322,11 @@ class Platform:
         return ids
 
     def _authorize_push(self, project: str, updates: list[dict[str, str]], opts: dict[str, str],
-                        actor: Actor) -> None:
-        """A1, per updated ref: an existing environment needs `push` on its type, a new branch
-        `branch` on the type it will get; deleting a branch deletes its environment
-        (`deactivate`); other refs (tags) are the project admin's. Raises before any change."""
+                        actor: Actor, objects: GitObjects) -> None:
+        """A1, per updated ref: an existing environment needs `push` on its type (`force-push`
+        when the update is not a fast-forward), a new branch `branch` on the type it will get;
+        deleting a branch deletes its environment (`deactivate`); other refs (tags) are the
+        project admin's. Raises before any change."""
         known = {e.name: e for e in self.registry.environments(project)}
         for update in updates:
             ref = update["ref"]
@@ -335,6 +336,9 @@ class Platform:
             elif branch in known:
                 action = "deactivate" if update["new"] == ZERO_SHA else "push"
                 self.access.require(actor, action, project, branch)
+                if action == "push" and update["old"] != ZERO_SHA \
+                        and not objects.is_ancestor(update["old"], update["new"]):
+                    self.access.require(actor, "force-push", project, branch)
             elif update["new"] != ZERO_SHA:
                 kind = "production" if branch == PRODUCTION_BRANCH else (
                     opts.get("environment.type") or "development")

@@ -6,6 +6,7 @@ with X-Shipway-Actor naming the pushing user (the SSH gateway sets it)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +79,20 @@ def test_a1_a_removed_user_cannot_act_through_the_hook(sw: Shipway) -> None:
     with local(sw, gone) as client:
         r = client.get("/projects/shop/environments")
     assert r.status_code == 401
+
+
+def test_a1_a_push_that_is_not_a_fast_forward_needs_admin(sw: Shipway) -> None:
+    """Platform.sh: contributors push and branch, only admins force-push (rewrite history)."""
+    bare = str(sw.home / "git" / "shop.git")
+    head = _head(sw, "feat")
+    tree = subprocess.run(["git", "-C", bare, "rev-parse", f"{head}^{{tree}}"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    rewritten = subprocess.run(  # the same files with no history: not a descendant of head
+        ["git", "-C", bare, "-c", "user.name=x", "-c", "user.email=x@example.com",
+         "commit-tree", tree, "-m", "rewritten"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    before, acts = heads(sw), activities(sw)
+    status, text = _push(sw, "alice@example.com", ("refs/heads/feat", head, rewritten))
+    assert status == 403, text
+    assert "development:contributor" in text and "development:admin" in text
+    assert heads(sw) == before and activities(sw) == acts

@@ -27,6 +27,7 @@ EXPECTED = {
     "ssh": (False, True, True),
     "backup": (False, True, True),
     "deactivate": (False, False, True),
+    "force-push": (False, False, True),
     "settings": (False, False, True),
     "variables": (False, False, True),
     "restore": (False, False, True),

@@ -15,8 +15,9 @@ says, in short:
   new environment, merge into and synchronise from the parent, redeploy,
   take a backup, and SSH into the apps (the app's `access.ssh` key sets the
   minimum role for SSH, default `contributor`);
-- an admin of the type may also change the environment's settings (`settings`) and
-  variables, deactivate (delete) it and restore a backup over it.
+- an admin of the type may also force-push (a push that is not a
+  fast-forward of the branch), change the environment's settings (`settings`)
+  and variables, deactivate (delete) it and restore a backup over it.
 
 Where that table says nothing about one of shipway's actions, the choice
 here follows the nearest documented one and is marked below (activate is
@@ -51,6 +52,7 @@ MINIMUM: dict[str, str] = {
     "ssh": "contributor",  # the default of an app's `access.ssh`
     "backup": "contributor",
     "deactivate": "admin",
+    "force-push": "admin",  # a push that is not a fast-forward: rewrites the branch's history
     "settings": "admin",
     "variables": "admin",
     "restore": "admin",

@@ -43,6 +43,14 @@ class GitObjects:
             raise PlatformError(f"git {' '.join(args)} failed: {err}")
         return proc.stdout
 
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """Whether `new` contains `old`: moving a ref from old to new is a fast-forward."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(self.env)
+        proc = subprocess.run(["git", f"--git-dir={self.repo}", "merge-base", "--is-ancestor",
+                               old, new], capture_output=True, env=env, check=False)
+        return proc.returncode == 0
+
     def tree_id(self, commit: str, path: str = "") -> str:
         """The tree id of `path` (repo-relative; "" = root) at `commit`."""
         spec = f"{commit}^{{tree}}" if not path else f"{commit}:{path}"
