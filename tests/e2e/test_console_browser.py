@@ -1,0 +1,133 @@
+"""The console in a real browser (W1, W2, W4): Debian's chromium driven by Playwright.
+
+One platform for the module (a deploy is slow); each test signs in afresh through a
+one-time link printed by `shipway console:login`, as a user would."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .console_helpers import ADMIN, VIEWER, chromium, console_platform, csrf_of, shot, sign_in
+
+pytestmark = pytest.mark.e2e
+SECRET = "s3cr3t-VALUE-4f1b9e"
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, Path, Any]]:
+    with console_platform(tmp_path_factory.mktemp("console")) as (sw, base, repo):
+        with chromium() as browser:
+            yield sw, base, repo, browser
+
+
+def _activities(sw: Any) -> list[dict[str, Any]]:
+    return json.loads(sw.cli("activity:list", "-p", "shop", "--format", "json").stdout)
+
+
+def test_w1_sign_in_shows_projects_and_tree(console: Any) -> None:
+    sw, base, _, browser = console
+    page = sign_in(browser, sw, ADMIN)
+    assert page.locator("text=shop").count() >= 1
+    page.click("text=shop")
+    page.wait_for_selector("#tree li[data-env=main]")
+    row = page.locator("#tree li[data-env=main]")
+    assert "production" in row.inner_text() and "active" in row.inner_text()
+    assert row.locator("button[data-action=redeploy]").count() == 1
+    shot(page, "tree")
+    page.context.close()
+
+
+def test_w2_branch_and_watch_its_log_stream_to_completion(console: Any) -> None:
+    sw, _, _, browser = console
+    page = sign_in(browser, sw, ADMIN)
+    page.goto(page.url + "p/shop")
+    row = page.locator("#tree li[data-env=main]")
+    row.locator("input[name=name]").fill("feature-x")
+    row.locator("button[data-action=branch]").click()
+    page.wait_for_url(re.compile(r".*/console/p/shop/a/\w+$"))
+    # While it runs the page streams (SSE); the post_deploy hook sleeps 3 s, so lines arrive live.
+    page.wait_for_selector("#log", timeout=10_000)
+    expect(page.locator("#log")).to_contain_text("post_deploy end", timeout=120_000)
+    expect(page.locator("#state")).to_contain_text("complete", timeout=30_000)
+    page.wait_for_selector("#timeline", timeout=30_000)  # the reload after `done` draws the bars
+    assert "Requests held" in page.inner_text("#hold-figures")
+    shot(page, "activity")
+    envs = json.loads(sw.cli("environment:list", "-p", "shop", "--format", "json").stdout)
+    assert any(e["name"] == "feature-x" and e["status"] == "active" for e in envs)
+    assert any(a["environment"] == "feature-x" and a["triggered_by"] == ADMIN for a in _activities(sw))
+    page.context.close()
+
+
+def test_w2_rollback_from_the_releases_table(console: Any) -> None:
+    sw, _, repo, browser = console
+    sw.cli("redeploy", "-p", "shop", "-e", "main")  # a second release of main to go back from
+    page = sign_in(browser, sw, ADMIN)
+    page.goto(page.url + "p/shop/e/main")
+    before = page.inner_text("#releases tr.current")
+    page.locator("#releases button[data-action=rollback]").first.click()
+    page.wait_for_url(re.compile(r".*/console/p/shop/a/\w+$"))
+    expect(page.locator("#state")).to_contain_text("complete", timeout=120_000)
+    assert "success" in page.inner_text("#state")
+    page.goto(page.url.split("/a/")[0] + "/e/main")
+    assert page.inner_text("#releases tr.current") != before
+    assert any(a["type"] == "environment.rollback" or "rollback" in (a["description"] or "").lower()
+               for a in _activities(sw))
+    page.context.close()
+
+
+def test_w2_sensitive_variable_is_sent_to_no_browser(console: Any) -> None:
+    sw, _, _, browser = console
+    page = sign_in(browser, sw, ADMIN)
+    bodies: list[str] = []
+    page.on("response", lambda r: bodies.append(_body(r)))
+    page.goto(page.url + "p/shop/variables")
+    form = page.locator("#set-variable")
+    form.locator("input[name=name]").fill("env:DB_PASSWORD")
+    form.locator("input[name=value]").fill(SECRET)
+    form.locator("input[name=is_sensitive]").check()
+    form.locator("button").click()
+    page.wait_for_selector("#variables")
+    assert "env:DB_PASSWORD" in page.content()
+    for path in ("p/shop/variables", "p/shop", "p/shop/e/main"):
+        page.goto(page.url.split("/console/")[0] + "/console/" + path)
+        assert SECRET not in page.content()
+    stored = json.loads(sw.cli("variable:get", "env:DB_PASSWORD", "-p", "shop", "--format",
+                               "json").stdout)
+    assert stored["is_sensitive"] is True  # it was saved, and saved as sensitive
+    assert bodies and not [b for b in bodies if SECRET in b]
+    page.context.close()
+
+
+def _body(response: Any) -> str:
+    try:
+        return response.text()
+    except Exception:  # a redirect or a stream closed early has no body to read
+        return ""
+
+
+def test_w1_viewer_sees_no_buttons_and_a_forged_post_is_403(console: Any) -> None:
+    sw, _, _, browser = console
+    page = sign_in(browser, sw, VIEWER, phone=True)
+    page.goto(page.url + "p/shop")
+    page.wait_for_selector("#tree li[data-env=main]")
+    assert page.locator("#tree button").count() == 0
+    assert page.locator("#tree form").count() == 0
+    shot(page, "viewer-phone")
+    csrf = csrf_of(page.content())  # the viewer's own, valid token: only the role refuses
+    before = len(_activities(sw))
+    answer = page.request.post(page.url + "/e/main/do/redeploy", form={"csrf": csrf})
+    assert answer.status == 403
+    assert "viewer" in answer.text()
+    answer = page.request.post(page.url + "/e/main/branch", form={"csrf": csrf, "name": "sneaky"})
+    assert answer.status == 403
+    page.goto(page.url + "/e/main")
+    assert page.locator("button[data-action=rollback]").count() == 0
+    assert len(_activities(sw)) == before
+    page.context.close()
