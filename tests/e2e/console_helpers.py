@@ -32,7 +32,8 @@ def console_platform(tmp: Path, extra_env: dict[str, str] | None = None,
         out = push(repo, remote)
         assert out.returncode == 0, out.stdout + out.stderr
         sw.cli("user:add", ADMIN, "-p", "shop", "--role", "admin")
-        sw.cli("user:add", VIEWER, "-p", "shop", "--role", "viewer")
+        sw.cli("user:add", VIEWER, "-p", "shop", "--role", "viewer", "--role", "production:viewer",
+               "--role", "development:viewer")
         api = sw.cli("url", "--api").stdout.splitlines()[0]
         yield sw, api + "/console/", repo
 
