@@ -49,11 +49,15 @@ def https(sw: Shipway, base: str) -> httpx.Client:
 
 def session_client(sw: Shipway, base: str, email: str) -> tuple[httpx.Client, str]:
     """An httpx client signed in as `email` -> (client, the session's CSRF token)."""
-    client = https(sw, base)
     code = login_url(sw, email).split("?t=", 1)[1]
-    answer = client.post("/console/login", data={"t": code, "next": "/console/"})
-    assert answer.status_code == 303, answer.text
-    return client, csrf_of(client.get("/console/").text)
+    client = https(sw, base)
+    try:
+        answer = client.post("/console/login", data={"t": code, "next": "/console/"})
+        assert answer.status_code == 303, answer.text
+        return client, csrf_of(client.get("/console/").text)
+    except BaseException:
+        client.close()
+        raise
 
 
 def csrf_of(html: str) -> str:

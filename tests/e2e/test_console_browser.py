@@ -47,6 +47,9 @@ def test_w1_sign_in_shows_projects_and_tree(console: Any) -> None:
 def test_w2_branch_and_watch_its_log_stream_to_completion(console: Any) -> None:
     sw, _, _, browser = console
     page = sign_in(browser, sw, ADMIN)
+    streams: list[str] = []
+    page.on("response", lambda r: streams.append(r.headers.get("content-type", ""))
+            if "/stream" in r.url else None)
     page.goto(page.url + "p/shop")
     row = page.locator("#tree li[data-env=main]")
     row.locator("input[name=name]").fill("feature-x")
@@ -58,6 +61,7 @@ def test_w2_branch_and_watch_its_log_stream_to_completion(console: Any) -> None:
     expect(page.locator("#state")).to_contain_text("complete", timeout=30_000)
     page.wait_for_selector("#timeline", timeout=30_000)  # the reload after `done` draws the bars
     assert "Requests held" in page.inner_text("#hold-figures")
+    assert any(t.startswith("text/event-stream") for t in streams)  # live, not a reload
     shot(page, "activity")
     envs = json.loads(sw.cli("environment:list", "-p", "shop", "--format", "json").stdout)
     assert any(e["name"] == "feature-x" and e["status"] == "active" for e in envs)
