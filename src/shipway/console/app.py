@@ -10,6 +10,7 @@ is refused by the API all the same and answered with a 403 page.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -67,6 +68,7 @@ def action(handler: Any) -> Any:
 
 
 async def _answer(request: Request, handler: Any) -> Response:
+    started = time.perf_counter()
     try:
         response: Response = await handler(request)
     except Forbidden as exc:
@@ -79,6 +81,8 @@ async def _answer(request: Request, handler: Any) -> Response:
         return error_page(request, 400, str(exc))
     for key, value in SECURITY_HEADERS.items():
         response.headers.setdefault(key, value)
+    # W5: the server's own time for the page, read by bench/console.py (and browsers' dev tools).
+    response.headers["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
 
 
