@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from .conftest import commit, push
 from .console_helpers import ADMIN, VIEWER, chromium, console_platform, csrf_of, shot, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -134,4 +136,41 @@ def test_w1_viewer_sees_no_buttons_and_a_forged_post_is_403(console: Any) -> Non
     page.goto(page.url + "/e/main")
     assert page.locator("button[data-action=rollback]").count() == 0
     assert len(_activities(sw)) == before
+    page.context.close()
+
+
+def test_w2_a_push_from_a_laptop_appears_in_the_feed_and_streams(console: Any) -> None:
+    """The feed refreshes itself (htmx polling); the new push's page streams its log."""
+    sw, _, repo, browser = console
+    page = sign_in(browser, sw, ADMIN)
+    page.goto(page.url + "p/shop")
+    before = page.locator("#feed li").count()
+    (repo / "laptop.txt").write_text("from a laptop\n")
+    commit(repo, "from a laptop")
+    pusher = threading.Thread(target=push, args=(repo, "shipway"))
+    pusher.start()
+    try:
+        expect(page.locator("#feed li")).to_have_count(before + 1, timeout=30_000)
+        page.locator("#feed li a").first.click()
+        page.wait_for_url(re.compile(r".*/console/p/shop/a/\w+$"))
+        expect(page.locator("#state")).to_contain_text("complete", timeout=120_000)
+        expect(page.locator("#log")).to_contain_text("post_deploy end")
+    finally:
+        pusher.join()
+    page.context.close()
+
+
+def test_w2_logs_page_follows_the_deploy_log(console: Any) -> None:
+    sw, _, _, browser = console
+    page = sign_in(browser, sw, ADMIN)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "part=1" in r.url else None)
+    page.goto(page.url + "p/shop/e/main/logs/deploy?follow=1")
+    expect(page.locator("#logtext")).to_contain_text("deploy hook ran", timeout=10_000)
+    page.wait_for_timeout(3000)
+    # htmx re-fetches the followed log every second and swaps it in place.
+    assert len(polls) >= 2
+    expect(page.locator("#logtext")).to_contain_text("deploy hook ran")
+    page.goto(page.url.split("?")[0])  # without follow: no polling, readable without JS
+    assert page.locator("#logtext[hx-get]").count() == 0
     page.context.close()
