@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import commit, push
-from .console_helpers import ADMIN, VIEWER, chromium, console_platform, csrf_of, shot, sign_in
+from .console_helpers import ADMIN, VIEWER, chromium, console_platform, csrf_of, login_url, shot, sign_in
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cr3t-VALUE-4f1b9e"
@@ -174,3 +174,20 @@ def test_w2_logs_page_follows_the_deploy_log(console: Any) -> None:
     page.goto(page.url.split("?")[0])  # without follow: no polling, readable without JS
     assert page.locator("#logtext[hx-get]").count() == 0
     page.context.close()
+
+
+def test_w3_pages_read_without_javascript(console: Any) -> None:
+    """W3: with JavaScript off the tree, an activity's log and a redeploy still work."""
+    sw, _, _, browser = console
+    context = browser.new_context(ignore_https_errors=True, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(login_url(sw, ADMIN))
+    page.click("#sign-in")
+    page.goto(page.url + "p/shop")
+    row = page.locator("#tree li[data-env=main]")
+    assert "production" in row.inner_text()
+    assert row.locator("a.url").count() == 1  # the environment's URL
+    row.locator("button[data-action=redeploy]").click()
+    page.wait_for_url(re.compile(r".*/console/p/shop/a/\w+$"))
+    assert page.locator("#log").count() == 1
+    context.close()

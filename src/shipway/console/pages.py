@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from shipway.access.model import Actor
 from shipway.console import views
 from shipway.console.web import api, platform, render
-from shipway.errors import Forbidden, NotFound, UsageError
+from shipway.errors import Forbidden, NotFound, UsageError, UserError
 
 LOG_KINDS = ("app", "deploy", "post-deploy", "access")
 STREAM_POLL = 0.1
@@ -85,8 +85,19 @@ async def project(request: Request) -> Response:
     rows = views.tree(envs, activities)
     allowed = {row.env["name"]: _allowed(request, name, row.env) for row in rows}
     admin = platform(request).access.may(request.state.actor, "project:admin", name)
+    deployed = [e["name"] for e in envs if e.get("status") == "active" and e.get("current_release")]
+    found = await asyncio.gather(*[_primary_url(request, name, env) for env in deployed])
     return render(request, "project.html", project=name, rows=rows, allowed=allowed,
-                  buttons=views.buttons, activities=activities[:15], admin=admin)
+                  buttons=views.buttons, activities=activities[:15], admin=admin,
+                  urls=dict(zip(deployed, found, strict=True)))
+
+
+async def _primary_url(request: Request, project: str, env: str) -> str | None:
+    try:
+        urls = await _get(request, f"/projects/{_q(project)}/environments/{_q(env)}/url")
+    except UserError:  # not deployed yet
+        return None
+    return str(urls[0]["url"]) if urls else None
 
 
 async def feed(request: Request) -> Response:
@@ -100,7 +111,10 @@ async def environment(request: Request) -> Response:
     base = f"/projects/{_q(name)}/environments/{_q(env)}"
     info = await _get(request, base)
     releases = await _get(request, base + "/releases")
-    urls = await _get(request, base + "/url")
+    try:
+        urls = await _get(request, base + "/url")
+    except UserError:  # not deployed yet: the page still shows its releases (none) and logs
+        urls = []
     may_rollback = platform(request).access.may(request.state.actor, "rollback", name, env)
     return render(request, "environment.html", project=name, env=info, releases=releases,
                   urls=urls, may_rollback=may_rollback, kinds=LOG_KINDS)
