@@ -42,7 +42,6 @@ def test_w1_sign_in_shows_projects_and_tree(console: Any) -> None:
     row = page.locator("#tree li[data-env=main]")
     assert "production" in row.inner_text() and "active" in row.inner_text()
     assert row.locator("button[data-action=redeploy]").count() == 1
-    shot(page, "tree")
     page.context.close()
 
 
@@ -144,6 +143,8 @@ def test_w2_a_push_from_a_laptop_appears_in_the_feed_and_streams(console: Any) -
     sw, _, repo, browser = console
     page = sign_in(browser, sw, ADMIN)
     page.goto(page.url + "p/shop")
+    expect(page.locator("#tree li[data-env=feature-x].depth-1")).to_have_count(1)  # main's child
+    shot(page, "tree")
     before = page.locator("#feed li").count()
     (repo / "laptop.txt").write_text("from a laptop\n")
     commit(repo, "from a laptop")
