@@ -88,32 +88,46 @@ def test_w2_rollback_from_the_releases_table(console: Any) -> None:
 
 
 def test_w2_sensitive_variable_is_sent_to_no_browser(console: Any) -> None:
+    """Set at project level, then at environment level (which redeploys main and streams its
+    log): the value is in no response the browser received, streams included."""
     sw, _, _, browser = console
     page = sign_in(browser, sw, ADMIN)
-    bodies: list[str] = []
-    page.on("response", lambda r: bodies.append(_body(r)))
+    responses: list[Any] = []
+    page.on("requestfinished", lambda r: responses.append(r))
     page.goto(page.url + "p/shop/variables")
-    form = page.locator("#set-variable")
-    form.locator("input[name=name]").fill("env:DB_PASSWORD")
-    form.locator("input[name=value]").fill(SECRET)
-    form.locator("input[name=is_sensitive]").check()
-    form.locator("button").click()
+    _set_sensitive(page, "env:DB_PASSWORD")
     page.wait_for_selector("#variables")
     assert "env:DB_PASSWORD" in page.content()
-    for path in ("p/shop/variables", "p/shop", "p/shop/e/main"):
+    page.goto(page.url.split("?")[0] + "?environment=main")
+    _set_sensitive(page, "env:MAIN_PASSWORD")
+    page.wait_for_url(re.compile(r".*/console/p/shop/a/\w+$"))  # the redeploy it causes
+    expect(page.locator("#state")).to_contain_text("complete", timeout=120_000)
+    for path in ("p/shop/variables", "p/shop/variables?environment=main", "p/shop", "p/shop/e/main"):
         page.goto(page.url.split("/console/")[0] + "/console/" + path)
         assert SECRET not in page.content()
-    stored = json.loads(sw.cli("variable:get", "env:DB_PASSWORD", "-p", "shop", "--format",
-                               "json").stdout)
-    assert stored["is_sensitive"] is True  # it was saved, and saved as sensitive
-    assert bodies and not [b for b in bodies if SECRET in b]
+    for name, env in (("env:DB_PASSWORD", []), ("env:MAIN_PASSWORD", ["-e", "main"])):
+        stored = json.loads(sw.cli("variable:get", name, "-p", "shop", *env, "--format",
+                                   "json").stdout)
+        assert stored["is_sensitive"] is True  # saved, and saved as sensitive
+    bodies = [_body(r) for r in responses]
+    assert len(bodies) > 10 and not [b for b in bodies if SECRET in b]
     page.context.close()
 
 
-def _body(response: Any) -> str:
+def _set_sensitive(page: Any, name: str) -> None:
+    form = page.locator("#set-variable")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=value]").fill(SECRET)
+    assert form.locator("input[name=value]").get_attribute("value") is None  # never pre-filled
+    form.locator("input[name=is_sensitive]").check()
+    form.locator("button").click()
+
+
+def _body(request: Any) -> str:
     try:
-        return response.text()
-    except Exception:  # a redirect or a stream closed early has no body to read
+        response = request.response()
+        return response.text() if response else ""
+    except Exception:  # a redirect has no body to read
         return ""
 
 
@@ -192,3 +206,25 @@ def test_w3_pages_read_without_javascript(console: Any) -> None:
     page.wait_for_url(re.compile(r".*/console/p/shop/a/\w+$"))
     assert page.locator("#log").count() == 1
     context.close()
+
+
+def test_w2_admin_pages_users_and_a_token_shown_once(console: Any) -> None:
+    sw, _, _, browser = console
+    page = sign_in(browser, sw, ADMIN)
+    page.goto(page.url + "p/shop/users")
+    assert VIEWER in page.inner_text("#users")
+    page.fill("#add-user input[name=email]", "new@example.com")
+    page.fill("#add-user input[name=roles]", "viewer development:contributor")
+    page.click("button[data-action=add-user]")
+    expect(page.locator("#users")).to_contain_text("new@example.com")
+    page.goto(page.url.split("/console/")[0] + "/console/me")
+    page.fill("input[name=name]", "from-console")
+    page.locator("form[action='/console/me/tokens'] button").click()
+    assert page.locator("#new-token").count() == 1, page.inner_text("main")
+    token = page.inner_text("#new-token")
+    assert token.startswith("shipway_")
+    page.goto(page.url.split("/console/")[0] + "/console/me")
+    assert "from-console" in page.content() and token not in page.content()
+    listed = sw.cli("api-token:list", "--format", "json").stdout
+    assert "from-console" in listed
+    page.context.close()

@@ -14,8 +14,8 @@ from shipway.console.sessions import ConsoleSessions, Session
 from shipway.platform import Platform
 
 HERE = Path(__file__).parent
-ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                         undefined=jinja2.StrictUndefined)
+# autoescape on for every template (W1: names and log lines are text, never markup).
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
                                "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
