@@ -158,6 +158,8 @@ def test_w2_a_push_from_a_laptop_appears_in_the_feed_and_streams(console: Any) -
     page = sign_in(browser, sw, ADMIN)
     page.goto(page.url + "p/shop")
     expect(page.locator("#tree li[data-env=feature-x].depth-1")).to_have_count(1)  # main's child
+    # main has several releases now: the tree offers a rollback (with a with-data option).
+    assert page.locator("#tree li[data-env=main] button[data-action=rollback]").count() == 1
     shot(page, "tree")
     before = page.locator("#feed li").count()
     (repo / "laptop.txt").write_text("from a laptop\n")

@@ -24,7 +24,7 @@ ACTIVITY = {"id": "a1", "project": "shop", "environment": "main", "type": "envir
 CONTEXTS: dict[str, dict[str, Any]] = {
     "projects.html": {"projects": [{"name": "shop", "id": "p1"}]},
     "project.html": {"project": "shop", "rows": tree(ENVS, [ACTIVITY]), "buttons": buttons,
-                     "allowed": {"main": {"redeploy", "branch"}, "feat": {"merge"}},
+                     "allowed": {"main": {"redeploy", "branch", "rollback"}, "feat": {"merge"}},
                      "activities": [ACTIVITY], "admin": True, "urls": {"main": "https://x/"}},
     "environment.html": {"project": "shop", "env": ENVS[0], "may_rollback": True,
                          "kinds": ["app"], "urls": [{"url": "https://x/", "primary": True}],
