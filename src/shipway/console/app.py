@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,7 +47,8 @@ def page(handler: Any) -> Any:
 
     async def wrapped(request: Request) -> Response:
         if signed_in(request) is None:
-            return RedirectResponse(f"/console/login?next={request.url.path}", status_code=303)
+            back = quote(request.url.path, safe="/")
+            return RedirectResponse(f"/console/login?next={back}", status_code=303)
         return await _answer(request, handler)
 
     return wrapped

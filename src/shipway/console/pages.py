@@ -137,7 +137,8 @@ async def activity_stream(request: Request) -> Response:
     The API's /activities/{id} call checks the role first; then the same log file
     follow_log reads is tailed here, so the stream needs no per-line API round trip."""
     found = await _get(request, f"/activities/{_q(request.path_params['id'])}")
-    skip = int(request.query_params.get("from", "0") or 0)
+    given = request.query_params.get("from", "0")
+    skip = int(given) if given.isdigit() and len(given) < 9 else 0
     the_platform = platform(request)
     return StreamingResponse(_sse(the_platform, found["id"], skip), media_type="text/event-stream",
                              headers={"cache-control": "no-store", "x-accel-buffering": "no"})
