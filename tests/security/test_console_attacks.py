@@ -158,5 +158,11 @@ def test_w1_login_page_and_static_files_need_no_session_but_pages_do(console: An
     with https(sw, base) as client:
         assert client.get("/console/login").status_code == 200
         assert client.get("/console/static/htmx.min.js").status_code == 200
-        for path in ("/console/", "/console/me", "/console/p/shop/variables"):
+        push = json.loads(sw.cli("activity:list", "-p", "shop", "--format", "json").stdout)[0]
+        for path in ("/console/", "/console/me", "/console/p/shop/variables",
+                     f"/console/a/{push['id']}/stream", f"/console/p/shop/a/{push['id']}"):
             assert client.get(path).status_code == 303, path
+    client, _ = session_client(sw, base, ADMIN)
+    with closing(client):
+        answer = client.get(f"/console/a/{push['id']}/stream", params={"from": "x" * 50})
+        assert answer.status_code == 200 and "event: done" in answer.text
