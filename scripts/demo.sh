@@ -7,6 +7,8 @@ bash scripts/setup.sh
 
 export SHIPWAY_HOME="${SHIPWAY_HOME:-/var/lib/shipway}"
 export SHIPWAY_HTTP_PORT="${SHIPWAY_HTTP_PORT:-80}" SHIPWAY_HTTPS_PORT="${SHIPWAY_HTTPS_PORT:-443}"
+# The HTTPS API, and with it the console (W1), on loopback unless told otherwise.
+export SHIPWAY_API_LISTEN="${SHIPWAY_API_LISTEN:-127.0.0.1:8444}"
 mkdir -p "$SHIPWAY_HOME"
 if ! shipway project:list >/dev/null 2>&1; then
   nohup shipway serve >>"$SHIPWAY_HOME/serve.log" 2>&1 &
@@ -29,3 +31,14 @@ echo
 echo "The app answers at: $url"
 echo "(TLS by the router's own CA: curl --cacert $ca $url)"
 curl -sS --cacert "$ca" "$url"
+
+# The console: a user for the demo and a one-time sign-in link (it works once, for 10 minutes).
+shipway user:get demo@example.com -p demo >/dev/null 2>&1 \
+  || shipway user:add demo@example.com -p demo --role admin >/dev/null
+echo
+if login=$(shipway console:login --user demo@example.com 2>/dev/null); then
+  echo "The console: ${login%%/login*}/ (CA: $SHIPWAY_HOME/api/ca.crt)"
+  echo "Sign in once with: $login"
+else
+  echo "The console needs the HTTPS API: restart shipway serve with SHIPWAY_API_LISTEN=HOST:PORT"
+fi

@@ -13,6 +13,8 @@ done
 for pair in openssl:openssl ssh-keygen:openssh-client; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# The console's browser tests (W4): Debian's chromium, driven by Playwright (no browser download).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # PHP apps (C6): Debian's PHP-FPM and the common modules runtime.extensions
 # names; WordPress's package for its end-to-end test (issue 12, must-hold 2).
 for pkg in php8.2-fpm php8.2-cli php8.2-mysql php8.2-pgsql php8.2-sqlite3 php8.2-curl php8.2-gd \

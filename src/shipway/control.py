@@ -14,6 +14,7 @@ from shipway.access.gateway import SshGateway
 from shipway.api.server import create_app
 from shipway.api.tls import Listen, ensure_tls, names_for, parse_listen
 from shipway.claims import claim_ranges
+from shipway.console.app import create_console
 from shipway.errors import PlatformError
 from shipway.homeperms import UMASK, check_router_reaches, secure_home
 from shipway.platform import Platform
@@ -130,6 +131,8 @@ def _remote_api(settings: Settings, platform: Platform) -> tuple[uvicorn.Server,
     app = create_app(platform, remote=True)
     info = {"url": f"https://{listen.url_host}:{listen.port}", "ca": str(tls.ca)}
     app.state.api_info = info
+    # W1: the console under /console/, acting through an in-process copy of the local API.
+    app.mount("/console", create_console(platform, create_app(platform)))
     config = uvicorn.Config(app, host=listen.host, port=listen.port, log_level="warning",
                             access_log=False, ssl_certfile=str(tls.cert),
                             ssl_keyfile=str(tls.key), timeout_graceful_shutdown=1)

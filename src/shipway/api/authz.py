@@ -71,6 +71,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", P + "/domains"): Rule("view", "project"),
     ("GET", P + "/domains/{name}"): Rule("view", "project"),
     ("DELETE", P + "/domains/{name}"): Rule("project:admin", "project"),
+    ("POST", "/console-links"): Rule(None, "operator"),  # W1: console:login, root only
     ("GET", "/whoami"): Rule("view", "any"),
     ("GET", "/api-info"): Rule("view", "any"),
     ("POST", P + "/users"): Rule("project:admin", "use-case"),

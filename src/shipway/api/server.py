@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from shipway.api import access as access_api
 from shipway.api import backups as backup_api
+from shipway.api import console as console_api
 from shipway.api import domains as domain_api
 from shipway.api.guard import guarded
 from shipway.errors import Forbidden, NotFound, ShipwayError, Unauthorized, UsageError, UserError
@@ -261,6 +262,7 @@ ROUTES = [
     Route("/activities/{id}/cancel", activity_cancel, methods=["POST"]),
     *access_api.ROUTES,
     *domain_api.ROUTES,
+    *console_api.ROUTES,
     *backup_api.ROUTES,  # before the catch-all `{action}` route below
     Route("/projects/{project}/environments/{env}/{action}", environment_action, methods=["POST"]),
 ]

@@ -596,6 +596,10 @@ from shipway.cli import ssh as _ssh  # noqa: E402 - likewise
 
 _ssh.register(main, project=PROJECT, environment=ENVIRONMENT)
 
+from shipway.cli import console as _console  # noqa: E402 - likewise
+
+_console.register(main, client=_client)
+
 
 if __name__ == "__main__":
     main()
