@@ -25,7 +25,7 @@ from starlette.routing import Route
 from shipway.access.context import acting_as
 from shipway.access.model import OPERATOR, Actor
 from shipway.api.authz import Rule, rule_for
-from shipway.errors import Forbidden, PlatformError, Unauthorized
+from shipway.errors import Forbidden, NotFound, PlatformError, Unauthorized
 
 ACTOR_HEADER = "x-shipway-actor"
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -117,10 +117,7 @@ async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | Non
         body = await _body(request)
         return str(body.get("name", "")), str(body.get("type") or "development")
     if rule.scope == "body-env":
-        body = await _body(request) if request.method in ("PUT", "DELETE") else {}
-        if body.get("level") == "project":
-            return None, None
-        return body.get("environment") or request.query_params.get("environment"), None
+        return await _body_env(request, platform)
     if rule.scope == "backup-target":
         body = await _body(request)
         if body.get("target"):
@@ -128,6 +125,25 @@ async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | Non
         backup = await run_in_threadpool(platform.backups.get, params["project"], params["id"])
         return backup.get("environment"), None
     return None, None
+
+
+async def _body_env(request: Request, platform: Any) -> tuple[str | None, None]:
+    """The environment a variable change acts on: without `level`, an update or delete falls
+    back to the project's variable when the environment has none of that name (A1)."""
+    if request.method not in ("PUT", "DELETE"):
+        return request.query_params.get("environment"), None
+    body = await _body(request)
+    env = body.get("environment") or None
+    if body.get("level") == "project" or not env:
+        return None, None
+    if body.get("level") or body.get("create"):
+        return str(env), None
+    try:
+        found = await run_in_threadpool(platform.variables.find, request.path_params["project"],
+                                        str(env), str(body.get("name", "")))
+    except NotFound:
+        return str(env), None  # nothing to change: the endpoint says so, after the env's check
+    return found.environment or None, None
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""A1 attacks found in review (session 18): a route whose authorisation is computed from
+one thing while its handler acts on another. Each runs against a real control plane
+over real HTTPS with a token of a user holding less than the action needs."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.access_helpers import api_platform, https, token_for
+from tests.e2e.conftest import Shipway
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Shipway, str]]:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end tests need root")
+    with api_platform(tmp_path_factory.mktemp("review")) as pair:
+        yield pair
+
+
+def _project_var(sw: Shipway, name: str) -> dict | None:
+    out = sw.cli("variable:list", "-p", "shop", "--format", "json").stdout
+    found = [v for v in json.loads(out) if v["name"] == name and not v.get("environment")]
+    return found[0] if found else None
+
+
+def test_a1_dev_admin_cannot_change_a_project_variable_through_env_scope(
+        platform: tuple[Shipway, str]) -> None:
+    """An environment admin of `development` names their own environment but no level:
+    the variable found is the project's (production's too), so it must need project admin."""
+    sw, url = platform
+    sw.cli("variable:create", "-p", "shop", "-l", "project", "--name", "env:PAYMENT_URL",
+           "--value", "https://pay.example.com")
+    dev = token_for(sw, "devadmin@example.com", "viewer", "development:admin",
+                    "production:viewer", name="da")
+    with https(sw, url, dev) as client:
+        r = client.put("/projects/shop/variables",
+                       json={"environment": "feat", "name": "env:PAYMENT_URL",
+                             "value": "https://evil.example.com"})
+        assert r.status_code == 403, r.text
+        r = client.request("DELETE", "/projects/shop/variables",
+                           json={"environment": "feat", "name": "env:PAYMENT_URL"})
+        assert r.status_code == 403, r.text
+    var = _project_var(sw, "env:PAYMENT_URL")
+    assert var is not None and var["value"] == "https://pay.example.com"
+
+
+def test_a1_log_app_parameter_stays_in_the_named_environment(
+        platform: tuple[Shipway, str]) -> None:
+    """`?app=` is a path piece: a development viewer must not read production's logs with
+    `app=../../main/app`, nor another project's, nor any file outside the log tree."""
+    sw, url = platform
+    viewer = token_for(sw, "devview@example.com", "viewer", "development:viewer", name="dv")
+    main_log = sw.cli("log", "deploy", "-p", "shop", "-e", "main").stdout
+    assert main_log.strip(), "production has a deploy log to steal"
+    with https(sw, url, viewer) as client:
+        assert client.get("/projects/shop/environments/main/logs/deploy").status_code == 403
+        for app in ("../../main/app", "../../../shop/main/app", "/etc", "..", "a/../../../main/app"):
+            r = client.get("/projects/shop/environments/feat/logs/deploy", params={"app": app})
+            assert r.status_code == 400, (app, r.status_code, r.text[:200])
