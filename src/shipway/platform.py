@@ -36,6 +36,7 @@ from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import Hosts, platform_routes, resolve_routes
+from shipway.config.schema import NAME as APP_NAME
 from shipway.config.stack import missing_packages
 from shipway.cronrunner import CronRunner
 from shipway.deploy import gate, mountviews
@@ -1245,6 +1246,8 @@ class Platform:
             raise UsageError(f"unknown log {kind!r}; choose one of: {', '.join(self.LOG_FILES)}, "
                              "access, error, worker-NAME")
         apps = sorted(p.name for p in (self.settings.home / "logs" / project / env.name).glob("*"))
+        if app is not None and not APP_NAME.fullmatch(app):  # A1: a name, never a path elsewhere
+            raise UsageError(f"invalid app name {app!r}")
         if app is None and len(apps) > 1:
             raise UsageError(f"this environment has several apps ({', '.join(apps)}); pick one with --app")
         app = app or (apps[0] if apps else "app")

@@ -54,13 +54,14 @@ def test_a1_dev_admin_cannot_change_a_project_variable_through_env_scope(
 def test_a1_log_app_parameter_stays_in_the_named_environment(
         platform: tuple[Shipway, str]) -> None:
     """`?app=` is a path piece: a development viewer must not read production's logs with
-    `app=../../main/app`, nor another project's, nor any file outside the log tree."""
+    `app=../main/app`, nor another project's, nor any file outside the log tree."""
     sw, url = platform
     viewer = token_for(sw, "devview@example.com", "viewer", "development:viewer", name="dv")
     main_log = sw.cli("log", "deploy", "-p", "shop", "-e", "main").stdout
     assert main_log.strip(), "production has a deploy log to steal"
     with https(sw, url, viewer) as client:
         assert client.get("/projects/shop/environments/main/logs/deploy").status_code == 403
-        for app in ("../../main/app", "../../../shop/main/app", "/etc", "..", "a/../../../main/app"):
+        for app in ("../main/app", "../../shop/main/app", "/etc", "..", "a/../../main/app"):
             r = client.get("/projects/shop/environments/feat/logs/deploy", params={"app": app})
+            assert main_log.strip() not in r.text, f"production's deploy log read with app={app}"
             assert r.status_code == 400, (app, r.status_code, r.text[:200])
