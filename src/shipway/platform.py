@@ -333,13 +333,23 @@ class Platform:
             branch = ref.removeprefix("refs/heads/")
             if not ref.startswith("refs/heads/"):
                 self.access.require(actor, "project:admin", project)
-            elif branch in known:
+                continue
+            if branch in known:
                 action = "deactivate" if update["new"] == ZERO_SHA else "push"
                 self.access.require(actor, action, project, branch)
+                parent = known[branch].parent
             elif update["new"] != ZERO_SHA:
                 kind = "production" if branch == PRODUCTION_BRANCH else (
                     opts.get("environment.type") or "development")
                 self.access.require(actor, "branch", project, branch, env_type=kind)
+                parent = None if branch == PRODUCTION_BRANCH else (
+                    opts.get("environment.parent") or PRODUCTION_BRANCH)
+            else:
+                continue
+            activates = opts.get("environment.status") == "active" and update["new"] != ZERO_SHA \
+                and (branch not in known or known[branch].status != "active")
+            if activates and parent:  # E2: its data is cloned from the parent: reading it
+                self.access.require(actor, "branch", project, parent)
 
     def _check_fast_forward(self, env: Environment, old: str) -> None:
         """E4: of two pushes racing to one branch, the later is refused before it deploys.

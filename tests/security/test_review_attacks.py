@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.access_helpers import api_platform, https, token_for
+from tests.e2e.access_helpers import api_platform, heads, https, local, token_for, user_id
 from tests.e2e.conftest import Shipway
 
 pytestmark = pytest.mark.e2e
@@ -65,3 +65,32 @@ def test_a1_log_app_parameter_stays_in_the_named_environment(
             r = client.get("/projects/shop/environments/feat/logs/deploy", params={"app": app})
             assert main_log.strip() not in r.text, f"production's deploy log read with app={app}"
             assert r.status_code == 400, (app, r.status_code, r.text[:200])
+
+
+def _main_head(sw: Shipway) -> str:
+    line = next(x for x in heads(sw).splitlines() if x.endswith("refs/heads/main"))
+    return line.split()[0]
+
+
+def test_a1_no_copy_of_production_data_for_a_development_contributor(
+        platform: tuple[Shipway, str]) -> None:
+    """Branching (or activating, or synchronising) clones the parent's data and inherits its
+    variables (E2, E3) into an environment the user may `shipway ssh` into: that is reading
+    the parent, so it needs `branch` (contributor) on the parent's type, not just a view of it."""
+    sw, url = platform
+    dev = token_for(sw, "devcon@example.com", "viewer", "development:contributor",
+                    "production:viewer", name="dc")
+    before = [e["name"] for e in json.loads(sw.cli("environment:list", "-p", "shop",
+                                                   "--format", "json").stdout)]
+    with https(sw, url, dev) as client:
+        r = client.post("/projects/shop/environments/main/branch", json={"name": "steal"})
+        assert r.status_code == 403, r.text
+        assert "production:contributor" in r.json()["error"]
+    updates = [{"ref": "refs/heads/steal2", "old": "0" * 40, "new": _main_head(sw)}]
+    with local(sw, user_id(sw, "devcon@example.com")) as client:  # as the git hook asks
+        r = client.post("/projects/shop/push", json={
+            "updates": updates, "git_env": {}, "push_options": ["environment.status=active"]})
+        assert r.status_code == 403, r.text
+    after = [e["name"] for e in json.loads(sw.cli("environment:list", "-p", "shop",
+                                                  "--format", "json").stdout)]
+    assert after == before

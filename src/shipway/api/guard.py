@@ -102,8 +102,15 @@ async def authorize(request: Request, actor: Actor, rule: Rule, remote: bool = F
         project, env = activity.project, activity.environment
     assert rule.action is not None
     platform.access.require(actor, rule.action, project, env, env_type=env_type)
+    # E2: a new branch, an activation and a sync clone the parent's data (and inherit its
+    # variables) into an environment the user may ssh into: that reads the parent, so it
+    # needs `branch` there too, not just a view of it.
     if rule.scope == "new-branch":
-        platform.access.require(actor, "view", project, params["env"])
+        platform.access.require(actor, "branch", project, params["env"])
+    elif rule.action in ("activate", "sync") and env:
+        parent = platform.environment(project, env).parent
+        if parent:
+            platform.access.require(actor, "branch", project, parent)
 
 
 async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | None, str | None]:
