@@ -111,6 +111,11 @@ async def authorize(request: Request, actor: Actor, rule: Rule, remote: bool = F
         parent = platform.environment(project, env).parent
         if parent:
             platform.access.require(actor, "branch", project, parent)
+    elif rule.scope == "backup-target":  # another environment's backup: its data is read
+        backup = await run_in_threadpool(platform.backups.get, project, params["id"])
+        if backup.get("environment") != env:
+            platform.access.require(actor, "branch", project, backup.get("environment"),
+                                    env_type=backup.get("environment_type"))
 
 
 async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | None, str | None]:
