@@ -44,9 +44,10 @@ def test_a1_dev_admin_cannot_change_a_project_variable_through_env_scope(
                        json={"environment": "feat", "name": "env:PAYMENT_URL",
                              "value": "https://evil.example.com"})
         assert r.status_code == 403, r.text
-        r = client.request("DELETE", "/projects/shop/variables",
-                           json={"environment": "feat", "name": "env:PAYMENT_URL"})
-        assert r.status_code == 403, r.text
+        for level in ({}, {"level": "environment"}):  # DELETE reads no level: same look-up
+            r = client.request("DELETE", "/projects/shop/variables",
+                               json={"environment": "feat", "name": "env:PAYMENT_URL", **level})
+            assert r.status_code == 403, r.text
     var = _project_var(sw, "env:PAYMENT_URL")
     assert var is not None and var["value"] == "https://pay.example.com"
 

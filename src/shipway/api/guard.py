@@ -148,7 +148,8 @@ async def _body_env(request: Request, platform: Any) -> tuple[str | None, None]:
     env = body.get("environment") or None
     if body.get("level") == "project" or not env:
         return None, None
-    if body.get("level") or body.get("create"):
+    # A PUT with a level (or a create) acts at that level; a DELETE always looks the name up.
+    if request.method == "PUT" and (body.get("level") or body.get("create")):
         return str(env), None
     try:
         found = await run_in_threadpool(platform.variables.find, request.path_params["project"],
