@@ -95,3 +95,24 @@ def test_a1_no_copy_of_production_data_for_a_development_contributor(
     after = [e["name"] for e in json.loads(sw.cli("environment:list", "-p", "shop",
                                                   "--format", "json").stdout)]
     assert after == before
+
+
+def test_a1_another_projects_names_are_not_revealed_over_the_api(
+        platform: tuple[Shipway, str]) -> None:
+    """A user of `bank` only, probing `shop` (which has `main` and `feat`) for environment
+    names, gets one and the same refusal whether the name exists or not."""
+    sw, url = platform
+    if sw.cli("project:info", "-p", "bank", check=False).returncode != 0:
+        sw.create_project("bank")
+    sw.cli("user:add", "outsider@example.com", "-p", "bank", "--role", "admin")
+    token = sw.cli("api-token:create", "--user", "outsider@example.com", "--name", "o").stdout.strip()
+    answers = set()
+    with https(sw, url, token) as client:
+        for env in ("main", "feat", "nosuch", "secret-acquisition"):
+            for tail in ("", "/releases", "/url"):
+                r = client.get(f"/projects/shop/environments/{env}{tail}")
+                answers.add((r.status_code, r.json()["error"].replace(f"/{env}", "")))
+            r = client.post(f"/projects/shop/environments/{env}/merge", json={})  # its parent
+            answers.add((r.status_code, r.json()["error"].replace(" merge into ", " view ")))
+    assert len(answers) == 1, answers
+    assert next(iter(answers))[0] == 403

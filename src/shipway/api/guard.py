@@ -96,6 +96,8 @@ async def authorize(request: Request, actor: Actor, rule: Rule, remote: bool = F
     platform = request.app.state.platform
     params = request.path_params
     project = params.get("project")
+    if project is not None:  # an outsider is refused before any of the project is looked up
+        platform.access.require(actor, "view", project)
     env, env_type = await _where(request, platform, rule)
     if project is None:  # /activities/{id}
         activity = platform.activity(params["id"])
