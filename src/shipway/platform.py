@@ -36,6 +36,7 @@ from shipway.config.frozen import thaw
 from shipway.config.load import load_project
 from shipway.config.model import AppConfig, ProjectConfig
 from shipway.config.routes import Hosts, platform_routes, resolve_routes
+from shipway.config.schema import NAME as APP_NAME
 from shipway.config.stack import missing_packages
 from shipway.cronrunner import CronRunner
 from shipway.deploy import gate, mountviews
@@ -333,16 +334,26 @@ class Platform:
             branch = ref.removeprefix("refs/heads/")
             if not ref.startswith("refs/heads/"):
                 self.access.require(actor, "project:admin", project)
-            elif branch in known:
+                continue
+            if branch in known:
                 action = "deactivate" if update["new"] == ZERO_SHA else "push"
                 self.access.require(actor, action, project, branch)
                 if action == "push" and update["old"] != ZERO_SHA \
                         and not objects.is_ancestor(update["old"], update["new"]):
                     self.access.require(actor, "force-push", project, branch)
+                parent = known[branch].parent
             elif update["new"] != ZERO_SHA:
                 kind = "production" if branch == PRODUCTION_BRANCH else (
                     opts.get("environment.type") or "development")
                 self.access.require(actor, "branch", project, branch, env_type=kind)
+                parent = None if branch == PRODUCTION_BRANCH else (
+                    opts.get("environment.parent") or PRODUCTION_BRANCH)
+            else:
+                continue
+            activates = opts.get("environment.status") == "active" and update["new"] != ZERO_SHA \
+                and (branch not in known or known[branch].status != "active")
+            if activates and parent:  # E2: its data is cloned from the parent: reading it
+                self.access.require(actor, "branch", project, parent)
 
     def _check_fast_forward(self, env: Environment, old: str) -> None:
         """E4: of two pushes racing to one branch, the later is refused before it deploys.
@@ -1249,6 +1260,8 @@ class Platform:
             raise UsageError(f"unknown log {kind!r}; choose one of: {', '.join(self.LOG_FILES)}, "
                              "access, error, worker-NAME")
         apps = sorted(p.name for p in (self.settings.home / "logs" / project / env.name).glob("*"))
+        if app is not None and not APP_NAME.fullmatch(app):  # A1: a name, never a path elsewhere
+            raise UsageError(f"invalid app name {app!r}")
         if app is None and len(apps) > 1:
             raise UsageError(f"this environment has several apps ({', '.join(apps)}); pick one with --app")
         app = app or (apps[0] if apps else "app")

@@ -59,6 +59,10 @@ class Access:
             roles.needed_role(action, minimum)  # an unknown action is a bug even for root
             return
         grant = self.db.grant(actor.user_id or "", project)
+        if grant is None:  # before any look-up: an outsider learns no name or type of it
+            roles.needed_role(action, minimum)
+            decision = roles.Decision(False, "no role on this project", "a role on this project")
+            raise Forbidden(roles.refusal(actor.label, SAY.get(action, action), project, decision))
         kind = env_type or (self._env_type(project, environment) if environment else None)
         decision = roles.decide(grant, action, kind, minimum)
         if not decision.allowed:

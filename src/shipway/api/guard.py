@@ -25,7 +25,7 @@ from starlette.routing import Route
 from shipway.access.context import acting_as
 from shipway.access.model import OPERATOR, Actor
 from shipway.api.authz import Rule, rule_for
-from shipway.errors import Forbidden, PlatformError, Unauthorized
+from shipway.errors import Forbidden, NotFound, PlatformError, Unauthorized
 
 ACTOR_HEADER = "x-shipway-actor"
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -96,14 +96,28 @@ async def authorize(request: Request, actor: Actor, rule: Rule, remote: bool = F
     platform = request.app.state.platform
     params = request.path_params
     project = params.get("project")
+    if project is not None:  # an outsider is refused before any of the project is looked up
+        platform.access.require(actor, "view", project)
     env, env_type = await _where(request, platform, rule)
     if project is None:  # /activities/{id}
         activity = platform.activity(params["id"])
         project, env = activity.project, activity.environment
     assert rule.action is not None
     platform.access.require(actor, rule.action, project, env, env_type=env_type)
+    # E2: a new branch, an activation and a sync clone the parent's data (and inherit its
+    # variables) into an environment the user may ssh into: that reads the parent, so it
+    # needs `branch` there too, not just a view of it.
     if rule.scope == "new-branch":
-        platform.access.require(actor, "view", project, params["env"])
+        platform.access.require(actor, "branch", project, params["env"])
+    elif rule.action in ("activate", "sync") and env:
+        parent = platform.environment(project, env).parent
+        if parent:
+            platform.access.require(actor, "branch", project, parent)
+    elif rule.scope == "backup-target":  # another environment's backup: its data is read
+        backup = await run_in_threadpool(platform.backups.get, project, params["id"])
+        if backup.get("environment") != env:
+            platform.access.require(actor, "branch", project, backup.get("environment"),
+                                    env_type=backup.get("environment_type"))
 
 
 async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | None, str | None]:
@@ -117,10 +131,7 @@ async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | Non
         body = await _body(request)
         return str(body.get("name", "")), str(body.get("type") or "development")
     if rule.scope == "body-env":
-        body = await _body(request) if request.method in ("PUT", "DELETE") else {}
-        if body.get("level") == "project":
-            return None, None
-        return body.get("environment") or request.query_params.get("environment"), None
+        return await _body_env(request, platform)
     if rule.scope == "backup-target":
         body = await _body(request)
         if body.get("target"):
@@ -128,6 +139,26 @@ async def _where(request: Request, platform: Any, rule: Rule) -> tuple[str | Non
         backup = await run_in_threadpool(platform.backups.get, params["project"], params["id"])
         return backup.get("environment"), None
     return None, None
+
+
+async def _body_env(request: Request, platform: Any) -> tuple[str | None, None]:
+    """The environment a variable change acts on: without `level`, an update or delete falls
+    back to the project's variable when the environment has none of that name (A1)."""
+    if request.method not in ("PUT", "DELETE"):
+        return request.query_params.get("environment"), None
+    body = await _body(request)
+    env = body.get("environment") or None
+    if body.get("level") == "project" or not env:
+        return None, None
+    # A PUT with a level (or a create) acts at that level; a DELETE always looks the name up.
+    if request.method == "PUT" and (body.get("level") or body.get("create")):
+        return str(env), None
+    try:
+        found = await run_in_threadpool(platform.variables.find, request.path_params["project"],
+                                        str(env), str(body.get("name", "")))
+    except NotFound:
+        return str(env), None  # nothing to change: the endpoint says so, after the env's check
+    return found.environment or None, None
 
 
 async def _body(request: Request) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from shipway.access import gate
+from shipway.access import gate, ownpty
 from shipway.access.commands import parse_shell_args
 from shipway.access.sshd import host_sshd_lines, ssh_settings
 from shipway.errors import NotSupportedYet, UsageError
@@ -41,7 +41,8 @@ def register(main: click.Group, *, project: Any, environment: Any) -> None:
                              "ssh -t shipway@HOST ssh -p PROJECT -e ENVIRONMENT")
         settings = load_settings()
         line = session_line(project, environment, app, command)
-        sys.exit(gate.run(str(ssh_settings(settings.home, settings.listen_host).socket), "", line))
+        socket = str(ssh_settings(settings.home, settings.listen_host).socket)
+        sys.exit(ownpty.run(lambda: gate.run(socket, "", line)))  # A4: never root's terminal
 
     @main.command("ssh:config")
     def ssh_config() -> None:
