@@ -771,8 +771,8 @@ class Platform:
         for app in config.apps:
             if scripts := script_warning(app):
                 log(f"W: {scripts}")
-            if web_kind(app) is WebKind.FPM:
-                php_setup.check(app)  # variables.php and runtime.extensions, before any build
+            if web_kind(app) is WebKind.FPM and (php := php_setup.check(app)):
+                log(f"W: {php}")  # variables.php and runtime.extensions, before any build
         builds = {}
         for app in config.apps:
             tree = objects.tree_id(commit, app.source_root)

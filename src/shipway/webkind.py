@@ -5,7 +5,9 @@
   the router speaks FastCGI to it (php/fpm.py, router/caddyconfig.py).
 - `STATIC`: no start command, or one that only sleeps (pelican's
   `sleep infinity`), and no location passes anything through: the router
-  serves the artifact's files and nothing is started or waited for.
+  serves the artifact's files and nothing is started or waited for. So
+  does no start at all with a location root, even where a location passes
+  through (Upsun's demo-js): nothing answers that passthru, the router 404s.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def web_kind(app: AppConfig) -> WebKind:
         return WebKind.FPM
     if only_sleeps(app.web.start) and not passes_through(app):
         return WebKind.STATIC
+    if app.web.start is None and any(loc.root for loc in app.web.locations.values()):
+        return WebKind.STATIC  # passthru with nothing to answer it: files only (C7)
     return WebKind.COMMAND
 
 

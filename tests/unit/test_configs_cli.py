@@ -63,5 +63,6 @@ def test_c12_every_project_command_takes_p_and_e(name: str) -> None:
 
 
 def test_c12_platform_cli_names_are_aliases() -> None:
-    for alias, name in cli.ALIASES.items():
+    for alias, name in {**cli.ALIASES, **cli.LATE_ALIASES}.items():
         assert cli.main.commands[alias] is cli.main.commands[name]
+    assert cli.main.commands["environment:ssh"] is cli.main.commands["ssh"]

@@ -113,8 +113,22 @@ def test_disabled_extensions_are_left_out() -> None:
 
 
 def test_missing_extensions_are_all_named_with_their_package() -> None:
-    with pytest.raises(UserError, match="php8.2-blackfire php8.2-sourceguardian"):
-        extensions.plan(["sourceguardian", "redis", "blackfire"], [], HOST)
+    with pytest.raises(UserError, match="php8.2-ioncube php8.2-sourceguardian"):
+        extensions.plan(["sourceguardian", "redis", "ioncube", "blackfire"], [], HOST)
+
+
+def test_a_vendor_only_profiler_is_left_out_with_a_warning() -> None:
+    """wordpress-composer asks for `blackfire`, which Debian does not package (C6)."""
+    files = extensions.plan(["redis", "blackfire", "newrelic"], [], HOST)
+    assert not any("blackfire" in name or "newrelic" in name for name in files)
+    warning = extensions.skip_warning(["redis", "blackfire", "newrelic"], HOST)
+    assert warning is not None and "blackfire, newrelic left out" in warning
+    assert extensions.skip_warning(["redis"], HOST) is None
+    # One that is installed is loaded like any other module.
+    host = extensions.HostModules("8.2", {}, frozenset({"blackfire"}), frozenset())
+    ini = {"30-shipway-blackfire.ini": "extension=blackfire.so\n"}
+    assert extensions.plan(["blackfire"], [], host) == ini
+    assert extensions.skip_warning(["blackfire"], host) is None
 
 
 def test_a_builtin_module_cannot_be_disabled() -> None:

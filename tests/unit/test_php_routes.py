@@ -54,13 +54,26 @@ def test_c7_only_sleeps(start: str | None, sleeps: bool) -> None:
     assert only_sleeps(start) is sleeps
 
 
-def test_c7_no_start_is_refused_only_when_something_passes_through(tmp_path: Path) -> None:
+def test_c7_no_start_is_refused_only_when_nothing_could_be_served(tmp_path: Path) -> None:
     app_of(tmp_path, "name: a\ntype: nodejs:18\nweb:\n" + STATIC)  # accepted
     with pytest.raises(ConfigError, match="when a location passes requests through"):
         app_of(tmp_path, "name: a\ntype: nodejs:18\nweb:\n  locations:\n    /:\n"
-                         "      root: out\n      passthru: true\n")
+                         "      passthru: true\n")  # no root: nothing at all to answer
     with pytest.raises(ConfigError, match="web.commands.start is required"):
         app_of(tmp_path, "name: a\ntype: nodejs:18\n")  # no locations: `/` passes through
+
+
+def test_c7_no_start_with_a_root_and_passthru_serves_files_with_a_warning(tmp_path: Path) -> None:
+    """upsun/demo-js's main_app: a root, `passthru: true`, no start (Upsun serves dist/)."""
+    (tmp_path / ".platform").mkdir()
+    (tmp_path / ".platform/services.yaml").write_text("{}\n")
+    (tmp_path / ".platform.app.yaml").write_text(
+        "name: a\ntype: nodejs:22\nweb:\n  locations:\n    /:\n      root: dist\n"
+        "      passthru: true\n      index: [index.html]\n")
+    project = load_project(tmp_path)
+    app = project.apps[0]
+    assert web_kind(app) is WebKind.STATIC and not listens(app)
+    assert any("nothing runs to answer passthru" in w.message for w in project.warnings)
 
 
 def _routes(location: StaticLocation) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shipway.router.caddyconfig import DOWN_RETRY, NO_ROUTE_BODY, NOT_ANSWERING_BODY, render
-from shipway.router.table import PathRedirect, Redirect, Site, StaticLocation, Upstream
+from shipway.router.table import LocationRule, PathRedirect, Redirect, Site, StaticLocation, Upstream
 
 
 def _render(sites: list[Site], **overrides: Any) -> dict[str, Any]:
@@ -395,3 +395,20 @@ def test_partial_redirects_keep_the_query_string_t4(path: str, query: str,
     )
     config = _render([Site("http", "a.test", "/", Upstream("127.0.0.1:1"), redirects=redirects)])
     assert _redirect_answer(config, path, query) == expected
+
+
+def test_a_directory_is_asked_for_as_its_index_before_rules_match() -> None:
+    """As nginx's `index` on Platform.sh (pelican: `allow: false`, a `\\.html$` rule):
+    `/blog/` with index.html is rewritten to `/blog/index.html`, then the rules decide."""
+    location = StaticLocation("/blog/", root="/srv", allow=False, index=("index.html",),
+                              rules=(LocationRule(r"\.html$", allow=True),))
+    (route,) = _location_routes(location)
+    first = _inner(route)[0]
+    assert first == {
+        "match": [{"file": {"root": "/srv", "try_files": ["{http.regexp.loc.1}/index.html"]}}],
+        "handle": [{"handler": "rewrite", "uri": "/blog{http.matchers.file.relative}"}],
+    }
+    assert "terminal" not in first  # the rules after it see the rewritten path
+    # Without rules, nothing to decide on the index's name: no rewrite.
+    (route,) = _location_routes(StaticLocation("/", root="/srv", index=("index.html",)))
+    assert _inner(route)[0]["handle"][-1]["handler"] == "file_server"

@@ -595,6 +595,9 @@ _access.register(main, project=PROJECT, fmt=FORMAT, client=_client, emit=_emit)
 from shipway.cli import ssh as _ssh  # noqa: E402 - likewise
 
 _ssh.register(main, project=PROJECT, environment=ENVIRONMENT)
+LATE_ALIASES = {"environment:ssh": "ssh"}  # the platform CLI's name (C12), registered above
+for _alias, _name in LATE_ALIASES.items():
+    main.add_command(main.commands[_name], name=_alias)
 
 from shipway.cli import console as _console  # noqa: E402 - likewise
 

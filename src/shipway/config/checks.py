@@ -69,6 +69,21 @@ def _passes_through(app: AppSchema) -> bool:
                for loc in locations.values())
 
 
+def _no_start_with_passthru(app: AppSchema, notes: Notes) -> None:
+    """No start, yet a location passes through (C7). With a root to serve, Upsun
+    serves its files and nothing answers the rest (upsun/demo-js's Astro app):
+    a warning. With no root anywhere nothing could answer at all: refused."""
+    where = ("web", "commands", "start")
+    if any(loc.root for loc in app.web.locations.values()):
+        notes.warn(where, "absent, so nothing runs to answer passthru: the router serves "
+                   "the locations' files and answers other requests 404 (C7)")
+        return
+    notes.error(where, "web.commands.start is required (the command that starts the app, "
+                "e.g. 'gunicorn app:app') when a location passes requests through to the "
+                "app; without one only static files are served (C7): give a location a "
+                "root, set passthru: false on every location, or add workers only")
+
+
 def check_type(app: AppSchema, notes: Notes) -> bool:
     """`type`, or Upsun's `composable:<release>` with a `stack` (C8); False stops the app."""
     composable = (app.type or "").startswith("composable:")
@@ -102,10 +117,7 @@ def check_app(app: AppSchema, notes: Notes, repo: Path) -> None:
     _check_source_root(app.source.root, notes, repo)
     if app.web.commands.start is None and not app.workers and runtime != "php" \
             and _passes_through(app):
-        notes.error(("web", "commands", "start"), "web.commands.start is required (the "
-                    "command that starts the app, e.g. 'gunicorn app:app') when a location "
-                    "passes requests through to the app; without one only static files are "
-                    "served (C7): set passthru: false on every location, or add workers only")
+        _no_start_with_passthru(app, notes)
     for path, location in app.web.locations.items():
         if not path.startswith("/") or _NOT_IN_URL_PATH.search(path):
             notes.error(("web", "locations", path), f"a location must be a plain URL path "

@@ -20,6 +20,10 @@ from typing import Any
 
 from shipway.errors import UserError
 
+# Profilers and APM agents Platform.sh installs from their vendors' own
+# repositories (not Debian's); each does nothing without the vendor's account
+# and agent. Asked for and absent, they are left out with a warning.
+VENDOR_ONLY = frozenset({"blackfire", "newrelic", "tideways"})
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _INI = re.compile(r"\d+-([A-Za-z0-9_]+)\.ini")
 
@@ -58,8 +62,7 @@ def plan(wanted: Iterable[str], disabled: Iterable[str], host: HostModules
          ) -> dict[str, str]:
     """The scan directory's files (name → text); raise naming every missing package."""
     disabled = set(disabled)
-    missing = sorted({n for n in wanted if n not in host.enabled and n not in host.loadable
-                      and n not in host.builtin})
+    missing = sorted(set(absent(wanted, host)) - VENDOR_ONLY)
     if missing:
         packages = " ".join(f"php{host.version}-{n}" for n in missing)
         raise UserError(f"runtime.extensions: not installed on this host: {', '.join(missing)} "
@@ -69,9 +72,29 @@ def plan(wanted: Iterable[str], disabled: Iterable[str], host: HostModules
         raise UserError(f"runtime.disabled_extensions: {', '.join(stuck)} is built into PHP "
                         f"{host.version} and cannot be disabled")
     files = {file: text for module, (file, text) in host.enabled.items() if module not in disabled}
-    for name in sorted(set(wanted) - set(host.enabled) - host.builtin - disabled):
+    for name in sorted(set(wanted) - set(host.enabled) - host.builtin - disabled
+                       - set(skipped(wanted, host))):
         files[f"30-shipway-{name}.ini"] = f"extension={name}.so\n"
     return files
+
+
+def absent(wanted: Iterable[str], host: HostModules) -> tuple[str, ...]:
+    return tuple(sorted({n for n in wanted if n not in host.enabled and n not in host.loadable
+                         and n not in host.builtin}))
+
+
+def skipped(wanted: Iterable[str], host: HostModules) -> tuple[str, ...]:
+    """The vendor-only extensions asked for that this host lacks: left out."""
+    return tuple(n for n in absent(wanted, host) if n in VENDOR_ONLY)
+
+
+def skip_warning(wanted: Iterable[str], host: HostModules) -> str | None:
+    names_ = skipped(wanted, host)
+    if not names_:
+        return None
+    return (f"runtime.extensions: {', '.join(names_)} left out: a vendor's profiler or agent, "
+            "not a Debian package here (Platform.sh installs it from the vendor with an "
+            "account); the app runs without it")
 
 
 def host_modules(version: str) -> HostModules:

@@ -80,10 +80,13 @@ def _scan_files(app: AppConfig, version: str) -> dict[str, str]:
     return extensions.plan(wanted, disabled, extensions.host_modules(version))
 
 
-def check(app: AppConfig) -> None:
-    """Raise UserError if the app's PHP settings cannot be run here."""
-    _scan_files(app, _version(app))
+def check(app: AppConfig) -> str | None:
+    """Raise UserError if the app's PHP settings cannot be run here; a warning or None."""
+    version = _version(app)
+    _scan_files(app, version)
     _pool(app)
+    wanted = extensions.names(_runtime(app).get("extensions"), "extensions")
+    return extensions.skip_warning(wanted, extensions.host_modules(version))
 
 
 def write(conf_dir: Path, app: AppConfig, port: str | None = None) -> str:

@@ -379,7 +379,22 @@ def _location_route(location: StaticLocation, proxy: JSON) -> JSON:
         for rule in location.rules
     ]
     routes += _location_files(location, proxy)
+    if location.rules and not location.php and location.served_index:
+        routes.insert(0, _index_rewrite(location))
     return {"match": [match], "handle": [{"handler": "subroute", "routes": routes}], "terminal": True}
+
+
+def _index_rewrite(location: StaticLocation) -> JSON:
+    """A directory with an index file is asked for as that file before the
+    rules are matched, as nginx's `index` does on Platform.sh: pelican's
+    `allow: false` with a `\\.html$` rule serves `/` from index.html."""
+    assert location.root is not None
+    tries = [f"{_REST}/{name}" for name in location.served_index]
+    return {
+        "match": [{"file": {"root": location.root, "try_files": tries}}],
+        "handle": [{"handler": "rewrite",
+                    "uri": _prefix(location.path) + "{http.matchers.file.relative}"}],
+    }
 
 
 def _rule_matcher(pattern: str) -> JSON:
