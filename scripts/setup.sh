@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc sshd:openssh-server ssh:openssh-client pebble:pebble openssl:openssl wrk:wrk nginx:nginx-light; do
+for pair in bwrap:bubblewrap nft:nftables git:git setpriv:util-linux curl:curl tar:tar mkfs.btrfs:btrfs-progs pg_ctlcluster:postgresql mariadbd:mariadb-server redis-server:redis-server memcached:memcached composer:composer restic:restic cc:gcc sshd:openssh-server ssh:openssh-client pebble:pebble openssl:openssl wrk:wrk nginx:nginx-light go:golang-go; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # Team access (issue 10): the API's TLS certificates (openssl), SSH key fingerprints (ssh-keygen).

@@ -56,6 +56,11 @@ def cache_environment(cache_dir: str) -> dict[str, str]:
         "PIP_CACHE_DIR": f"{cache_dir}/pip",
         "npm_config_cache": f"{cache_dir}/npm",
         "COMPOSER_CACHE_DIR": f"{cache_dir}/composer",
+        # Go's module downloads and compiled packages; GOPATH too, whose
+        # default ($HOME/go = /app/go) would end up in the artifact.
+        "GOPATH": f"{cache_dir}/go",
+        "GOMODCACHE": f"{cache_dir}/go/pkg/mod",
+        "GOCACHE": f"{cache_dir}/go-build",
     }
 
 

@@ -60,6 +60,10 @@ def binding(
         # Native modules (node-gyp) build against the provisioned runtime's own
         # headers instead of downloading them from nodejs.org (C9).
         env["npm_config_nodedir"] = inside(install, install.prefix)
+    if install.language == "golang":
+        # Go 1.21+ would download the toolchain a go.mod names; a sandbox
+        # runs the install it was given (older Go ignores the variable).
+        env["GOTOOLCHAIN"] = "local"
     return RuntimeBinding(
         ro_binds=ro_binds(install),
         path_dirs=(shim_dir, *_extra_path(install)),

@@ -1,4 +1,4 @@
-"""Find the python, nodejs and php interpreters installed on this host.
+"""Find the python, nodejs, php and golang installs on this host.
 
 Where to look is decided by `search_places` (pure, from the environment);
 `discover` then asks each candidate for its own version by running it, since
@@ -33,6 +33,8 @@ SYSTEM_BIN_DIRS = ((Path("/usr/bin"), Origin.SYSTEM), (Path("/usr/local/bin"), O
 
 _PYTHON_NAME = re.compile(r"python\d\.\d+")
 _PHP_NAME = re.compile(r"php(\d\.\d+)?")
+_GO_DIR = re.compile(r"go-\d+\.\d+")
+_GO_VERSION = re.compile(r"go(\d+\.\d+(?:\.\d+)?)\s*")
 _VERSION_OUT = re.compile(r"v?(\d+(?:\.\d+)*)\s*")
 
 # Runs under every python from 2.7 on; -E -s keep the caller's environment
@@ -60,6 +62,7 @@ class SearchPlaces:
     uv_dirs: tuple[Path, ...]  # each holds <name>/bin
     node_dirs: tuple[tuple[Path, Origin], ...]  # /usr/bin then PATH, searched for `node`
     node_store: Path | None  # holds node-<name>/ directories
+    go_roots: tuple[tuple[Path, Origin], ...] = ()  # GOROOTs, each holding bin/go
 
 
 def search_places(
@@ -82,7 +85,17 @@ def search_places(
             [SYSTEM_BIN_DIRS[0], *((Path(d), _path_origin(d)) for d in path if d.startswith("/"))]
         ),
         node_store=home / "runtimes" if home else None,
+        go_roots=go_roots(Path("/usr/lib"), path),
     )
+
+
+def go_roots(lib: Path, path: Iterable[str]) -> tuple[tuple[Path, Origin], ...]:
+    """Debian's /usr/lib/go-1.X, the go.dev tarball's /usr/local/go, then
+    the GOROOT above each `go` on PATH (found through its symlinks)."""
+    debian = [(lib / n, Origin.SYSTEM) for n in _sorted_names(lib) if _GO_DIR.fullmatch(n)]
+    on_path = [(Path(d) / "go", _path_origin(d)) for d in path if d.startswith("/")]
+    via_path = [(exe.resolve().parent.parent, origin) for exe, origin in on_path if _is_executable(exe)]
+    return _unique([*debian, (Path("/usr/local/go"), Origin.LOCAL), *via_path])
 
 
 def discover(environ: Mapping[str, str] | None = None, *, shipway_home: Path | None = None) -> list[Install]:
@@ -97,6 +110,7 @@ def discover(environ: Mapping[str, str] | None = None, *, shipway_home: Path | N
 
 def find_all(places: SearchPlaces) -> list[Install]:
     found = [*find_pythons(places), *find_nodes(places), *find_phps(places),
+             *find_gos(places),
              *extra.find_store_tools(places.node_store)]
     return sorted(found, key=lambda i: (i.language, preference(i)))
 
@@ -132,6 +146,13 @@ def find_nodes(places: SearchPlaces) -> list[Install]:
 def find_phps(places: SearchPlaces) -> list[Install]:
     candidates = [(exe, origin) for d, origin in places.bin_dirs for exe in _named(d, _PHP_NAME)]
     installs = (_probe_php(exe, origin) for exe, origin in _dedupe(candidates))
+    return [i for i in installs if i is not None]
+
+
+def find_gos(places: SearchPlaces) -> list[Install]:
+    found = [(root / "bin" / "go", origin) for root, origin in places.go_roots]
+    candidates = [(exe, origin) for exe, origin in found if _is_executable(exe)]
+    installs = (_probe_go(exe, origin) for exe, origin in _dedupe(candidates))
     return [i for i in installs if i is not None]
 
 
@@ -177,6 +198,17 @@ def _probe_php(exe: Path, origin: Origin) -> Install | None:
     return _install("php", version, exe, exe.parent.parent, origin, {"php": exe})
 
 
+def _probe_go(exe: Path, origin: Origin) -> Install | None:
+    # GOTOOLCHAIN=local: a go.work or go.mod nearby must not make 1.21+ fetch another.
+    out = _run([str(exe), "env", "GOVERSION"], {"GOTOOLCHAIN": "local", "GOFLAGS": ""})
+    found = _GO_VERSION.fullmatch(out or "")
+    if found is None:
+        log.debug("skipping %s: unexpected go version %r", exe, out)
+        return None
+    tools = {"go": exe, **({"gofmt": exe.parent / "gofmt"} if _is_executable(exe.parent / "gofmt") else {})}
+    return _install("golang", found.group(1), exe, exe.parent.parent, origin, tools)
+
+
 def _install(
     language: str,
     version: str,
@@ -203,13 +235,13 @@ def _version_of(argv: list[str]) -> str | None:
     return found.group(1)
 
 
-def _run(argv: list[str]) -> str | None:
+def _run(argv: list[str], env: Mapping[str, str] | None = None) -> str | None:
     try:
         done = subprocess.run(
             argv,
             capture_output=True,
             text=True,
-            env=_PROBE_ENV,
+            env={**_PROBE_ENV, **(env or {})},
             timeout=_PROBE_TIMEOUT,
             check=False,
             stdin=subprocess.DEVNULL,
@@ -274,11 +306,15 @@ def _path_origin(directory: str) -> Origin:
     return Origin.PATH
 
 
-def _named(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
+def _sorted_names(directory: Path) -> list[str]:
     try:
-        names = sorted(os.listdir(directory))
+        return sorted(os.listdir(directory))
     except OSError:
         return []
+
+
+def _named(directory: Path, pattern: re.Pattern[str]) -> list[Path]:
+    names = _sorted_names(directory)
     return [directory / n for n in names if pattern.fullmatch(n) and _is_executable(directory / n)]
 
 

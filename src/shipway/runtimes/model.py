@@ -17,7 +17,8 @@ from types import MappingProxyType
 # The language of each Platform.sh `type` we can find on a host, and the
 # executable name every install of it must provide.
 PRIMARY_EXECUTABLE: Mapping[str, str] = MappingProxyType(
-    {"python": "python", "nodejs": "node", "php": "php", "bun": "bun", "deno": "deno"})
+    {"python": "python", "nodejs": "node", "php": "php", "bun": "bun", "deno": "deno",
+     "golang": "go"})
 
 _VERSION = re.compile(r"^\d+(\.\d+)*([a-z+~-][\w.+~-]*)?$")
 

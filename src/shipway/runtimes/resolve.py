@@ -24,6 +24,7 @@ _TYPE = re.compile(r"^(?P<language>[a-z][a-z0-9]*)(:(?P<version>\d+(\.\d+)*))?$"
 _DEBIAN_PACKAGES = {
     ("python", "3.11"): "python3.11",
     ("php", "8.2"): "php8.2-cli",
+    ("golang", "1.19"): "golang-go",
 }
 
 
@@ -133,4 +134,8 @@ def install_hint(wanted: RuntimeType) -> str:
     if wanted.language in ("bun", "deno"):
         return (f"shipway installs {wanted.language} from the npm registry; check that this host's "
                 f"npm reaches it (`npm view {wanted.language} version`).")
-    return "shipway finds python, nodejs, php, bun and deno runtimes only."
+    if wanted.language == "golang":
+        return ("Debian 12 packages only Go 1.19 (`apt-get install golang-go`); unpack the go.dev "
+                "tarball of another version at /usr/local/go (shipway looks there, in "
+                "/usr/lib/go-<version> and on PATH).")
+    return "shipway finds python, nodejs, php, golang, bun and deno runtimes only."

@@ -61,6 +61,14 @@ PASSTHROUGH_NAMES = frozenset(
         "PIP_TRUSTED_HOST",
         "PIP_FIND_LINKS",
         "PIP_DEFAULT_TIMEOUT",
+        # Go's module proxy and checksum settings, as the host gives them.
+        "GOPROXY",
+        "GONOPROXY",
+        "GOPRIVATE",
+        "GONOSUMDB",
+        "GOSUMDB",
+        "GOINSECURE",
+        "GOFLAGS",
     }
 )
 PASSTHROUGH_PREFIXES = ("NPM_CONFIG_",)
