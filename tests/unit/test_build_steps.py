@@ -69,7 +69,8 @@ def test_b1b_unknown_manager_is_not_supported_yet() -> None:
 def test_b5_package_manager_caches_live_in_the_build_cache() -> None:
     env = cache_environment("/c")
     assert env == {"PIP_CACHE_DIR": "/c/pip", "npm_config_cache": "/c/npm",
-                   "COMPOSER_CACHE_DIR": "/c/composer"}
+                   "COMPOSER_CACHE_DIR": "/c/composer", "GOPATH": "/c/go",
+                   "GOMODCACHE": "/c/go/pkg/mod", "GOCACHE": "/c/go-build"}
 
 
 # (id, runtime, flavor, top-level files, the step titles)

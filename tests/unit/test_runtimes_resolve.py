@@ -187,7 +187,7 @@ def test_resolve_nearest_never_crosses_a_major(type_: str) -> None:
         ),
         ("php:8.2", ["php:8.2", "no php runtime was found", "apt-get install php8.2-cli"]),
         ("php:8.3", ["php:8.3", "Debian 12 packages only PHP 8.2", "php8.3-cli"]),
-        ("ruby:3.3", ["ruby:3.3", "no ruby runtime", "python, nodejs, php, bun and deno"]),
+        ("ruby:3.3", ["ruby:3.3", "no ruby runtime", "python, nodejs, php, golang, bun and deno"]),
     ],
 )
 def test_unavailable_message(type_: str, fragments: list[str]) -> None:
