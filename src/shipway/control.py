@@ -20,6 +20,8 @@ from shipway.homeperms import UMASK, check_router_reaches, secure_home
 from shipway.platform import Platform
 from shipway.router.caddy import Caddy
 from shipway.router.control import RouterControl
+from shipway.router.plan import console_site
+from shipway.router.table import Site
 from shipway.router.tls import LETS_ENCRYPT, Acme
 from shipway.settings import Settings
 
@@ -53,8 +55,31 @@ def build_platform(settings: Settings) -> Platform:
                 for scheme, port in ports.items()},
         acme=router_acme(settings, router_home),
         coalesce_seconds=settings.router_coalesce_ms / 1000,
+        platform_sites=console_sites(settings, router_home),
     )
     return Platform(settings, control)
+
+
+def console_sites(settings: Settings, router_home: Path) -> list[Site]:
+    """W1: with SHIPWAY_API_LISTEN, the console's site on the router too, proxied to
+    the HTTPS API listener. TCP over loopback, not a unix socket of its own: the
+    listener already asks every request for a session or token (the unix socket
+    is the operator's, and a second one the router could reach would need the
+    same care); TLS to it trusts the API's CA alone. The CA is copied into the
+    router's home: Caddy runs as its own uid and may not read SHIPWAY_HOME/api."""
+    value = os.environ.get("SHIPWAY_API_LISTEN")
+    if not value:
+        return []
+    listen = parse_listen(value)
+    tls = ensure_tls(settings.home / "api", names_for(listen))
+    target = router_home / "api-ca.crt"
+    target.write_bytes(tls.ca.read_bytes())
+    os.chown(target, settings.router_uid, settings.router_uid)
+    target.chmod(0o444)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen.host, listen.host)
+    dial = f"[{host}]:{listen.port}" if ":" in host else f"{host}:{listen.port}"
+    # "localhost" is always among the API certificate's names (api/tls.py names_for).
+    return [console_site(settings.console_host, dial, str(target), "localhost")]
 
 
 def router_acme(settings: Settings, router_home: Path) -> Acme:
@@ -118,6 +143,12 @@ def serve(settings: Settings) -> None:
         claim.release()
 
 
+def console_url(settings: Settings) -> str:
+    """W1: the console's address through the router (its https port named unless 443)."""
+    port = "" if settings.https_port == 443 else f":{settings.https_port}"
+    return f"https://{settings.console_host}{port}/console/"
+
+
 def _remote_api(settings: Settings, platform: Platform) -> tuple[uvicorn.Server, dict[str, str]] | None:
     """A3: with SHIPWAY_API_LISTEN, the same API over HTTPS, every request with a token.
 
@@ -129,7 +160,10 @@ def _remote_api(settings: Settings, platform: Platform) -> tuple[uvicorn.Server,
     listen: Listen = parse_listen(value)
     tls = ensure_tls(settings.home / "api", names_for(listen))
     app = create_app(platform, remote=True)
-    info = {"url": f"https://{listen.url_host}:{listen.port}", "ca": str(tls.ca)}
+    info = {"url": f"https://{listen.url_host}:{listen.port}", "ca": str(tls.ca),
+            "console": console_url(settings),
+            # console:login links go through the router when the operator named its host.
+            "console_links": "router" if settings.console_host_setting else "api"}
     app.state.api_info = info
     # W1: the console under /console/, acting through an in-process copy of the local API.
     app.mount("/console", create_console(platform, create_app(platform)))

@@ -138,7 +138,8 @@ class Platform:
         # The ACME choice is the router's own (RouterControl.acme), so what
         # domain:add reports is what the router does; a test router may have none.
         self.domains = DomainService(self, self.registry, settings.domain,
-                                     getattr(router, "acme", None), home / "router" / "storage")
+                                     getattr(router, "acme", None), home / "router" / "storage",
+                                     reserved=frozenset({settings.console_host}))
         self.pool: Pool
         self._configs: dict[tuple[str, str], ProjectConfig] = {}
         self._env_locks: dict[tuple[str, str], threading.Lock] = {}
@@ -1127,7 +1128,8 @@ class Platform:
         project's domain."""
         own = self.domains.domains
         names = own.names(env.project) if env.type == "production" else ()
-        return Hosts(self.default_host(env), names, own.foreign(env.project))
+        return Hosts(self.default_host(env), names, own.foreign(env.project),
+                     frozenset({self.settings.console_host}))
 
     def default_host(self, env: Environment) -> str:
         return f"{env.machine_name}.{env.project}.{self.settings.domain}"

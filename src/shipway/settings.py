@@ -71,6 +71,13 @@ class Settings:
     # The ranges ("uids", "ports") derived from the home's hash, neither set
     # nor saved: `shipway serve` may move them to a free block (claims.py).
     derived_ranges: frozenset[str] = frozenset()
+    # W1: the console's host name on the router (SHIPWAY_CONSOLE_HOST); "" means
+    # console.<SHIPWAY_DOMAIN>. The platform's own: no project may claim it.
+    console_host_setting: str = ""
+
+    @property
+    def console_host(self) -> str:
+        return (self.console_host_setting or f"console.{self.domain}").lower().rstrip(".")
 
     @property
     def instance(self) -> str:
@@ -168,6 +175,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         router_coalesce_ms=_int(env, "SHIPWAY_ROUTER_COALESCE_MS", 0),
         acme_ca_root=env.get("SHIPWAY_ACME_CA_ROOT") or None,
         acme_email=env.get("SHIPWAY_ACME_EMAIL") or None,
+        console_host_setting=env.get("SHIPWAY_CONSOLE_HOST", "").strip(),
     )
 
 

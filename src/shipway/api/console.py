@@ -24,8 +24,17 @@ async def login_link(request: Request) -> Response:
         raise UsageError("the console is served on the HTTPS API: start `shipway serve` with "
                          "SHIPWAY_API_LISTEN=HOST:PORT")
     code = await run_in_threadpool(ConsoleSessions(platform.store).new_link, user_id)
-    return JSONResponse({"url": f"{base}/console/login?t={code}", "code": code,
+    return JSONResponse({"url": _link_root(request.app.state.api_info, base) + f"/login?t={code}",
+                         "code": code, "direct_url": f"{base}/console/login?t={code}",
                          "expires_in": int(LINK_SECONDS), "user": email})
+
+
+def _link_root(info: dict[str, str], base: str) -> str:
+    """W1: the router's console host when SHIPWAY_CONSOLE_HOST names it (a host the
+    operator made resolve), else the API listener, which is always reachable."""
+    if info.get("console_links") == "router" and info.get("console"):
+        return info["console"].rstrip("/")
+    return f"{base}/console"
 
 
 ROUTES = [Route("/console-links", login_link, methods=["POST"])]

@@ -300,9 +300,27 @@ def _api_url(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     ctx.exit()
 
 
+def _console_url(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`url --console` (W1): the console through the router, then on the API listener."""
+    if not value or ctx.resilient_parsing:
+        return
+    try:
+        data = _client().call("GET", "/api-info")
+    except ShipwayError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not data.get("console"):
+        raise click.ClickException("the console is off; set SHIPWAY_API_LISTEN=HOST:PORT "
+                                   "for `shipway serve`")
+    click.echo(data["console"])
+    click.echo(f"{data['url']}/console/")
+    ctx.exit()
+
+
 @main.command("url")
 @click.option("--api", is_flag=True, is_eager=True, expose_value=False, callback=_api_url,
               help="print the HTTPS API's base URL and its CA file instead")
+@click.option("--console", is_flag=True, is_eager=True, expose_value=False,
+              callback=_console_url, help="print the console's URLs (router, then API listener)")
 @PROJECT
 @ENVIRONMENT
 @click.option("--pipe", is_flag=True, help="print only the primary URL")

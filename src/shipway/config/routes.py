@@ -78,6 +78,7 @@ class Hosts:
     generated: str
     domains: tuple[str, ...] = ()
     foreign: frozenset[str] = frozenset()  # other projects' domains
+    reserved: frozenset[str] = frozenset()  # the platform's own hosts (W1: the console)
 
     @property
     def default(self) -> str:
@@ -125,8 +126,10 @@ def resolve_routes(routes: Sequence[RouteConfig],
     explicit: dict[str, ResolvedRoute] = {}
     for route in routes:
         for resolved in _resolve(route, hosts, by_template):
-            if resolved.host in hosts.foreign:
-                continue  # another project's domain: never served for this one
+            if resolved.host in hosts.foreign | hosts.reserved:
+                # Another project's domain, or the platform's own host (W1: a domain
+                # added before SHIPWAY_CONSOLE_HOST named it): never served for this one.
+                continue
             earlier = explicit.get(resolved.url)
             # On a clash the {default} route wins over the {all} one (reference §2.2).
             if earlier is None or ("{all}" in earlier.original_url

@@ -4,7 +4,8 @@ A domain is a lowercase DNS host name (RFC 1035 letters, digits, hyphens;
 punycode for the rest), at most 253 characters and 63 per label, with at
 least two labels. Refused outright: wildcards (not supported yet), IP
 addresses, `localhost`, and any name under the platform's own domain
-(`SHIPWAY_DOMAIN`): generated environment hosts live there, and a project
+(`SHIPWAY_DOMAIN`), and the platform's own names (the console's
+host, SHIPWAY_CONSOLE_HOST, W1): generated environment hosts live there, and a project
 that claimed `main-x.other.localhost` would take another project's site.
 """
 
@@ -20,7 +21,7 @@ MAX_LABEL = 63
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
-def check_domain(raw: str, platform_domain: str) -> str:
+def check_domain(raw: str, platform_domain: str, reserved: frozenset[str] = frozenset()) -> str:
     """The name as stored (lowercase, no trailing dot), or UsageError saying why not."""
     name = raw.strip().lower()
     name = name[:-1] if name.endswith(".") else name
@@ -39,6 +40,9 @@ def check_domain(raw: str, platform_domain: str) -> str:
                              f"digits and inner hyphens, at most {MAX_LABEL} characters; "
                              "punycode for other scripts)")
     _check_reserved(name, shown, platform_domain.lower().strip("."))
+    if name in reserved:
+        raise UsageError(f"domain {shown} is the platform's own (the console's host, "
+                         "SHIPWAY_CONSOLE_HOST) and cannot be claimed")
     return name
 
 

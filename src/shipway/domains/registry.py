@@ -29,12 +29,14 @@ MAX_DOMAINS = 100
 
 
 class Domains:
-    def __init__(self, store: Store, platform_domain: str) -> None:
+    def __init__(self, store: Store, platform_domain: str,
+                 reserved: frozenset[str] = frozenset()) -> None:
         self._store = store
         self._platform_domain = platform_domain
+        self._reserved = reserved  # the platform's own names (W1: the console host)
 
     def add(self, project: str, raw: str) -> Domain:
-        name = check_domain(raw, self._platform_domain)
+        name = check_domain(raw, self._platform_domain, self._reserved)
         if len(self.list(project)) >= MAX_DOMAINS:
             raise UsageError(f"project {project!r} already has {MAX_DOMAINS} domains, the most "
                              "one project may have; delete one first")

@@ -30,10 +30,10 @@ class _Platform(Protocol):
 class DomainService:
     def __init__(self, platform: _Platform, registry: Any, platform_domain: str,
                  acme: Acme | None = None, storage: Path | None = None,
-                 wait: float = CERTIFICATE_WAIT) -> None:
+                 wait: float = CERTIFICATE_WAIT, reserved: frozenset[str] = frozenset()) -> None:
         self._platform = platform
         self._projects = registry  # environments.registry.Registry: a project must exist
-        self.domains = Domains(platform.store, platform_domain)
+        self.domains = Domains(platform.store, platform_domain, reserved)
         self._acme, self._storage, self._wait = acme, storage, wait
 
     def add(self, project: str, name: str) -> dict[str, Any]:

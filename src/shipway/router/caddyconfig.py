@@ -39,6 +39,7 @@ from shipway.config.regex import compile_rule
 from shipway.router.table import (
     SCRIPT_PATTERN,
     PathRedirect,
+    PlatformProxy,
     Redirect,
     Site,
     StaticLocation,
@@ -190,6 +191,8 @@ def _site_route(site: Site, hold: str) -> JSON:
         match["path"] = [prefix, f"{prefix}/*"]
     if isinstance(site.action, Redirect):
         handle = _redirect(site.action, prefix)
+    elif isinstance(site.action, PlatformProxy):
+        handle = _platform_proxy(site.action)
     else:
         handle = _upstream(site.action, site.locations, hold)
     if site.redirects:
@@ -198,6 +201,22 @@ def _site_route(site: Site, hold: str) -> JSON:
     if site.tls is not None and site.tls.hsts:
         handle = [_hsts(site.tls), *handle]
     return {"match": [match], "handle": handle, "terminal": True}
+
+
+# W1: who acts is decided by the control plane from the request's session or
+# token; a client's own claim never reaches it (the TCP listener refuses it too).
+STRIPPED_REQUEST_HEADERS = ["X-Shipway-Actor"]
+
+
+def _platform_proxy(proxy: PlatformProxy) -> list[JSON]:
+    """The console's site: to the API listener over TLS, trusting its own CA only."""
+    tls = {"ca": {"provider": "file", "pem_files": [proxy.ca_file]},
+           "server_name": proxy.server_name}
+    return [
+        {"handler": "headers", "request": {"delete": list(STRIPPED_REQUEST_HEADERS)}},
+        {"handler": "reverse_proxy", "upstreams": [{"dial": proxy.dial}],
+         "transport": {"protocol": "http", "tls": tls}},
+    ]
 
 
 HSTS_MAX_AGE = 31536000  # one year, as Platform.sh sends it

@@ -54,7 +54,10 @@ class RouterControl:
         listen: Mapping[str, str] | None = None,
         acme: Acme | None = None,
         coalesce_seconds: float = COALESCE_SECONDS,
+        platform_sites: Sequence[Site] = (),
     ) -> None:
+        # W1: the platform's own sites (the console), in every config from the first.
+        self._platform_sites = tuple(platform_sites)
         self._load = load
         self._current = current
         self._render_args = dict(
@@ -90,7 +93,7 @@ class RouterControl:
     def apply(self, sites: Sequence[Site]) -> bool:
         """Load the config for `sites` if it differs from Caddy's, now or (while a hold
         is active) when the last hold ends; True if it changes."""
-        config = render(sites, **self._render_args)  # type: ignore[arg-type]
+        config = render([*self._platform_sites, *sites], **self._render_args)  # type: ignore[arg-type]
         with self._cond:
             if self._loaded is None:
                 self._loaded = self._current()

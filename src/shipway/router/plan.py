@@ -17,6 +17,7 @@ from shipway.config.routes import ResolvedRoute
 from shipway.router.table import (
     LocationRule,
     PathRedirect,
+    PlatformProxy,
     Redirect,
     Site,
     StaticLocation,
@@ -65,6 +66,13 @@ def sites(environments: Sequence[RoutedEnvironment], ports: Ports | None = None)
                 out.append(site)
     ours = {site.host for site in out}
     return [_ported(site, ports or Ports(), ours) for site in out]
+
+
+def console_site(host: str, dial: str, ca_file: str, server_name: str) -> Site:
+    """W1: the console's https site on the router, part of every config (static:
+    users and sessions never change it). Its certificate comes as any other
+    name's does (router/tls.py decides the issuer from the host)."""
+    return Site("https", host, "/", PlatformProxy(dial, ca_file, server_name))
 
 
 def with_port(url: str, ports: Ports, ours: set[str]) -> str:

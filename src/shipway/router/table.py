@@ -97,6 +97,25 @@ class Redirect:
 
 
 @dataclass(frozen=True)
+class PlatformProxy:
+    """W1: a site of the platform's own (the console), proxied to the control
+    plane's HTTPS API listener at `dial` (HOST:PORT), trusting only `ca_file`
+    for the certificate named `server_name`. Never held, never an app."""
+
+    dial: str
+    ca_file: str
+    server_name: str
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[^\s/:{}]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", self.dial):
+            raise ValueError(f"platform upstream must be HOST:PORT, not {self.dial!r}")
+        if not re.fullmatch(r"/[^{}\s]*[^{}\s/]", self.ca_file):
+            raise ValueError(f"CA file must be a plain absolute path, not {self.ca_file!r}")
+        if not re.fullmatch(r"[A-Za-z0-9.:-]+", self.server_name):
+            raise ValueError(f"invalid TLS server name {self.server_name!r}")
+
+
+@dataclass(frozen=True)
 class LocationRule:
     """A `rules` entry of a location: requests whose path matches `pattern`
     get these fields instead of the location's (None: the location's)."""
@@ -246,7 +265,7 @@ class Site:
     scheme: Literal["http", "https"]
     host: str
     path: str
-    action: Upstream | Redirect
+    action: Upstream | Redirect | PlatformProxy
     locations: tuple[StaticLocation, ...] = ()
     redirects: tuple[PathRedirect, ...] = ()  # tried before `action`
     tls: TlsOptions | None = None  # https only
