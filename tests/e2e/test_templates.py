@@ -27,7 +27,9 @@ def test_d4_django_on_postgresql(shipway: Shipway, tmp_path: Path) -> None:
     out = push(repo, remote)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log
-    assert re.search(r"db \(postgresql:15\) on 127\.0\.0\.1:\d+: started", log), log
+    # C6a: its allocated port, and the standard one at the service's own address
+    assert re.search(r"db \(postgresql:15\) on 127\.0\.0\.1:\d+, 127\.77\.[\d.]+:5432: started",
+                     log), log
     assert "Applying visits.0001_initial" in log  # migrate ran in the deploy hook
     url = shipway.url("django")
     first = visits(shipway.fetch(url)[1])
