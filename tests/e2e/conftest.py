@@ -7,6 +7,7 @@ never touch a shipway the machine already runs.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -30,10 +31,27 @@ STDLIB = Path(__file__).parent / "apps" / "stdlib"  # a dependency-free app for 
 SHIPWAY = [sys.executable, "-m", "shipway.cli.main"]
 
 
+# Ports handed to tests come from the gap between the platforms' own port blocks
+# (ranges.py: 10000-29799) and Linux's ephemeral range (32768-): a port the kernel
+# picked (bind to 0) is an ephemeral one, which any outgoing connection made before
+# the test binds it may take (seen: the HTTPS API's port "already in use").
+_TEST_PORTS = range(29_900, 32_700)
+_handed: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now, never handed out before in this test run."""
+    for port in random.sample(_TEST_PORTS, len(_TEST_PORTS)):
+        if port in _handed:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
+    raise RuntimeError("no free test port left in 29900-32699")
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
