@@ -284,14 +284,20 @@ def environment_branch(name: str, parent: str | None, project: str, env_option: 
                         not no_wait)
 
 
+def _api_info() -> dict:
+    """What the control plane says of its HTTPS API and console ({} when both are off)."""
+    try:
+        data: dict = _client().call("GET", "/api-info")
+    except ShipwayError as exc:
+        raise click.ClickException(str(exc)) from None
+    return data
+
+
 def _api_url(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     """`url --api` (A3): the HTTPS API's base URL and CA file, no project needed."""
     if not value or ctx.resilient_parsing:
         return
-    try:
-        data = _client().call("GET", "/api-info")
-    except ShipwayError as exc:
-        raise click.ClickException(str(exc)) from None
+    data = _api_info()
     if not data:
         raise click.ClickException("the API is served only on the local unix socket; set "
                                    "SHIPWAY_API_LISTEN=HOST:PORT for `shipway serve`")
@@ -304,10 +310,7 @@ def _console_url(ctx: click.Context, param: click.Parameter, value: bool) -> Non
     """`url --console` (W1): the console through the router, then on the API listener."""
     if not value or ctx.resilient_parsing:
         return
-    try:
-        data = _client().call("GET", "/api-info")
-    except ShipwayError as exc:
-        raise click.ClickException(str(exc)) from None
+    data = _api_info()
     if not data.get("console"):
         raise click.ClickException("the console is off; set SHIPWAY_API_LISTEN=HOST:PORT "
                                    "for `shipway serve`")

@@ -45,11 +45,11 @@ class GitObjects:
 
     def is_ancestor(self, old: str, new: str) -> bool:
         """Whether `new` contains `old`: moving a ref from old to new is a fast-forward."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env.update(self.env)
-        proc = subprocess.run(["git", f"--git-dir={self.repo}", "merge-base", "--is-ancestor",
-                               old, new], capture_output=True, env=env, check=False)
-        return proc.returncode == 0
+        try:
+            self.git("merge-base", "--is-ancestor", old, new)
+        except PlatformError:
+            return False  # not an ancestor (exit 1), or an object git does not have
+        return True
 
     def tree_id(self, commit: str, path: str = "") -> str:
         """The tree id of `path` (repo-relative; "" = root) at `commit`."""

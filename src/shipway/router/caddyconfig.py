@@ -324,9 +324,9 @@ def _proxy(upstream: Upstream, hold: str, script_root: str = APP_ROOT) -> JSON:
         return _text(404, "Not found\n")
     transport = _fastcgi(script_root) if upstream.fastcgi else _NO_UPSTREAM_KEEPALIVE
     held = _reverse_proxy(upstream.dial, hold, transport)
-    pooled = _fastcgi(script_root) if upstream.fastcgi else _UPSTREAM_KEEPALIVE
     if upstream.hold_marker is None:
         return held
+    pooled = _fastcgi(script_root) if upstream.fastcgi else _UPSTREAM_KEEPALIVE
     marker = PurePosixPath(upstream.hold_marker)
     deploying = {"file": {"root": str(marker.parent), "try_files": [f"/{marker.name}"]}}
     return {
